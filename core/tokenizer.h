@@ -1,0 +1,115 @@
+/*
+ * The tokenizer interface every model uses: text in, token ids with byte
+ * offsets out, special-token templates, pairs and truncation. One concrete
+ * tokenizer per algorithm (WordPiece now; SentencePiece and byte-level BPE
+ * later) sits behind a table of function pointers, so encoding, templates
+ * and truncation are written once here.
+ *
+ * A tokenizer is built once (by models/tokenizer_load.c from a Hugging Face
+ * folder), then is read-only: any number of threads may encode with it at
+ * once. An encoding is caller-owned scratch that is reused between calls.
+ */
+#ifndef SMOLSERVE_CORE_TOKENIZER_H
+#define SMOLSERVE_CORE_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum truncation_side { TRUNCATION_RIGHT = 0, TRUNCATION_LEFT = 1 };
+
+/* One token's place in the input: byte offsets [start, stop) into the
+ * original UTF-8 text of sequence `seq` (0 = first text, 1 = pair text);
+ * special tokens have seq = -1 and start = stop = -1. */
+struct encoding {
+	int32_t *ids;	   /* (n) owned */
+	int32_t *type_ids; /* (n) owned: token_type_ids */
+	int32_t *starts;   /* (n) owned */
+	int32_t *stops;	   /* (n) owned */
+	int8_t *seq;	   /* (n) owned */
+	uint8_t *special;  /* (n) owned: 1 for template specials */
+	int32_t n;
+	int32_t cap;
+	int32_t n_untruncated; /* length with specials before truncation */
+	int truncated;	       /* 1 if tokens were removed */
+};
+
+struct encode_opts {
+	int add_special_tokens;		/* 1: [CLS] a [SEP] (b [SEP]) */
+	int32_t max_length;		/* limit with specials; 0 = none */
+	int truncate;			/* 0: too long is STATUS_ETOOLONG */
+	enum truncation_side side;	/* which end loses tokens */
+};
+
+struct tokenizer;
+
+/* The per-algorithm part. `pieces` appends the word-level tokens of one
+ * text (no specials) to out: ids, starts, stops only (the caller fills the
+ * rest). Must be thread-safe on a const tokenizer. */
+struct tokenizer_ops {
+	const char *name; /* "wordpiece", ... */
+	int (*pieces)(const struct tokenizer *t, const char *text, size_t n_text,
+		      struct encoding *out, char *err, size_t n_err);
+	void (*destroy)(struct tokenizer *t);
+};
+
+/* Vocabulary: id -> token string and string -> id (open hash). */
+struct vocab {
+	char **tokens;	     /* (n_tokens) owned, NUL-terminated */
+	int32_t n_tokens;
+	int32_t *slots;	     /* (n_slots) owned: id or -1 */
+	uint32_t n_slots;    /* power of two */
+};
+
+struct tokenizer {
+	const struct tokenizer_ops *ops;
+	struct vocab vocab;
+	int32_t cls_id, sep_id, pad_id, unk_id, mask_id; /* -1 if absent */
+	int32_t model_max_length;			 /* 0 if unknown */
+	void *impl; /* owned, algorithm state */
+};
+
+/* --- vocab ------------------------------------------------------------ */
+/* Adds token with the next id. 0 or STATUS_ENOMEM. Build time only. */
+int vocab_add(struct vocab *v, const char *token, size_t n_token);
+/* id of token or -1. Any thread. */
+int32_t vocab_find(const struct vocab *v, const char *token, size_t n_token);
+void vocab_dispose(struct vocab *v);
+
+/* --- encoding --------------------------------------------------------- */
+void encoding_init(struct encoding *e);
+void encoding_dispose(struct encoding *e);
+/* Ensures room for n more tokens. 0 or STATUS_ENOMEM. */
+int encoding_reserve(struct encoding *e, int32_t n_more);
+
+/*
+ * Encodes text (and pair, if pair != NULL) into out (reset first): pieces,
+ * truncation per opts (longest_first for pairs, one token at a time from the
+ * longer, ties from the pair, as Hugging Face's slow tokenizers), then the
+ * special-token template. text must be valid UTF-8 (STATUS_EINVAL if not).
+ * Returns 0, STATUS_ETOOLONG (err names length and limit) when the input is
+ * longer than opts->max_length and !opts->truncate, or another status.
+ */
+int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
+		     const char *pair, size_t n_pair, const struct encode_opts *opts,
+		     struct encoding *out, char *err, size_t n_err);
+
+/* Token string of id (borrowed) or NULL if out of range. */
+const char *tokenizer_id_to_token(const struct tokenizer *t, int32_t id);
+
+/*
+ * Decodes ids into text the way Hugging Face's slow tokenizer decode does
+ * (WordPiece: join with spaces, "##" glued to the previous piece, then
+ * clean_up_tokenization_spaces). Writes at most n_out bytes incl. NUL into
+ * out; returns the length needed (excl. NUL) or a negative status for an
+ * id out of range.
+ */
+int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
+		     int skip_special_tokens, char *out, size_t n_out, char *err,
+		     size_t n_err);
+
+void tokenizer_destroy(struct tokenizer *t);
+
+/* 1 if the n bytes are valid UTF-8 (no overlongs, no surrogates). */
+int utf8_valid(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * config.json of a Hugging Face model folder, read into one plain struct.
+ * BertConfig and DistilBertConfig spell the same things differently
+ * (hidden_size/dim, num_attention_heads/n_heads, intermediate_size/
+ * hidden_dim, hidden_act/activation); both land in the same fields here.
+ */
+#ifndef SMOLSERVE_MODELS_HF_CONFIG_H
+#define SMOLSERVE_MODELS_HF_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum activation { ACT_NONE = 0, ACT_GELU, ACT_GELU_TANH, ACT_RELU, ACT_TANH };
+
+enum problem_type {
+	PROBLEM_DEFAULT = 0, /* softmax if num_labels > 1, sigmoid if 1 */
+	PROBLEM_SINGLE_LABEL,
+	PROBLEM_MULTI_LABEL,
+	PROBLEM_REGRESSION,
+};
+
+#define HF_CONFIG_MAX_ARCHS 4
+
+struct hf_config {
+	char model_type[32];   /* "bert", "distilbert", ... */
+	char architectures[HF_CONFIG_MAX_ARCHS][64];
+	int n_architectures;
+	int32_t vocab_size;
+	int32_t hidden_size;	      /* hidden_size | dim */
+	int32_t n_layers;	      /* num_hidden_layers | n_layers */
+	int32_t n_heads;	      /* num_attention_heads | n_heads */
+	int32_t intermediate_size;    /* intermediate_size | hidden_dim */
+	int32_t max_position_embeddings;
+	int32_t type_vocab_size;      /* 0 for distilbert */
+	int32_t embedding_size;	      /* == hidden_size unless factorised */
+	int32_t pad_token_id;
+	float layer_norm_eps;	      /* 1e-12 default */
+	enum activation hidden_act;   /* hidden_act | activation */
+	enum problem_type problem_type;
+	int sinusoidal_pos_embds;     /* distilbert; unsupported if 1 */
+	char position_embedding_type[16]; /* "absolute" */
+	int32_t n_labels;	      /* 0 if no id2label */
+	char **id2label;	      /* (n_labels) owned */
+};
+
+/*
+ * Parses the config.json at path. Missing optional fields take
+ * transformers' defaults; a missing required field, a wrong JSON type, a
+ * non-positive size, hidden_size not divisible by the head count, an
+ * unknown activation or id2label keys that are not 0..n-1 are
+ * STATUS_EFORMAT with err naming the file and the field. An unknown
+ * model_type is STATUS_EUNSUPPORTED naming the supported ones.
+ */
+int hf_config_load(const char *path, struct hf_config *cfg, char *err, size_t n_err);
+
+void hf_config_dispose(struct hf_config *cfg);
+
+/* "gelu" -> ACT_GELU etc.; -1 if unknown. */
+int activation_from_name(const char *name);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Reader for the safetensors format (an 8-byte little-endian header length,
+ * a JSON header of {name: {dtype, shape, data_offsets}} plus an optional
+ * "__metadata__", then the raw tensor bytes). The file is mmapped read-only;
+ * F32 tensors are used in place, F16 and BF16 are widened to F32 once, on
+ * first lookup, into memory owned by the file object. Every offset, shape
+ * and size in the header is checked against the file before any byte of
+ * data is touched, so a lying or truncated file is an error, never a read
+ * out of bounds.
+ *
+ * Build-time object: created and queried by one thread while a model loads,
+ * then only read (the returned pointers stay valid until destroy).
+ */
+#ifndef SMOLSERVE_MODELS_SAFETENSORS_H
+#define SMOLSERVE_MODELS_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SAFETENSORS_MAX_DIMS 8
+
+enum st_dtype { ST_F32, ST_F16, ST_BF16, ST_OTHER };
+
+struct st_tensor {
+	char *name;	  /* owned */
+	enum st_dtype dtype;
+	char dtype_name[12];
+	int n_dims;
+	int64_t shape[SAFETENSORS_MAX_DIMS];
+	int64_t n_elems;
+	size_t offset; /* absolute byte offset of data in the file */
+	size_t n_bytes;
+	float *widened; /* owned F32 copy for F16/BF16, NULL until needed */
+	int used;	/* set by safetensors_get: was this tensor looked up */
+};
+
+struct safetensors {
+	char *path; /* owned */
+	const uint8_t *map;
+	size_t n_map;
+	struct st_tensor *tensors; /* (n_tensors) owned */
+	int n_tensors;
+};
+
+/*
+ * Opens and validates path. 0 or STATUS_EIO (cannot open/read),
+ * STATUS_EFORMAT (malformed: err names the file and what is wrong).
+ */
+int safetensors_open(const char *path, struct safetensors **out, char *err, size_t n_err);
+
+void safetensors_close(struct safetensors *st);
+
+/* Tensor by exact name, or NULL. */
+const struct st_tensor *safetensors_find(const struct safetensors *st, const char *name);
+
+/*
+ * Looks up name (tried as given, then with each of the n_prefixes prefixes
+ * prepended, e.g. "bert."), checks its shape equals shape[0..n_dims) and
+ * stores a pointer to its F32 data in *out. Errors name the file, the
+ * tensor, the expected and the found shape:
+ *   STATUS_EFORMAT missing tensor / wrong shape / unsupported dtype,
+ *   STATUS_ENOMEM widening failed.
+ */
+int safetensors_get(struct safetensors *st, const char *name, const char *const *prefixes,
+		    int n_prefixes, int n_dims, const int64_t *shape, const float **out,
+		    char *err, size_t n_err);
+
+#endif
