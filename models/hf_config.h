@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum activation { ACT_NONE = 0, ACT_GELU, ACT_GELU_TANH, ACT_RELU, ACT_TANH };
+#include "kernels.h" /* enum activation */
+
 
 enum problem_type {
 	PROBLEM_DEFAULT = 0, /* softmax if num_labels > 1, sigmoid if 1 */
