@@ -20,7 +20,7 @@ json_t *fixture_expected(const char *name)
 	char sub[512];
 	json_error_t jerr;
 	snprintf(sub, sizeof(sub), "%s/expected.json", name);
-	json_t *root = json_load_file(fixture_path(sub), 0, &jerr);
+	json_t *root = json_load_file(fixture_path(sub), JSON_ALLOW_NUL, &jerr);
 	if (root == NULL)
 		ck_abort_msg("cannot read %s: %s", fixture_path(sub), jerr.text);
 	return root;

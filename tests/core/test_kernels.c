@@ -1,0 +1,113 @@
+/*
+ * The element-wise kernels against double-precision references of the
+ * PyTorch functions they mirror.
+ */
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "status.h"
+#include "test_util.h"
+
+START_TEST(test_layer_norm_matches_reference)
+{
+	float x[2 * 5] = {1, 2, 3, 4, 5, -3, 0.5f, 8, 2, 2};
+	float res[2 * 5] = {0.5f, 0, 0, 0, -1, 1, 1, 1, 1, 1};
+	float g[5] = {1, 2, 0.5f, 1, -1}, b[5] = {0, 1, 0, -1, 0.25f};
+	float ref[10];
+	for (int r = 0; r < 2; r++) {
+		double v[5], mean = 0, var = 0;
+		for (int i = 0; i < 5; i++)
+			mean += (v[i] = (double)x[r * 5 + i] + res[r * 5 + i]);
+		mean /= 5;
+		for (int i = 0; i < 5; i++)
+			var += (v[i] - mean) * (v[i] - mean);
+		var /= 5;
+		for (int i = 0; i < 5; i++)
+			ref[r * 5 + i] = (float)((v[i] - mean) / sqrt(var + 1e-12) * g[i] + b[i]);
+	}
+	layer_norm_rows(x, res, g, b, 1e-12f, 2, 5);
+	ck_assert_double_le(max_abs_diff(x, ref, 10), 1e-5);
+}
+END_TEST
+
+START_TEST(test_activations)
+{
+	float x[5] = {-3, -0.5f, 0, 0.7f, 4};
+	float y[5];
+	for (int i = 0; i < 5; i++)
+		y[i] = x[i];
+	activation_apply(y, 5, ACT_GELU);
+	for (int i = 0; i < 5; i++)
+		ck_assert_double_eq_tol(y[i], 0.5 * x[i] * (1 + erf(x[i] / sqrt(2.0))), 1e-6);
+	for (int i = 0; i < 5; i++)
+		y[i] = x[i];
+	activation_apply(y, 5, ACT_GELU_TANH);
+	for (int i = 0; i < 5; i++) {
+		double v = x[i];
+		double ref = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+		ck_assert_double_eq_tol(y[i], ref, 1e-6);
+	}
+	for (int i = 0; i < 5; i++)
+		y[i] = x[i];
+	activation_apply(y, 5, ACT_RELU);
+	ck_assert_float_eq(y[0], 0.0f);
+	ck_assert_float_eq(y[4], 4.0f);
+	for (int i = 0; i < 5; i++)
+		y[i] = x[i];
+	activation_apply(y, 5, ACT_TANH);
+	ck_assert_double_eq_tol(y[3], tanh(0.7), 1e-6);
+}
+END_TEST
+
+START_TEST(test_softmax_is_stable_and_scaled)
+{
+	float x[2 * 3] = {1000, 1001, 1002, -1, 0, 1};
+	softmax_rows(x, 0.5f, 2, 3);
+	double z = exp(-1.0) + exp(-0.5) + 1.0;
+	ck_assert_double_eq_tol(x[2], 1.0 / z, 1e-6);
+	ck_assert_double_eq_tol(x[5], 1.0 / z, 1e-6);
+	ck_assert_double_eq_tol(x[0] + x[1] + x[2], 1.0, 1e-6);
+}
+END_TEST
+
+START_TEST(test_l2_normalize_and_sigmoid)
+{
+	float x[2] = {3, 4}, y[2], zero[2] = {0, 0};
+	l2_normalize(y, x, 2);
+	ck_assert_double_eq_tol(y[0], 0.6, 1e-7);
+	ck_assert_double_eq_tol(y[1], 0.8, 1e-7);
+	l2_normalize(y, zero, 2); /* no division by zero */
+	ck_assert_float_eq(y[0], 0.0f);
+	sigmoid(y, x, 2);
+	ck_assert_double_eq_tol(y[0], 1 / (1 + exp(-3.0)), 1e-7);
+}
+END_TEST
+
+START_TEST(test_status_text)
+{
+	char err[16];
+	ck_assert_str_eq(status_str(STATUS_OK), "ok");
+	ck_assert_str_eq(status_str(STATUS_ETOOLONG), "input too long");
+	ck_assert_str_eq(status_str(-999), "unknown error");
+	ck_assert_int_eq(status_fail(err, sizeof(err), STATUS_EINVAL, "%s", "a long message"),
+			 STATUS_EINVAL);
+	ck_assert_str_eq(err, "a long message");
+	status_fail(err, sizeof(err), STATUS_EINVAL, "%s", "a much longer message here");
+	ck_assert_int_eq((int)strlen(err), 15);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("kernels");
+	TCase *tc = tcase_create("kernels");
+	tcase_add_test(tc, test_layer_norm_matches_reference);
+	tcase_add_test(tc, test_activations);
+	tcase_add_test(tc, test_softmax_is_stable_and_scaled);
+	tcase_add_test(tc, test_l2_normalize_and_sigmoid);
+	tcase_add_test(tc, test_status_text);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
