@@ -1,0 +1,98 @@
+/*
+ * BERT (modeling_bert.py): BertModel with its pooler, and the heads of
+ * BertForSequenceClassification (pooler -> classifier) and
+ * BertForTokenClassification (classifier on every token). Checkpoints keep
+ * encoder weights bare or under "bert."; extra heads (cls.* of a masked-LM
+ * checkpoint) are simply never looked up.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "model-impl.h"
+#include "status.h"
+
+static int bert_layer(const struct weight_src *w, int32_t l, int32_t h, int32_t ff, float eps,
+		      struct encoder_layer *L, char *err, size_t n_err)
+{
+	char name[128];
+	int rc;
+#define DENSE(field, suffix, n_out, n_in)                                                          \
+	do {                                                                                       \
+		snprintf(name, sizeof(name), "encoder.layer.%d.%s", (int)l, suffix);               \
+		if ((rc = weight_dense(w, name, n_out, n_in, &L->field, err, n_err)) != 0)         \
+			return rc;                                                                 \
+	} while (0)
+#define NORM(field, suffix)                                                                        \
+	do {                                                                                       \
+		snprintf(name, sizeof(name), "encoder.layer.%d.%s", (int)l, suffix);               \
+		if ((rc = weight_layer_norm(w, name, h, eps, &L->field, err, n_err)) != 0)         \
+			return rc;                                                                 \
+	} while (0)
+	DENSE(q, "attention.self.query", h, h);
+	DENSE(k, "attention.self.key", h, h);
+	DENSE(v, "attention.self.value", h, h);
+	DENSE(o, "attention.output.dense", h, h);
+	NORM(ln_attn, "attention.output.LayerNorm");
+	DENSE(ffn_in, "intermediate.dense", ff, h);
+	DENSE(ffn_out, "output.dense", h, ff);
+	NORM(ln_ffn, "output.LayerNorm");
+#undef DENSE
+#undef NORM
+	return 0;
+}
+
+int bert_wire(struct model *m, char *err, size_t n_err)
+{
+	const struct hf_config *c = &m->cfg;
+	struct encoder *e = &m->enc;
+	struct weight_src w = {.m = m, .prefixes = {"bert."}, .n_prefixes = 1};
+	int32_t h = c->hidden_size, es = c->embedding_size;
+	int rc;
+
+	if (strcmp(c->position_embedding_type, "absolute") != 0)
+		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+				   "%s/config.json: position_embedding_type \"%s\" is not "
+				   "supported (only \"absolute\")",
+				   m->dir, c->position_embedding_type);
+	if ((rc = weight_get(&w, "embeddings.word_embeddings.weight", c->vocab_size, es,
+			     &e->word_emb, err, n_err)) != 0 ||
+	    (rc = weight_get(&w, "embeddings.position_embeddings.weight",
+			     c->max_position_embeddings, es, &e->pos_emb, err, n_err)) != 0)
+		return rc;
+	if (c->type_vocab_size > 0 &&
+	    (rc = weight_get(&w, "embeddings.token_type_embeddings.weight", c->type_vocab_size, es,
+			     &e->type_emb, err, n_err)) != 0)
+		return rc;
+	if ((rc = weight_layer_norm(&w, "embeddings.LayerNorm", es, c->layer_norm_eps, &e->ln_emb,
+				    err, n_err)) != 0)
+		return rc;
+	for (int32_t l = 0; l < c->n_layers; l++) {
+		rc = bert_layer(&w, l, h, c->intermediate_size, c->layer_norm_eps, &m->layers[l],
+				err, n_err);
+		if (rc != 0)
+			return rc;
+	}
+
+	if (weight_exists(&w, "pooler.dense.weight")) {
+		if ((rc = weight_dense(&w, "pooler.dense", h, h, &m->pooler.d, err, n_err)) != 0)
+			return rc;
+		m->pooler.act = ACT_TANH;
+		m->has_pooler = 1;
+	}
+	if (model_arch_is(m, "ForSequenceClassification")) {
+		if (!m->has_pooler)
+			return status_fail(err, n_err, STATUS_EFORMAT,
+					   "%s: BertForSequenceClassification needs "
+					   "pooler.dense.weight, which model.safetensors lacks",
+					   m->dir);
+		m->head = HEAD_SEQCLS;
+		m->head_layers[0] = m->pooler;
+		m->n_head_layers = 1;
+		return head_set_classifier(m, &w, "classifier", h, err, n_err);
+	}
+	if (model_arch_is(m, "ForTokenClassification")) {
+		m->head = HEAD_TOKCLS;
+		return head_set_classifier(m, &w, "classifier", h, err, n_err);
+	}
+	return 0;
+}

@@ -1,0 +1,284 @@
+/*
+ * Loading a Hugging Face model folder (see model.h): config.json picks the
+ * architecture, model.safetensors is mmapped and its tensors wired by the
+ * architecture's *_wire function, the tokenizer and the sentence-
+ * transformers pooling config are read beside them.
+ */
+#include "model.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model-impl.h"
+#include "status.h"
+#include "tokenizer_load.h"
+
+struct arch_entry {
+	const char *model_type;
+	int (*wire)(struct model *m, char *err, size_t n_err);
+};
+
+static const struct arch_entry ARCHS[] = {
+	{"bert", bert_wire},
+	{"distilbert", distilbert_wire},
+};
+
+int weight_get(const struct weight_src *w, const char *name, int64_t rows, int64_t cols,
+	       const float **out, char *err, size_t n_err)
+{
+	int64_t shape[2] = {rows, cols};
+	return safetensors_get(w->m->st, name, w->prefixes, w->n_prefixes, cols > 0 ? 2 : 1, shape,
+			       out, err, n_err);
+}
+
+int weight_dense(const struct weight_src *w, const char *name, int32_t n_out, int32_t n_in,
+		 struct dense *d, char *err, size_t n_err)
+{
+	char full[160];
+	int rc;
+	snprintf(full, sizeof(full), "%s.weight", name);
+	if ((rc = weight_get(w, full, n_out, n_in, &d->w, err, n_err)) != 0)
+		return rc;
+	snprintf(full, sizeof(full), "%s.bias", name);
+	if ((rc = weight_get(w, full, n_out, 0, &d->b, err, n_err)) != 0)
+		return rc;
+	d->n_in = n_in;
+	d->n_out = n_out;
+	return 0;
+}
+
+int weight_layer_norm(const struct weight_src *w, const char *name, int32_t n, float eps,
+		      struct layer_norm *ln, char *err, size_t n_err)
+{
+	char full[160];
+	int rc;
+	snprintf(full, sizeof(full), "%s.weight", name);
+	if ((rc = weight_get(w, full, n, 0, &ln->gamma, err, n_err)) != 0)
+		return rc;
+	snprintf(full, sizeof(full), "%s.bias", name);
+	if ((rc = weight_get(w, full, n, 0, &ln->beta, err, n_err)) != 0)
+		return rc;
+	ln->eps = eps;
+	return 0;
+}
+
+int weight_exists(const struct weight_src *w, const char *name)
+{
+	if (safetensors_find(w->m->st, name) != NULL)
+		return 1;
+	for (int i = 0; i < w->n_prefixes; i++) {
+		char full[192];
+		snprintf(full, sizeof(full), "%s%s", w->prefixes[i], name);
+		if (safetensors_find(w->m->st, full) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+int model_arch_is(const struct model *m, const char *suffix)
+{
+	if (m->cfg.n_architectures < 1)
+		return 0;
+	const char *a = m->cfg.architectures[0];
+	size_t na = strlen(a), ns = strlen(suffix);
+	return na >= ns && strcmp(a + na - ns, suffix) == 0;
+}
+
+int head_set_classifier(struct model *m, const struct weight_src *w, const char *classifier_name,
+			int32_t n_in, char *err, size_t n_err)
+{
+	char full[160];
+	snprintf(full, sizeof(full), "%s.weight", classifier_name);
+	const struct st_tensor *t = safetensors_find(m->st, full);
+	if (t == NULL || t->n_dims != 2 || t->shape[0] <= 0 || t->shape[0] > 1000000)
+		return status_fail(err, n_err, STATUS_EFORMAT,
+				   "%s/model.safetensors: %s must be a 2-D tensor "
+				   "(num_labels, %d) for %s",
+				   m->dir, full, (int)n_in, m->cfg.architectures[0]);
+	int32_t n_labels = (int32_t)t->shape[0];
+	if (m->cfg.n_labels > 0 && m->cfg.n_labels != n_labels)
+		return status_fail(err, n_err, STATUS_EFORMAT,
+				   "%s: config.json has %d labels in id2label but %s has %d rows",
+				   m->dir, (int)m->cfg.n_labels, full, (int)n_labels);
+	struct head_layer *hl = &m->head_layers[m->n_head_layers];
+	int rc = weight_dense(w, classifier_name, n_labels, n_in, &hl->d, err, n_err);
+	if (rc != 0)
+		return rc;
+	hl->act = ACT_NONE;
+	m->n_head_layers++;
+	m->n_labels = n_labels;
+	return 0;
+}
+
+/* sentence-transformers: modules.json names the Pooling module's folder;
+ * its config.json says which pooling. A missing file means "not a
+ * sentence-transformers folder": fine, the caller's default applies. */
+static int load_pooling(struct model *m, char *err, size_t n_err)
+{
+	char path[4096];
+	json_error_t jerr;
+	const char *pool_dir = "1_Pooling";
+	snprintf(path, sizeof(path), "%s/modules.json", m->dir);
+	json_t *mods = json_load_file(path, 0, &jerr);
+	if (mods != NULL && json_is_array(mods)) {
+		size_t i;
+		json_t *mod;
+		json_array_foreach(mods, i, mod)
+		{
+			const char *type = json_string_value(json_object_get(mod, "type"));
+			const char *p = json_string_value(json_object_get(mod, "path"));
+			if (type != NULL && p != NULL && strstr(type, "Pooling") != NULL &&
+			    strstr(p, "..") == NULL && strlen(p) < 256) {
+				snprintf(path, sizeof(path), "%s/%s/config.json", m->dir, p);
+				break;
+			}
+		}
+		if (i == json_array_size(mods))
+			snprintf(path, sizeof(path), "%s/%s/config.json", m->dir, pool_dir);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s/config.json", m->dir, pool_dir);
+	}
+	json_decref(mods);
+
+	struct stat sb;
+	if (stat(path, &sb) != 0)
+		return 0;
+	json_t *cfg = json_load_file(path, 0, &jerr);
+	if (cfg == NULL || !json_is_object(cfg)) {
+		json_decref(cfg);
+		return status_fail(err, n_err, STATUS_EFORMAT, "%s: line %d: %s", path, jerr.line,
+				   cfg == NULL ? jerr.text : "not a JSON object");
+	}
+	int cls = json_is_true(json_object_get(cfg, "pooling_mode_cls_token"));
+	int mean = json_is_true(json_object_get(cfg, "pooling_mode_mean_tokens"));
+	int other = json_is_true(json_object_get(cfg, "pooling_mode_max_tokens")) ||
+		    json_is_true(json_object_get(cfg, "pooling_mode_mean_sqrt_len_tokens")) ||
+		    json_is_true(json_object_get(cfg, "pooling_mode_weightedmean_tokens")) ||
+		    json_is_true(json_object_get(cfg, "pooling_mode_lasttoken"));
+	json_decref(cfg);
+	if (cls + mean + other != 1 || other)
+		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+				   "%s: exactly one of pooling_mode_cls_token and "
+				   "pooling_mode_mean_tokens must be true (other modes are not "
+				   "supported); or start with --pooling cls|mean",
+				   path);
+	m->pooling = cls ? POOLING_CLS : POOLING_MEAN;
+	m->pooling_from_folder = 1;
+	return 0;
+}
+
+static int wire(struct model *m, char *err, size_t n_err)
+{
+	const struct hf_config *c = &m->cfg;
+	struct encoder *e = &m->enc;
+	for (size_t i = 0; i < sizeof(ARCHS) / sizeof(ARCHS[0]); i++) {
+		if (strcmp(c->model_type, ARCHS[i].model_type) != 0)
+			continue;
+		m->layers = calloc((size_t)c->n_layers, sizeof(*m->layers));
+		if (m->layers == NULL)
+			return STATUS_ENOMEM;
+		e->hidden = c->hidden_size;
+		e->n_heads = c->n_heads;
+		e->head_dim = c->hidden_size / c->n_heads;
+		e->n_layers = c->n_layers;
+		e->intermediate = c->intermediate_size;
+		e->embedding_size = c->embedding_size > 0 ? c->embedding_size : c->hidden_size;
+		e->vocab_size = c->vocab_size;
+		e->max_positions = c->max_position_embeddings;
+		e->type_vocab_size = c->type_vocab_size;
+		e->position_offset = 0;
+		e->act = c->hidden_act;
+		e->layers = m->layers;
+		return ARCHS[i].wire(m, err, n_err);
+	}
+	return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+			   "%s/config.json: model_type \"%s\" is not supported (supported: bert, "
+			   "distilbert)",
+			   m->dir, c->model_type);
+}
+
+int model_load(const char *dir, const struct model_opts *opts, struct model **out, char *err,
+	       size_t n_err)
+{
+	char path[4096];
+	struct stat sb;
+	int rc = STATUS_ENOMEM;
+	if (err != NULL && n_err > 0)
+		err[0] = '\0';
+	struct model *m = calloc(1, sizeof(*m));
+	if (m == NULL || (m->dir = strdup(dir)) == NULL)
+		goto fail;
+
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	if ((rc = hf_config_load(path, &m->cfg, err, n_err)) != 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	if (stat(path, &sb) != 0) {
+		char bin[4096];
+		snprintf(bin, sizeof(bin), "%s/pytorch_model.bin", dir);
+		if (stat(bin, &sb) == 0)
+			rc = status_fail(err, n_err, STATUS_EUNSUPPORTED,
+					 "%s has only pytorch_model.bin; smolserve reads "
+					 "model.safetensors. Convert it once, e.g. in Python: "
+					 "AutoModel.from_pretrained(dir).save_pretrained(dir, "
+					 "safe_serialization=True)",
+					 dir);
+		else
+			rc = status_fail(err, n_err, STATUS_EIO, "%s: no such file", path);
+		goto fail;
+	}
+	if ((rc = safetensors_open(path, &m->st, err, n_err)) != 0)
+		goto fail;
+	if ((rc = wire(m, err, n_err)) != 0)
+		goto fail;
+	if ((rc = tokenizer_load(dir, &m->tok, err, n_err)) != 0)
+		goto fail;
+	if (m->tok->vocab.n_tokens > m->cfg.vocab_size) {
+		rc = status_fail(err, n_err, STATUS_EFORMAT,
+				 "%s: the tokenizer has %d tokens but config.json vocab_size is %d",
+				 dir, (int)m->tok->vocab.n_tokens, (int)m->cfg.vocab_size);
+		goto fail;
+	}
+
+	m->pooling = POOLING_MEAN;
+	if ((rc = load_pooling(m, err, n_err)) != 0)
+		goto fail;
+	if (opts != NULL && opts->pooling_set) {
+		m->pooling = opts->pooling;
+		m->pooling_from_folder = 0;
+	}
+
+	m->max_input_length = m->enc.max_positions - m->enc.position_offset;
+	if (m->tok->model_max_length > 0 && m->tok->model_max_length < m->max_input_length)
+		m->max_input_length = m->tok->model_max_length;
+	*out = m;
+	return 0;
+fail:
+	if (rc == STATUS_ENOMEM && err != NULL && n_err > 0 && err[0] == '\0')
+		status_fail(err, n_err, rc, "%s: out of memory while loading", dir);
+	model_destroy(m);
+	return rc;
+}
+
+void model_destroy(struct model *m)
+{
+	if (m == NULL)
+		return;
+	if (m->tok != NULL)
+		tokenizer_destroy(m->tok);
+	safetensors_close(m->st);
+	hf_config_dispose(&m->cfg);
+	free(m->layers);
+	free(m->dir);
+	free(m);
+}
+
+const char *model_label(const struct model *m, int32_t i)
+{
+	if (i >= 0 && i < m->cfg.n_labels && m->cfg.id2label != NULL)
+		return m->cfg.id2label[i];
+	return NULL;
+}

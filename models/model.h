@@ -1,0 +1,115 @@
+/*
+ * A loaded Hugging Face model folder: configuration, mmapped weights wired
+ * into the shared encoder, tokenizer, pooling and task head. Loaded once,
+ * then read-only and shared by every worker; each worker owns a model_ctx
+ * (its scratch) and runs model_forward + the head functions on packed
+ * batches. Nothing here knows of HTTP, JSON requests or threads.
+ */
+#ifndef SMOLSERVE_MODELS_MODEL_H
+#define SMOLSERVE_MODELS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoder.h"
+#include "hf_config.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+
+enum pooling { POOLING_CLS = 0, POOLING_MEAN };
+
+enum head_kind {
+	HEAD_NONE = 0, /* base encoder only */
+	HEAD_SEQCLS,   /* one label distribution per sequence */
+	HEAD_TOKCLS,   /* one label distribution per token */
+};
+
+/* One dense layer of a head followed by its activation. */
+struct head_layer {
+	struct dense d;
+	enum activation act;
+};
+
+#define MODEL_MAX_HEAD_LAYERS 3
+
+struct model {
+	char *dir; /* owned: the folder it was loaded from */
+	struct hf_config cfg;
+	struct safetensors *st;	 /* owned */
+	struct tokenizer *tok;	 /* owned */
+	struct encoder enc;	 /* weights borrowed from st */
+	struct encoder_layer *layers; /* (n_layers) owned */
+
+	enum pooling pooling;
+	int pooling_from_folder; /* 1 if 1_Pooling/config.json said so */
+
+	int has_pooler;		   /* BERT pooler: dense + tanh on [CLS] */
+	struct head_layer pooler;
+	enum head_kind head;
+	struct head_layer head_layers[MODEL_MAX_HEAD_LAYERS]; /* applied in order */
+	int n_head_layers;
+	int32_t n_labels; /* head output width; 0 without head */
+
+	int32_t max_input_length; /* tokens, specials included */
+};
+
+struct model_opts {
+	int pooling_set; /* 1: use `pooling` over the folder's own */
+	enum pooling pooling;
+};
+
+/*
+ * Loads the folder dir (config.json, model.safetensors, tokenizer files,
+ * modules.json + 1_Pooling/config.json). 0 and *out (model_destroy) or a
+ * negative status with err naming the file and the problem.
+ */
+int model_load(const char *dir, const struct model_opts *opts, struct model **out, char *err,
+	       size_t n_err);
+void model_destroy(struct model *m);
+
+/* "bert", "distilbert": the architecture's wiring of weights into m->enc
+ * and heads. Called by model_load after config and safetensors are open. */
+int bert_wire(struct model *m, char *err, size_t n_err);
+int distilbert_wire(struct model *m, char *err, size_t n_err);
+
+/* A worker's scratch for one model. */
+struct model_ctx {
+	struct encoder_scratch enc;
+	float *tmp_a; /* (max_tokens, max(hidden, head widths)) */
+	float *tmp_b; /* same */
+	struct arena arena;
+	int32_t max_tokens;
+};
+
+/* Scratch for batches of up to max_tokens tokens, sequences up to the
+ * model's max_input_length. 0 or STATUS_ENOMEM. */
+int model_ctx_init(struct model_ctx *c, const struct model *m, int32_t max_tokens);
+void model_ctx_dispose(struct model_ctx *c);
+
+/* Encoder over b; last hidden state in c->enc.x (n_tokens, hidden). */
+int model_forward(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
+		  char *err, size_t n_err);
+
+/* After model_forward: out (n_seqs, hidden) pooled per sequence, mean over
+ * all tokens or first token, L2-normalised if normalize. */
+void model_pool(const struct model *m, const struct model_ctx *c, const struct packed_batch *b,
+		enum pooling pooling, int normalize, float *out);
+
+/* After model_forward with a HEAD_SEQCLS model: logits (n_seqs, n_labels).
+ * With HEAD_TOKCLS: logits (n_tokens, n_labels). Uses c's tmp buffers. */
+void model_logits(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
+		  float *logits);
+
+/* BERT pooler output (n_seqs, hidden) after model_forward; requires
+ * has_pooler. */
+void model_pooler_output(const struct model *m, struct model_ctx *c,
+			 const struct packed_batch *b, float *out);
+
+/* Scores from logits of one item, in place: softmax, or sigmoid for
+ * multi-label or a single label, none for regression. */
+void model_scores(const struct model *m, float *logits_row);
+
+/* Label text of class i (borrowed). */
+const char *model_label(const struct model *m, int32_t i);
+
+#endif
