@@ -1,0 +1,36 @@
+/*
+ * Every setting of smolserve in one plain struct, filled from command-line
+ * flags and the environment (TEI's upper-case names) with the precedence
+ * flag > environment > default. This file knows the settings, not what
+ * they do: server/ reads the struct.
+ */
+#ifndef SMOLSERVE_CONFIG_SETTINGS_H
+#define SMOLSERVE_CONFIG_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct settings {
+	char model_id[4096];	/* --model / --model-id, MODEL_ID */
+	char pooling[8];	/* --pooling cls|mean, POOLING; "" = folder's */
+	int auto_truncate;	/* --auto-truncate, AUTO_TRUNCATE */
+	int64_t max_client_batch_size; /* --max-client-batch-size, MAX_CLIENT_BATCH_SIZE */
+	int64_t payload_limit;	/* --payload-limit bytes, PAYLOAD_LIMIT */
+	int64_t max_batch_tokens; /* --max-batch-tokens, MAX_BATCH_TOKENS */
+	int64_t blas_threads;	/* --blas-threads, BLAS_THREADS; 0 = auto */
+};
+
+void settings_defaults(struct settings *s);
+
+/*
+ * Applies the environment, then argv[0..argc) (flags only; positional
+ * arguments are an error). 0, or -1 with err naming the flag or variable
+ * and the bad value. `--help` is not handled here.
+ */
+int settings_parse(struct settings *s, int argc, char **argv, char *err, size_t n_err);
+
+/* Writes the flag table (flag, variable, default, meaning) to f. */
+#include <stdio.h>
+void settings_usage(FILE *f);
+
+#endif

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages smolserve needs to build and test, if any
+# is missing. Used by the README's commands, .ci/run and (later) the
+# Dockerfile's build stage. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+PKGS=(gcc meson ninja-build pkg-config libopenblas-dev libjansson-dev check
+      libutf8proc-dev libmicrohttpd-dev libuv1-dev python3)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

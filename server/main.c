@@ -1,0 +1,52 @@
+/*
+ * smolserve's entry point: subcommand dispatch, --help, --version.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "run.h"
+#include "settings.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "smolserve %s: serve small Hugging Face transformer encoders\n\n"
+		   "usage:\n"
+		   "  smolserve run ROUTE --model DIR [options] < request.json\n"
+		   "      answer one request (JSON on stdin) as the HTTP route ROUTE would;\n"
+		   "      ROUTE is embed, embed_all, predict or tokenize.\n"
+		   "      exit 0: answered; 1: request rejected (error JSON on stdout);\n"
+		   "      2: model or usage error (message on stderr)\n"
+		   "  smolserve --version | --help\n\n"
+		   "options (flag > environment variable > default):\n",
+		SMOLSERVE_VERSION);
+	settings_usage(f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("smolserve %s (OpenBLAS %s kernels)\n", SMOLSERVE_VERSION, gemm_corename());
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0) {
+		struct settings s;
+		char err[512];
+		if (argc < 3) {
+			fprintf(stderr, "smolserve run: missing ROUTE (see --help)\n");
+			return 2;
+		}
+		settings_defaults(&s);
+		if (settings_parse(&s, argc - 3, argv + 3, err, sizeof(err)) != 0) {
+			fprintf(stderr, "smolserve: %s\n", err);
+			return 2;
+		}
+		return run_command(argv[2], &s, stdin, stdout);
+	}
+	fprintf(stderr, "smolserve: unknown command \"%s\" (see --help)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,80 @@
+/*
+ * One API request in plain C, between the JSON codec (loop thread) and the
+ * engine (worker threads): the route, its options, the tokenized inputs and
+ * the space for results. Workers touch only this, never jansson values.
+ */
+#ifndef SMOLSERVE_SERVER_REQUEST_H
+#define SMOLSERVE_SERVER_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "tokenizer.h"
+
+enum route {
+	ROUTE_EMBED = 0,
+	ROUTE_EMBED_ALL,
+	ROUTE_PREDICT,
+	ROUTE_TOKENIZE,
+	ROUTE_COUNT_,
+};
+
+/* TEI's error kinds; error_type in the JSON body. */
+enum api_error_kind {
+	API_ERR_VALIDATION = 0, /* 422 */
+	API_ERR_TOKENIZER,	/* 422 */
+	API_ERR_EMPTY,		/* 400 */
+	API_ERR_BACKEND,	/* 424 */
+	API_ERR_OVERLOADED,	/* 429 */
+	API_ERR_UNHEALTHY,	/* 503 */
+	API_ERR_PAYLOAD,	/* 413 */
+	API_ERR_NOT_FOUND,	/* 404 */
+	API_ERR_METHOD,		/* 405 */
+};
+
+struct api_error {
+	enum api_error_kind kind;
+	char message[512];
+};
+
+const char *api_error_type(enum api_error_kind kind);
+int api_error_http_status(enum api_error_kind kind);
+
+/* Route from its name ("embed", "embed_all", "predict", "tokenize"); -1 if
+ * unknown. */
+int route_from_name(const char *name);
+const char *route_name(enum route r);
+
+/* Server-wide settings that shape request validation. */
+struct request_limits {
+	int auto_truncate;	    /* truncate even if the request does not ask */
+	int32_t max_client_batch_size; /* inputs per request; 0 = no limit */
+};
+
+struct request {
+	enum route route;
+	int batch;	   /* 1 if inputs was a list: answer with a list */
+	int normalize;	   /* embed */
+	int raw_scores;	   /* predict */
+	int32_t n_inputs;
+	struct encoding *inputs; /* (n_inputs) owned */
+	int32_t n_tokens;	 /* sum of inputs[i].n */
+	const char **texts;	 /* (n_inputs) borrowed from the body: tokenize */
+	const char **pairs;	 /* (n_inputs) borrowed or NULL entries */
+	size_t *text_lens;	 /* (n_inputs) bytes (texts may hold NUL) */
+	size_t *pair_lens;	 /* (n_inputs) */
+	float *out;		 /* owned results, shape by route: */
+	/* embed (n_inputs, hidden); embed_all (n_tokens, hidden);
+	 * predict (n_inputs, n_labels), scores already applied unless raw */
+	size_t n_out;
+};
+
+void request_init(struct request *r);
+void request_dispose(struct request *r);
+
+/* Allocates r->out for its route (after inputs are set). 0 or
+ * STATUS_ENOMEM. */
+int request_alloc_output(struct request *r, const struct model *m);
+
+#endif
