@@ -276,7 +276,7 @@ fail:
 static int read_options(const struct reader *r, const struct model_spec *spec,
                         struct hf_config *cfg)
 {
-	const char *s;
+	const char *s = NULL;
 	char got[64];
 	int rc;
 
@@ -339,7 +339,7 @@ fail:
 
 static int read_problem_type(const struct reader *r, struct hf_config *cfg)
 {
-	const char *s;
+	const char *s = NULL;
 	int rc = read_str(r, "problem_type", NULL, &s);
 
 	if (rc != 0 || s == NULL)

@@ -3,9 +3,13 @@
  */
 #include "test_util.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
 
 const char *fixture_path(const char *sub)
 {
@@ -84,4 +88,56 @@ int test_run_suite(Suite *s)
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? 0 : 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void corpus_scan(struct corpus *c, const char *sub)
+{
+	c->n = 0;
+	DIR *d = opendir(fixture_path(sub));
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && c->n < CORPUS_MAX_CASES) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(c->names[c->n++], sizeof(c->names[0]), "%s", e->d_name);
+	}
+	closedir(d);
+	qsort(c->names, (size_t)c->n, sizeof(c->names[0]), cmp_names);
+}
+
+static int status_from_name(const char *name)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} codes[] = {
+	    {"EINVAL", STATUS_EINVAL},	   {"ENOMEM", STATUS_ENOMEM},
+	    {"EIO", STATUS_EIO},	   {"EFORMAT", STATUS_EFORMAT},
+	    {"EUNSUPPORTED", STATUS_EUNSUPPORTED}, {"ETOOLONG", STATUS_ETOOLONG},
+	};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].name, name) == 0)
+			return codes[i].code;
+	ck_abort_msg("unknown status name \"%s\" in expect", name);
+	return 0;
+}
+
+void corpus_expect(const char *case_dir, int *status, char *substr, size_t n_substr)
+{
+	char path[4096], line[256];
+	snprintf(path, sizeof(path), "%s/expect", case_dir);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	ck_assert_msg(fgets(line, sizeof(line), f) != NULL, "%s: no status line", path);
+	line[strcspn(line, "\r\n")] = '\0';
+	*status = status_from_name(line);
+	ck_assert_msg(fgets(substr, (int)n_substr, f) != NULL, "%s: no message line", path);
+	substr[strcspn(substr, "\r\n")] = '\0';
+	fclose(f);
 }

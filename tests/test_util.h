@@ -27,6 +27,21 @@ float *json_floats(const json_t *arr, size_t *n);
 /* Same for integers into int32_t. */
 int32_t *json_ints(const json_t *arr, size_t *n);
 
+/* A bad-input corpus: FIXTURES_DIR/<sub>/<case>/{input | files..., expect}. */
+#define CORPUS_MAX_CASES 128
+struct corpus {
+	char names[CORPUS_MAX_CASES][256]; /* sorted case folder names */
+	int n;
+};
+
+/* Lists the case folders of FIXTURES_DIR/sub (n = 0 if absent). */
+void corpus_scan(struct corpus *c, const char *sub);
+
+/* Reads case_dir/expect: the status name on line 1 (EFORMAT, EIO, ...),
+ * the substring the error must contain on line 2. Aborts the test if
+ * malformed. */
+void corpus_expect(const char *case_dir, int *status, char *substr, size_t n_substr);
+
 /* Runs Check's suite with CK_FORK default and returns the exit status
  * main should return (0 if no failures). */
 #include <check.h>

@@ -9,86 +9,26 @@
 #include "status.h"
 #include "test_util.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_CASES 128
 /* Fewer cases than this means the corpus was not found or lost cases. */
 #define MIN_CASES 40
 
-static char case_names[MAX_CASES][256];
-static int n_cases;
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* Lists the case folders of FIXTURES_DIR/invalid/config, sorted. */
-static void scan_cases(void)
-{
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", fixture_path("invalid/config"));
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL && n_cases < MAX_CASES) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(case_names[n_cases++], sizeof(case_names[0]), "%s", e->d_name);
-	}
-	closedir(d);
-	qsort(case_names, (size_t)n_cases, sizeof(case_names[0]), cmp_names);
-}
-
-static int status_from_name(const char *name)
-{
-	static const struct {
-		const char *name;
-		int code;
-	} codes[] = {
-	    {"EINVAL", STATUS_EINVAL},
-	    {"ENOMEM", STATUS_ENOMEM},
-	    {"EIO", STATUS_EIO},
-	    {"EFORMAT", STATUS_EFORMAT},
-	    {"EUNSUPPORTED", STATUS_EUNSUPPORTED},
-	};
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(codes[i].name, name) == 0)
-			return codes[i].code;
-	ck_abort_msg("unknown status name \"%s\" in expect", name);
-	return 0;
-}
-
-/* Reads expect: status line and message substring (newlines stripped). */
-static void read_expect(const char *path, int *status, char *substr, size_t n_substr)
-{
-	char line[256];
-	FILE *f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	ck_assert_msg(fgets(line, sizeof(line), f) != NULL, "%s: no status line", path);
-	line[strcspn(line, "\r\n")] = '\0';
-	*status = status_from_name(line);
-	ck_assert_msg(fgets(substr, (int)n_substr, f) != NULL, "%s: no message line", path);
-	substr[strcspn(substr, "\r\n")] = '\0';
-	fclose(f);
-}
+static struct corpus cases;
 
 START_TEST(test_corpus_case)
 {
-	const char *name = case_names[_i];
-	char base[4400], input[4500], expect[4500], substr[256], err[1024] = "";
+	const char *name = cases.names[_i];
+	char base[4400], input[4500], substr[256], err[1024] = "";
 	struct hf_config cfg;
 	int want;
 
 	snprintf(base, sizeof(base), "%s/%s", fixture_path("invalid/config"), name);
 	snprintf(input, sizeof(input), "%s/input", base);
-	snprintf(expect, sizeof(expect), "%s/expect", base);
-	read_expect(expect, &want, substr, sizeof(substr));
+	corpus_expect(base, &want, substr, sizeof(substr));
 	int rc = hf_config_load(input, &cfg, err, sizeof(err));
 	ck_assert_msg(rc == want, "case %s: got %d (%s) \"%s\", want %d (%s)", name, rc,
 	              status_str(rc), err, want, status_str(want));
@@ -104,8 +44,8 @@ END_TEST
 
 START_TEST(test_corpus_found)
 {
-	ck_assert_msg(n_cases >= MIN_CASES, "found %d cases under %s, expected at least %d",
-	              n_cases, fixture_path("invalid/config"), MIN_CASES);
+	ck_assert_msg(cases.n >= MIN_CASES, "found %d cases under %s, expected at least %d",
+	              cases.n, fixture_path("invalid/config"), MIN_CASES);
 }
 END_TEST
 
@@ -381,7 +321,7 @@ END_TEST
 
 int main(void)
 {
-	scan_cases();
+	corpus_scan(&cases, "invalid/config");
 	Suite *s = suite_create("hf_config");
 	TCase *tc = tcase_create("hf_config");
 	tcase_add_loop_test(tc, test_fixture_loads, 0,
@@ -398,7 +338,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	TCase *corpus = tcase_create("invalid");
 	tcase_add_test(corpus, test_corpus_found);
-	tcase_add_loop_test(corpus, test_corpus_case, 0, n_cases);
+	tcase_add_loop_test(corpus, test_corpus_case, 0, cases.n);
 	suite_add_tcase(s, corpus);
 	return test_run_suite(s);
 }
