@@ -13,6 +13,12 @@ struct wordpiece_opts {
 	int strip_accents;	      /* -1 = follow do_lower_case, 0, 1 */
 	int tokenize_chinese_chars;   /* default 1 */
 	int32_t max_input_chars_per_word; /* default 100 */
+	/* Strings kept whole: split out of the raw text wherever they occur
+	 * (as the slow tokenizer's added-tokens trie does for special tokens)
+	 * and mapped to their vocab id, or [UNK]; also never split or
+	 * lower-cased when a whole word equals one. tokenizer_load passes the
+	 * special token strings here. The tokens of the five special ids are
+	 * always treated so. Copied by wordpiece_create. */
 	const char *const *never_split;	  /* (n_never_split) borrowed */
 	size_t n_never_split;
 };

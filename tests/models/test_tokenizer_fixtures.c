@@ -1,0 +1,481 @@
+/*
+ * Tokenizers loaded from the fixture folders against Hugging Face's own
+ * output (transformers v4.31 slow tokenizers, expected.json): token ids and
+ * token type ids exactly, truncation flags, and byte offsets (bounds and
+ * order for every token, the text under each offset re-tokenized, exact
+ * offsets for hand-checked cases). Also tokenizer_load's errors on
+ * hand-made folders.
+ *
+ * Special tokens written in the text ("[CLS] hello [MASK] ...", case
+ * special_tokens_in_text) are split out as their special ids, as the
+ * reference does: we follow it deliberately, so ids match on every case.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "status.h"
+#include "test_util.h"
+#include "tokenizer.h"
+#include "tokenizer_load.h"
+
+static const char *const folders[] = {"bert",       "bert-seqcls",       "bert-tokcls", "bert-mlm",
+                                      "distilbert", "distilbert-seqcls", "electra"};
+#define N_FOLDERS (int)(sizeof(folders) / sizeof(folders[0]))
+
+static struct tokenizer *load_folder(const char *name)
+{
+	char err[512] = "";
+	struct tokenizer *t = NULL;
+	int rc = tokenizer_load(fixture_path(name), &t, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s: %s", name, err);
+	return t;
+}
+
+/* The token strings of ids, pieces' "##" removed and glued. */
+static void glue(const struct tokenizer *t, const struct encoding *e, char *out, size_t n_out,
+                 int *has_unk)
+{
+	size_t k = 0;
+	*has_unk = 0;
+	out[0] = '\0';
+	for (int32_t i = 0; i < e->n; i++) {
+		const char *tok = tokenizer_id_to_token(t, e->ids[i]);
+		*has_unk |= e->ids[i] == t->unk_id;
+		if (i > 0 && strncmp(tok, "##", 2) == 0)
+			tok += 2;
+		k += (size_t)snprintf(out + k, k < n_out ? n_out - k : 0, "%s", tok);
+	}
+}
+
+/*
+ * Every non-template token lies inside its text, offsets never go back,
+ * and the bytes under a token, tokenized alone, give the token again (as
+ * pieces whose text joins to the token's text, without its "##").
+ */
+static void check_offsets(const struct tokenizer *t, const struct encoding *e, const char *texts[2],
+                          const size_t n_texts[2], const char *name)
+{
+	struct encoding sub;
+	struct encode_opts plain = {0, 0, 1, TRUNCATION_RIGHT};
+	int32_t prev[2] = {0, 0};
+	char err[256], got[1024];
+
+	encoding_init(&sub);
+	for (int32_t i = 0; i < e->n; i++) {
+		if (e->special[i]) {
+			ck_assert_msg(e->starts[i] == -1 && e->stops[i] == -1 && e->seq[i] == -1,
+			              "%s: special token %d has offsets", name, i);
+			continue;
+		}
+		int s = e->seq[i];
+		ck_assert_msg(s == 0 || s == 1, "%s: token %d seq %d", name, i, s);
+		ck_assert_msg(e->starts[i] >= 0 && e->starts[i] < e->stops[i] &&
+		                  (size_t)e->stops[i] <= n_texts[s],
+		              "%s: token %d offsets [%d,%d) outside [0,%zu)", name, i, e->starts[i],
+		              e->stops[i], n_texts[s]);
+		ck_assert_msg(e->starts[i] >= prev[s], "%s: token %d starts before token %d", name,
+		              i, i - 1);
+		prev[s] = e->starts[i];
+
+		const char *tok = tokenizer_id_to_token(t, e->ids[i]);
+		if (e->ids[i] == t->unk_id)
+			continue;
+		ck_assert_int_eq(tokenizer_encode(t, texts[s] + e->starts[i],
+		                                  (size_t)(e->stops[i] - e->starts[i]), NULL, 0,
+		                                  &plain, &sub, err, sizeof(err)),
+		                 0);
+		int has_unk;
+		glue(t, &sub, got, sizeof(got), &has_unk);
+		if (has_unk)
+			continue; /* e.g. "##ing" alone: "ing" may need pieces not in vocab */
+		ck_assert_msg(strcmp(got, strncmp(tok, "##", 2) == 0 ? tok + 2 : tok) == 0,
+		              "%s: token %d \"%s\" [%d,%d) re-tokenizes as \"%s\"", name, i, tok,
+		              e->starts[i], e->stops[i], got);
+	}
+	encoding_dispose(&sub);
+}
+
+static int32_t json_int_at(const json_t *arr, size_t i)
+{
+	return (int32_t)json_integer_value(json_array_get(arr, i));
+}
+
+START_TEST(test_fixture_cases)
+{
+	const char *folder = folders[_i];
+	struct tokenizer *t = load_folder(folder);
+	json_t *root = fixture_expected(folder);
+	json_t *cases = json_object_get(root, "cases");
+	int32_t max_length = (int32_t)json_integer_value(json_object_get(root, "max_length"));
+	struct encoding e;
+	char err[256] = "", name[300];
+
+	ck_assert_int_gt(max_length, 0);
+	ck_assert_int_eq(t->model_max_length, 128);
+	ck_assert_int_gt(json_array_size(cases), 0);
+	encoding_init(&e);
+	for (size_t c = 0; c < json_array_size(cases); c++) {
+		const json_t *cs = json_array_get(cases, c);
+		const json_t *jt = json_object_get(cs, "text"),
+		             *jp = json_object_get(cs, "text_pair");
+		const json_t *ids = json_object_get(cs, "input_ids");
+		const json_t *types = json_object_get(cs, "token_type_ids");
+		const char *texts[2] = {json_string_value(jt), json_string_value(jp)};
+		const size_t n_texts[2] = {json_string_length(jt), json_string_length(jp)};
+		struct encode_opts o = {1, max_length, 1, TRUNCATION_RIGHT};
+
+		snprintf(name, sizeof(name), "%s/%s", folder,
+		         json_string_value(json_object_get(cs, "name")));
+		ck_assert_msg(texts[0] != NULL, "%s: no text", name);
+		int rc = tokenizer_encode(t, texts[0], n_texts[0], texts[1], n_texts[1], &o, &e,
+		                          err, sizeof(err));
+		ck_assert_msg(rc == 0, "%s: %s", name, err);
+		ck_assert_msg((size_t)e.n == json_array_size(ids), "%s: %d tokens, want %zu", name,
+		              e.n, json_array_size(ids));
+		for (int32_t i = 0; i < e.n; i++) {
+			ck_assert_msg(e.ids[i] == json_int_at(ids, (size_t)i),
+			              "%s: token %d is %d (%s), want %d", name, i, e.ids[i],
+			              tokenizer_id_to_token(t, e.ids[i]),
+			              json_int_at(ids, (size_t)i));
+			ck_assert_msg(e.type_ids[i] == json_int_at(types, (size_t)i),
+			              "%s: token type %d", name, i);
+		}
+		ck_assert_msg(e.truncated == json_is_true(json_object_get(cs, "truncated")),
+		              "%s: truncated", name);
+		ck_assert_int_eq(e.n_untruncated,
+		                 json_integer_value(json_object_get(cs, "num_tokens_untruncated")));
+		check_offsets(t, &e, texts, n_texts, name);
+
+		/* Without truncation the long cases are an error naming both lengths. */
+		if (e.truncated) {
+			char want[128];
+			o.truncate = 0;
+			ck_assert_int_eq(tokenizer_encode(t, texts[0], n_texts[0], texts[1],
+			                                  n_texts[1], &o, &e, err, sizeof(err)),
+			                 STATUS_ETOOLONG);
+			snprintf(want, sizeof(want),
+			         "`inputs` must have less than %d tokens. Given: %d", max_length,
+			         e.n_untruncated);
+			ck_assert_str_eq(err, want);
+		}
+	}
+	encoding_dispose(&e);
+	json_decref(root);
+	tokenizer_destroy(t);
+}
+END_TEST
+
+/* Offsets checked by hand: token index (with [CLS] at 0), text, span. */
+struct span_case {
+	const char *folder, *name;
+	int index;
+	const char *token;
+	int start, stop, seq;
+};
+
+static const struct span_case spans[] = {
+    {"bert", "hello", 1, "hello", 0, 5, 0},
+    {"bert", "hello", 2, ",", 5, 6, 0},
+    {"bert", "hello", 3, "world", 7, 12, 0},
+    {"bert", "hello", 4, "!", 12, 13, 0},
+    {"bert", "whitespace", 1, "lot", 3, 6, 0},
+    {"bert", "whitespace", 2, "##s", 6, 7, 0},
+    {"bert", "whitespace", 3, "of", 10, 12, 0},
+    {"bert", "punctuation", 12, "real", 16, 20, 0},
+    {"bert", "punctuation", 13, "##ly", 20, 22, 0},
+    {"bert", "accents", 1, "cafe", 0, 5, 0},       /* "café": é is 2 bytes */
+    {"bert", "accents", 4, "angstrom", 22, 32, 0}, /* "Ångström" */
+    {"bert", "accents_nfd", 1, "cafe", 0, 6, 0},   /* "cafe" U+0301 */
+    {"bert", "accents_nfd", 2, "naive", 7, 14, 0},
+    {"bert", "chinese", 1, "我", 0, 3, 0},
+    {"bert", "chinese", 8, "[UNK]", 21, 24, 0}, /* "。" */
+    {"bert", "chinese", 9, "hello", 24, 29, 0},
+    {"bert", "emoji", 4, "[UNK]", 13, 21, 0}, /* two emoji, one word */
+    {"bert", "emoji", 8, "!", 38, 39, 0},
+    {"bert", "control_chars", 3, "##o", 3, 4, 0},
+    {"bert", "control_chars", 4, "##w", 7, 8, 0}, /* after a 3-byte U+200B */
+    {"bert", "special_tokens_in_text", 1, "[CLS]", 0, 5, 0},
+    {"bert", "special_tokens_in_text", 3, "[MASK]", 12, 18, 0},
+    {"bert", "special_tokens_in_text", 14, "[SEP]", 36, 41, 0},
+    {"bert", "pair", 5, "?", 15, 16, 0},
+    {"bert", "pair", 7, "i", 0, 1, 1},
+    {"bert", "pair", 12, ".", 18, 19, 1},
+    {"electra", "accents_nfd", 1, "café", 0, 6, 0},
+    {"electra", "accents_nfd", 2, "naïve", 7, 14, 0},
+    {"electra", "mixed_case", 2, "##e", 1, 2, 0},
+};
+
+START_TEST(test_exact_offsets)
+{
+	struct encoding e;
+	char err[256];
+	struct encode_opts o = {1, 128, 1, TRUNCATION_RIGHT};
+	encoding_init(&e);
+	for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
+		const struct span_case *sc = &spans[k];
+		struct tokenizer *t = load_folder(sc->folder);
+		json_t *root = fixture_expected(sc->folder), *cases = json_object_get(root, "cases");
+		const json_t *cs = NULL;
+		for (size_t c = 0; c < json_array_size(cases); c++)
+			if (strcmp(json_string_value(
+			               json_object_get(json_array_get(cases, c), "name")),
+			           sc->name) == 0)
+				cs = json_array_get(cases, c);
+		ck_assert_msg(cs != NULL, "no case %s", sc->name);
+		const json_t *jt = json_object_get(cs, "text"),
+		             *jp = json_object_get(cs, "text_pair");
+		ck_assert_int_eq(tokenizer_encode(t, json_string_value(jt), json_string_length(jt),
+		                                  json_string_value(jp), json_string_length(jp), &o,
+		                                  &e, err, sizeof(err)),
+		                 0);
+		ck_assert_int_lt(sc->index, e.n);
+		ck_assert_str_eq(tokenizer_id_to_token(t, e.ids[sc->index]), sc->token);
+		ck_assert_msg(e.starts[sc->index] == sc->start && e.stops[sc->index] == sc->stop &&
+		                  e.seq[sc->index] == sc->seq,
+		              "%s/%s token %d %s: [%d,%d) seq %d, want [%d,%d) seq %d", sc->folder,
+		              sc->name, sc->index, sc->token, e.starts[sc->index],
+		              e.stops[sc->index], e.seq[sc->index], sc->start, sc->stop, sc->seq);
+		json_decref(root);
+		tokenizer_destroy(t);
+	}
+	encoding_dispose(&e);
+}
+END_TEST
+
+START_TEST(test_specials_and_decode)
+{
+	struct tokenizer *t = load_folder("bert");
+	char out[256], err[256];
+	const int32_t ids[] = {t->cls_id, 1, t->sep_id};
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->cls_id), "[CLS]");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->sep_id), "[SEP]");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->pad_id), "[PAD]");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->unk_id), "[UNK]");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->mask_id), "[MASK]");
+	ck_assert_str_eq(t->ops->name, "wordpiece");
+	ck_assert_int_ge(tokenizer_decode(t, ids, 3, 0, out, sizeof(out), err, sizeof(err)), 0);
+
+	/* Round trip of an all-lower-case ASCII sentence. */
+	struct encoding e;
+	struct encode_opts o = {1, 0, 1, TRUNCATION_RIGHT};
+	const char *text = "the quick brown fox jumps over the lazy dog.";
+	encoding_init(&e);
+	ck_assert_int_eq(tokenizer_encode(t, text, strlen(text), NULL, 0, &o, &e, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(
+	    tokenizer_decode(t, e.ids, (size_t)e.n, 1, out, sizeof(out), err, sizeof(err)),
+	    (int)strlen(text));
+	ck_assert_str_eq(out, text);
+	encoding_dispose(&e);
+	tokenizer_destroy(t);
+}
+END_TEST
+
+/* --- load errors on hand-made folders --------------------------------- */
+
+static const char *const scratch_files[] = {
+    "vocab.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "spiece.model",
+    "tokenizer.json",
+    "vocab.json",
+    "sentencepiece.bpe.model",
+};
+
+static char scratch[64];
+
+static void scratch_setup(void)
+{
+	snprintf(scratch, sizeof(scratch), "/tmp/smolserve-tok-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(scratch));
+}
+
+static void scratch_teardown(void)
+{
+	char path[256];
+	for (size_t i = 0; i < sizeof(scratch_files) / sizeof(scratch_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", scratch, scratch_files[i]);
+		unlink(path);
+	}
+	rmdir(scratch);
+}
+
+static void put(const char *name, const char *data, size_t n)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", scratch, name);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+#define PUT(name, lit) put((name), (lit), sizeof(lit) - 1)
+#define VOCAB          "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n"
+
+static int load_err(char *err, size_t n_err)
+{
+	struct tokenizer *t = NULL;
+	int rc = tokenizer_load(scratch, &t, err, n_err);
+	if (rc == 0)
+		tokenizer_destroy(t);
+	return rc;
+}
+
+START_TEST(test_load_missing)
+{
+	char err[512] = "";
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EIO);
+	ck_assert_ptr_nonnull(strstr(err, "vocab.txt"));
+	ck_assert_ptr_nonnull(strstr(err, "tokenizer.json"));
+	PUT("spiece.model", "x");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "spiece.model"));
+	scratch_teardown();
+	scratch_setup();
+	PUT("tokenizer.json", "{}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "tokenizer.json"));
+	PUT("vocab.json", "{}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "vocab.json"));
+}
+END_TEST
+
+START_TEST(test_load_malformed)
+{
+	char err[512] = "";
+	PUT("vocab.txt", VOCAB);
+	PUT("tokenizer_config.json", "{\n  \"do_lower_case\": true,\n  oops\n}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "tokenizer_config.json: line 3"));
+	PUT("tokenizer_config.json", "[1]");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	PUT("tokenizer_config.json", "{\"do_lower_case\": \"yes\"}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "do_lower_case"));
+	PUT("tokenizer_config.json", "{\"strip_accents\": 1}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	PUT("tokenizer_config.json", "{\"cls_token\": 5}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	PUT("tokenizer_config.json", "{\"tokenizer_class\": \"XLNetTokenizer\"}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "XLNetTokenizer"));
+	PUT("tokenizer_config.json", "{\"do_basic_tokenize\": false}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	PUT("tokenizer_config.json", "{}");
+	PUT("special_tokens_map.json", "{\"unk_token\": ");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "special_tokens_map.json"));
+	PUT("special_tokens_map.json", "{}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), 0);
+	PUT("added_tokens.json", "{\"<new>\": 7}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "<new>"));
+	PUT("added_tokens.json", "{\"hello\": 5}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(test_load_vocab)
+{
+	char err[512] = "";
+	PUT("vocab.txt", "");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "empty"));
+	PUT("vocab.txt", "[PAD]\n[CLS]\nhello\n");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "[UNK]"));
+	PUT("vocab.txt", "[UNK]\nh\xc3(llo\n");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "line 2"));
+	put("vocab.txt", "[UNK]\nx\0y\n", 10);
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+
+	/* CRLF and a last line without newline; trailing spaces are kept. */
+	struct tokenizer *t = NULL;
+	PUT("vocab.txt", "[PAD]\r\n[UNK]\r\nhello \r\n[CLS]\r\n[SEP]\r\nworld");
+	ck_assert_int_eq(tokenizer_load(scratch, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(t->vocab.n_tokens, 6);
+	ck_assert_str_eq(tokenizer_id_to_token(t, 2), "hello ");
+	ck_assert_str_eq(tokenizer_id_to_token(t, 5), "world");
+	ck_assert_int_eq(t->unk_id, 1);
+	ck_assert_int_eq(t->cls_id, 3);
+	ck_assert_int_eq(t->sep_id, 4);
+	ck_assert_int_eq(t->mask_id, 1); /* "[MASK]" not in vocab: unk, as HF */
+	ck_assert_int_eq(t->model_max_length, 0);
+	tokenizer_destroy(t);
+}
+END_TEST
+
+START_TEST(test_load_config)
+{
+	char err[512] = "";
+	struct tokenizer *t = NULL;
+	struct encoding e;
+	struct encode_opts o = {1, 0, 1, TRUNCATION_RIGHT};
+	PUT("vocab.txt", "<pad>\n<unk>\n<s>\n</s>\nhello\nHello\nworld\n");
+	PUT("tokenizer_config.json",
+	    "{\"do_lower_case\": false, \"model_max_length\": 1000000000000000019884624838656,\n"
+	    " \"cls_token\": \"[CLS]\", \"unk_token\": {\"content\": \"<unk>\", \"lstrip\": "
+	    "false},\n"
+	    " \"tokenizer_class\": \"BertTokenizerFast\", \"strip_accents\": null}");
+	PUT("special_tokens_map.json",
+	    "{\"cls_token\": {\"content\": \"<s>\"}, \"sep_token\": \"</s>\", \"pad_token\": "
+	    "\"<pad>\", \"mask_token\": null}");
+	ck_assert_msg(tokenizer_load(scratch, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(t->model_max_length, 0); /* 1e30 means "no limit" */
+	ck_assert_int_eq(t->cls_id, 2);
+	ck_assert_int_eq(t->sep_id, 3);
+	ck_assert_int_eq(t->pad_id, 0);
+	ck_assert_int_eq(t->unk_id, 1);
+	ck_assert_int_eq(t->mask_id, -1);
+	encoding_init(&e);
+	ck_assert_int_eq(
+	    tokenizer_encode(t, "Hello <s>world", 14, NULL, 0, &o, &e, err, sizeof(err)), 0);
+	const int32_t want[] = {2, 5, 2, 6, 3}; /* cased; "<s>" in the text is special */
+	ck_assert_int_eq(e.n, 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(e.ids[i], want[i]);
+	encoding_dispose(&e);
+	tokenizer_destroy(t);
+
+	PUT("tokenizer_config.json", "{\"model_max_length\": 512}");
+	PUT("special_tokens_map.json", "{\"unk_token\": \"<unk>\"}");
+	ck_assert_msg(tokenizer_load(scratch, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(t->model_max_length, 512);
+	ck_assert_int_eq(t->cls_id, 1); /* "[CLS]" missing: unk */
+	tokenizer_destroy(t);
+}
+END_TEST
+
+static Suite *tokenizer_fixtures_suite(void)
+{
+	Suite *s = suite_create("tokenizer_fixtures");
+	TCase *tc = tcase_create("fixtures");
+	tcase_add_loop_test(tc, test_fixture_cases, 0, N_FOLDERS);
+	tcase_add_test(tc, test_exact_offsets);
+	tcase_add_test(tc, test_specials_and_decode);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	TCase *le = tcase_create("load_errors");
+	tcase_add_checked_fixture(le, scratch_setup, scratch_teardown);
+	tcase_add_test(le, test_load_missing);
+	tcase_add_test(le, test_load_malformed);
+	tcase_add_test(le, test_load_vocab);
+	tcase_add_test(le, test_load_config);
+	suite_add_tcase(s, le);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(tokenizer_fixtures_suite());
+}
