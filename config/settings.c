@@ -6,6 +6,7 @@
 #include "settings.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,14 @@ struct option_row {
 #define NUM(field) offsetof(struct settings, field), 0
 
 static const struct option_row ROWS[] = {
+	{"--config", NULL, "SMOLSERVE_CONFIG", KIND_STRING, STR(config_file), 0, 0, "",
+	 "settings file: lines `name = value` (flag names without dashes or variable names)"},
 	{"--model", "--model-id", "MODEL_ID", KIND_STRING, STR(model_id), 0, 0, "",
 	 "Hugging Face model folder (config.json, model.safetensors, tokenizer files)"},
+	{"--hostname", NULL, "HOSTNAME", KIND_STRING, STR(hostname), 0, 0, "0.0.0.0",
+	 "address to listen on (IPv4 or IPv6 literal, or a name)"},
+	{"--port", NULL, "PORT", KIND_INT, NUM(port), 0, 65535, "3000",
+	 "TCP port to listen on; 0 picks a free one (printed at start)"},
 	{"--pooling", NULL, "POOLING", KIND_POOLING, STR(pooling), 0, 0, "",
 	 "cls or mean; default: the folder's 1_Pooling/config.json, else mean"},
 	{"--auto-truncate", NULL, "AUTO_TRUNCATE", KIND_BOOL, NUM(auto_truncate), 0, 1, "false",
@@ -41,8 +48,21 @@ static const struct option_row ROWS[] = {
 	 "2000000", "largest request body, bytes"},
 	{"--max-batch-tokens", NULL, "MAX_BATCH_TOKENS", KIND_INT, NUM(max_batch_tokens), 1,
 	 1 << 24, "16384", "most tokens one batch may hold"},
+	{"--max-batch-requests", NULL, "MAX_BATCH_REQUESTS", KIND_INT, NUM(max_batch_requests), 1,
+	 1 << 20, "64", "most requests one batch may hold"},
+	{"--max-batch-delay-us", NULL, "MAX_BATCH_DELAY_US", KIND_INT, NUM(max_batch_delay_us), 0,
+	 10000000, "2000", "longest wait for company once a request is queued; 0 = never wait"},
+	{"--max-concurrent-requests", NULL, "MAX_CONCURRENT_REQUESTS", KIND_INT,
+	 NUM(max_concurrent_requests), 1, 1 << 20, "512",
+	 "requests in flight at once; beyond it: 429 with Retry-After"},
+	{"--workers", NULL, "WORKERS", KIND_INT, NUM(workers), 0, 1024, "0",
+	 "worker threads running batches; 0 = derived from the usable CPUs"},
 	{"--blas-threads", NULL, "BLAS_THREADS", KIND_INT, NUM(blas_threads), 0, 1024, "0",
-	 "OpenBLAS threads per product; 0 = the CPUs this process may use"},
+	 "OpenBLAS threads per worker; 0 = derived (workers x BLAS threads <= CPUs)"},
+	{"--shutdown-timeout-s", NULL, "SHUTDOWN_TIMEOUT_S", KIND_INT, NUM(shutdown_timeout_s), 0,
+	 3600, "30", "on SIGTERM/SIGINT, longest wait for accepted requests to be answered"},
+	{"--json-output", NULL, "JSON_OUTPUT", KIND_BOOL, NUM(json_output), 0, 1, "false",
+	 "log one JSON object per line instead of text"},
 };
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)
@@ -114,8 +134,83 @@ static const struct option_row *find_flag(const char *arg, size_t n)
 	return NULL;
 }
 
+/* Finds the row whose flag (without "--") or variable is name. */
+static const struct option_row *find_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++)
+		if (strcmp(name, ROWS[i].flag + 2) == 0 || strcmp(name, ROWS[i].env) == 0 ||
+		    (ROWS[i].alias != NULL && strcmp(name, ROWS[i].alias + 2) == 0))
+			return &ROWS[i];
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+static int apply_file(struct settings *s, const char *path, char *err, size_t n_err)
+{
+	char line[8192], where[4200];
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return fail(err, n_err, "%s: cannot open: %s", path, strerror(errno));
+	int rc = 0;
+	for (int no = 1; rc == 0 && fgets(line, sizeof(line), f) != NULL; no++) {
+		snprintf(where, sizeof(where), "%s:%d", path, no);
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			rc = fail(err, n_err, "%s: line too long", where);
+			break;
+		}
+		char *p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		char *eq = strchr(p, '=');
+		if (eq == NULL) {
+			rc = fail(err, n_err, "%s: expected `name = value`", where);
+			break;
+		}
+		*eq = '\0';
+		char *name = trim(p), *value = trim(eq + 1);
+		size_t n = strlen(value);
+		if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+			value[n - 1] = '\0';
+			value++;
+		}
+		const struct option_row *row = find_name(name);
+		if (row == NULL || row->offset == offsetof(struct settings, config_file))
+			rc = fail(err, n_err, "%s: unknown setting \"%s\"", where, name);
+		else
+			rc = apply(s, row, value, where, err, n_err);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* The value of --config in argv, if any. */
+static const char *config_flag(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[i + 1];
+	}
+	return NULL;
+}
+
 int settings_parse(struct settings *s, int argc, char **argv, char *err, size_t n_err)
 {
+	const char *file = config_flag(argc, argv);
+	if (file == NULL)
+		file = getenv("SMOLSERVE_CONFIG");
+	if (file != NULL && file[0] != '\0' && apply_file(s, file, err, n_err) != 0)
+		return -1;
 	for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++) {
 		const char *v = getenv(ROWS[i].env);
 		if (v != NULL && apply(s, &ROWS[i], v, ROWS[i].env, err, n_err) != 0)

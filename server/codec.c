@@ -165,169 +165,238 @@ static int tokenize_all(const struct model *m, const struct encode_opts *opts, s
 	return 0;
 }
 
+static int require_classifier(const struct model *m, const char *route, struct api_error *e)
+{
+	if (m->head == HEAD_SEQCLS)
+		return 0;
+	return fail(e, API_ERR_VALIDATION,
+		    "this model is not a sequence classifier (config.json architectures: %s); "
+		    "/%s needs a ...ForSequenceClassification folder",
+		    m->cfg.n_architectures ? m->cfg.architectures[0] : "none", route);
+}
+
+/* rerank: {"query": str, "texts": [str]} -> (query, text) pairs. */
+static int parse_rerank(const struct model *m, const json_t *body,
+			const struct request_limits *lim, struct request *r, struct api_error *e)
+{
+	if (require_classifier(m, "rerank", e) != 0)
+		return -1;
+	if (m->n_labels != 1)
+		return fail(e, API_ERR_VALIDATION,
+			    "/rerank needs a cross-encoder with one output (num_labels 1); this "
+			    "model has %d labels: use /predict",
+			    (int)m->n_labels);
+	const json_t *query = json_object_get(body, "query");
+	const json_t *texts = json_object_get(body, "texts");
+	if (!json_is_string(query))
+		return fail(e, API_ERR_VALIDATION, "`query` must be a string");
+	if (!json_is_array(texts))
+		return fail(e, API_ERR_VALIDATION, "`texts` must be a list of strings");
+	size_t n = json_array_size(texts);
+	if (check_count(n, lim, e) != 0 || alloc_inputs(r, n, e) != 0)
+		return -1;
+	r->batch = 1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_array_get(texts, i);
+		if (!json_is_string(t))
+			return fail(e, API_ERR_VALIDATION, "`texts[%zu]` must be a string", i);
+		set_text(r, i, query);
+		r->pairs[i] = json_string_value(t);
+		r->pair_lens[i] = json_string_length(t);
+	}
+	if (get_bool(body, "raw_scores", &r->raw_scores, e) != 0 ||
+	    get_bool(body, "return_text", &r->return_text, e) != 0)
+		return -1;
+	return 0;
+}
+
+/* similarity: {"inputs": {"source_sentence": str, "sentences": [str]}}. */
+static int parse_similarity(const json_t *body, const struct request_limits *lim,
+			    struct request *r, struct api_error *e)
+{
+	const json_t *in = json_object_get(body, "inputs");
+	const json_t *src = json_object_get(in, "source_sentence");
+	const json_t *sents = json_object_get(in, "sentences");
+	if (!json_is_object(in) || !json_is_string(src) || !json_is_array(sents))
+		return fail(e, API_ERR_VALIDATION,
+			    "`inputs` must be {\"source_sentence\": string, \"sentences\": "
+			    "[string]}");
+	size_t n = json_array_size(sents);
+	if (check_count(n, lim, e) != 0 || alloc_inputs(r, n + 1, e) != 0)
+		return -1;
+	set_text(r, 0, src);
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_array_get(sents, i);
+		if (!json_is_string(t))
+			return fail(e, API_ERR_VALIDATION, "`sentences[%zu]` must be a string", i);
+		set_text(r, i + 1, t);
+	}
+	r->normalize = 1;
+	return 0;
+}
+
+/* OpenAI: {"input": str | [str], "model", "encoding_format", "dimensions"}. */
+static int parse_openai(const struct model *m, const json_t *body,
+			const struct request_limits *lim, struct request *r, struct api_error *e)
+{
+	const json_t *input = json_object_get(body, "input");
+	if (input == NULL)
+		return fail(e, API_ERR_VALIDATION, "missing field `input`");
+	if (parse_texts(input, lim, r, e) != 0)
+		return -1;
+	const json_t *model = json_object_get(body, "model");
+	if (model != NULL && !json_is_null(model) && !json_is_string(model))
+		return fail(e, API_ERR_VALIDATION, "`model` must be a string");
+	const char *name = json_is_string(model) ? json_string_value(model) : "smolserve";
+	if ((r->model_name = strdup(name)) == NULL)
+		return fail(e, API_ERR_BACKEND, "out of memory");
+	const json_t *fmt = json_object_get(body, "encoding_format");
+	if (fmt != NULL && !json_is_null(fmt)) {
+		const char *f = json_string_value(fmt);
+		if (f != NULL && strcmp(f, "base64") == 0)
+			r->base64 = 1;
+		else if (f == NULL || strcmp(f, "float") != 0)
+			return fail(e, API_ERR_VALIDATION,
+				    "`encoding_format` must be \"float\" or \"base64\"");
+	}
+	const json_t *dims = json_object_get(body, "dimensions");
+	if (dims != NULL && !json_is_null(dims)) {
+		if (!json_is_integer(dims) || json_integer_value(dims) < 1 ||
+		    json_integer_value(dims) > m->enc.hidden)
+			return fail(e, API_ERR_VALIDATION,
+				    "`dimensions` must be a whole number from 1 to %d",
+				    (int)m->enc.hidden);
+		r->dimensions = (int32_t)json_integer_value(dims);
+	}
+	r->normalize = 1;
+	return 0;
+}
+
+/* One id list into slot i; 0 or -1. */
+static int parse_ids(const struct model *m, const json_t *ids, struct request *r, size_t i,
+		     struct api_error *e)
+{
+	size_t n = json_array_size(ids);
+	r->decode_ids[i] = malloc((n ? n : 1) * sizeof(int32_t));
+	if (r->decode_ids[i] == NULL)
+		return fail(e, API_ERR_BACKEND, "out of memory");
+	for (size_t j = 0; j < n; j++) {
+		json_t *v = json_array_get(ids, j);
+		json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
+		if (id < 0 || id >= m->tok->vocab.n_tokens)
+			return fail(e, API_ERR_VALIDATION,
+				    "`ids` must hold token ids from 0 to %d",
+				    (int)m->tok->vocab.n_tokens - 1);
+		r->decode_ids[i][j] = (int32_t)id;
+	}
+	r->decode_lens[i] = (int32_t)n;
+	return 0;
+}
+
+/* decode: {"ids": [int] | [[int]], "skip_special_tokens": true}. */
+static int parse_decode(const struct model *m, const json_t *body,
+			const struct request_limits *lim, struct request *r, struct api_error *e)
+{
+	const json_t *ids = json_object_get(body, "ids");
+	if (!json_is_array(ids))
+		return fail(e, API_ERR_VALIDATION, "`ids` must be a list of token ids or of lists");
+	int nested = json_array_size(ids) > 0 && json_is_array(json_array_get(ids, 0));
+	size_t n = nested ? json_array_size(ids) : 1;
+	if (check_count(nested ? n : 1, lim, e) != 0 || alloc_inputs(r, n, e) != 0)
+		return -1;
+	r->decode_ids = calloc(n, sizeof(*r->decode_ids));
+	r->decode_lens = calloc(n, sizeof(*r->decode_lens));
+	if (r->decode_ids == NULL || r->decode_lens == NULL)
+		return fail(e, API_ERR_BACKEND, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *list = nested ? json_array_get(ids, i) : ids;
+		if (!json_is_array(list) || parse_ids(m, list, r, i, e) != 0)
+			return e->message[0] ? -1
+					     : fail(e, API_ERR_VALIDATION,
+						    "`ids[%zu]` must be a list of token ids", i);
+	}
+	r->skip_special = 1;
+	return get_bool(body, "skip_special_tokens", &r->skip_special, e);
+}
+
+static int parse_truncation(const json_t *body, const struct request_limits *lim,
+			    struct encode_opts *opts, struct api_error *e)
+{
+	if (get_bool(body, "truncate", &opts->truncate, e) != 0)
+		return -1;
+	if (lim->auto_truncate)
+		opts->truncate = 1;
+	json_t *dir = json_object_get(body, "truncation_direction");
+	if (dir != NULL && !json_is_null(dir)) {
+		const char *s = json_string_value(dir);
+		if (s != NULL && strcasecmp(s, "left") == 0)
+			opts->side = TRUNCATION_LEFT;
+		else if (s == NULL || strcasecmp(s, "right") != 0)
+			return fail(e, API_ERR_VALIDATION,
+				    "`truncation_direction` must be \"left\" or \"right\"");
+	}
+	return 0;
+}
+
+/* The route's own fields; inputs land in r->texts / r->pairs. */
+static int parse_route(const struct model *m, enum route route, const json_t *body,
+		       const struct request_limits *lim, struct encode_opts *opts,
+		       struct request *r, struct api_error *e)
+{
+	const json_t *inputs = json_object_get(body, "inputs");
+	int needs_inputs = route == ROUTE_EMBED || route == ROUTE_EMBED_ALL ||
+			   route == ROUTE_PREDICT || route == ROUTE_TOKENIZE;
+	if (needs_inputs && inputs == NULL)
+		return fail(e, API_ERR_VALIDATION, "missing field `inputs`");
+	switch (route) {
+	case ROUTE_EMBED:
+		if (parse_texts(inputs, lim, r, e) != 0)
+			return -1;
+		return get_bool(body, "normalize", &r->normalize, e);
+	case ROUTE_EMBED_ALL:
+		return parse_texts(inputs, lim, r, e);
+	case ROUTE_PREDICT:
+		if (require_classifier(m, "predict", e) != 0 ||
+		    parse_predict_inputs(inputs, lim, r, e) != 0)
+			return -1;
+		return get_bool(body, "raw_scores", &r->raw_scores, e);
+	case ROUTE_TOKENIZE:
+		if (parse_texts(inputs, lim, r, e) != 0)
+			return -1;
+		opts->max_length = 0; /* tokenize reports the whole input */
+		return get_bool(body, "add_special_tokens", &opts->add_special_tokens, e);
+	case ROUTE_RERANK:
+		return parse_rerank(m, body, lim, r, e);
+	case ROUTE_SIMILARITY:
+		return parse_similarity(body, lim, r, e);
+	case ROUTE_OPENAI:
+		return parse_openai(m, body, lim, r, e);
+	case ROUTE_DECODE:
+		return parse_decode(m, body, lim, r, e);
+	default:
+		return fail(e, API_ERR_NOT_FOUND, "unknown route");
+	}
+}
+
 int codec_parse(const struct model *m, enum route route, const json_t *body,
 		const struct request_limits *lim, struct request *r, struct api_error *e)
 {
 	struct encode_opts opts = {.add_special_tokens = 1,
 				   .max_length = m->max_input_length,
-				   .truncate = lim->auto_truncate,
+				   .truncate = 0,
 				   .side = TRUNCATION_RIGHT};
+	e->message[0] = '\0';
 	r->route = route;
 	if (!json_is_object(body))
 		return fail(e, API_ERR_VALIDATION, "the request body must be a JSON object");
-	const json_t *inputs = json_object_get(body, "inputs");
-	if (inputs == NULL)
-		return fail(e, API_ERR_VALIDATION, "missing field `inputs`");
-
-	int rc = route == ROUTE_PREDICT ? parse_predict_inputs(inputs, lim, r, e)
-					: parse_texts(inputs, lim, r, e);
-	if (rc != 0)
+	if (parse_route(m, route, body, lim, &opts, r, e) != 0 ||
+	    parse_truncation(body, lim, &opts, e) != 0)
 		return -1;
-	if (get_bool(body, "truncate", &opts.truncate, e) != 0)
-		return -1;
-	if (lim->auto_truncate)
-		opts.truncate = 1;
-	json_t *dir = json_object_get(body, "truncation_direction");
-	if (dir != NULL && !json_is_null(dir)) {
-		const char *s = json_string_value(dir);
-		if (s != NULL && strcasecmp(s, "left") == 0)
-			opts.side = TRUNCATION_LEFT;
-		else if (s == NULL || strcasecmp(s, "right") != 0)
-			return fail(e, API_ERR_VALIDATION,
-				    "`truncation_direction` must be \"left\" or \"right\"");
-	}
-
-	switch (route) {
-	case ROUTE_EMBED:
-		if (get_bool(body, "normalize", &r->normalize, e) != 0)
-			return -1;
-		break;
-	case ROUTE_PREDICT:
-		if (m->head != HEAD_SEQCLS)
-			return fail(e, API_ERR_VALIDATION,
-				    "this model is not a sequence classifier (config.json "
-				    "architectures: %s); /predict needs a "
-				    "...ForSequenceClassification folder",
-				    m->cfg.n_architectures ? m->cfg.architectures[0] : "none");
-		if (get_bool(body, "raw_scores", &r->raw_scores, e) != 0)
-			return -1;
-		break;
-	case ROUTE_TOKENIZE:
-		if (get_bool(body, "add_special_tokens", &opts.add_special_tokens, e) != 0)
-			return -1;
-		opts.max_length = 0; /* tokenize reports the whole input */
-		break;
-	default:
-		break;
-	}
-	if (tokenize_all(m, &opts, r, e) != 0)
+	if (route != ROUTE_DECODE && tokenize_all(m, &opts, r, e) != 0)
 		return -1;
 	if (request_alloc_output(r, m) != 0)
 		return fail(e, API_ERR_BACKEND, "out of memory");
 	return 0;
-}
-
-static json_t *float_array(const float *x, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a != NULL && i < n; i++)
-		if (json_array_append_new(a, json_real((double)x[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
-struct scored {
-	float score;
-	int32_t label;
-};
-
-static int by_score_desc(const void *a, const void *b)
-{
-	const struct scored *x = a, *y = b;
-	if (x->score != y->score)
-		return x->score < y->score ? 1 : -1;
-	return x->label < y->label ? -1 : x->label > y->label;
-}
-
-static json_t *predictions(const struct model *m, const float *scores)
-{
-	struct scored s[256];
-	int32_t n = m->n_labels < 256 ? m->n_labels : 256;
-	for (int32_t i = 0; i < n; i++)
-		s[i] = (struct scored){scores[i], i};
-	qsort(s, (size_t)n, sizeof(s[0]), by_score_desc);
-	json_t *list = json_array();
-	for (int32_t i = 0; list != NULL && i < n; i++) {
-		char fallback[32];
-		const char *label = model_label(m, s[i].label);
-		if (label == NULL) {
-			snprintf(fallback, sizeof(fallback), "LABEL_%d", (int)s[i].label);
-			label = fallback;
-		}
-		json_array_append_new(list, json_pack("{s:s, s:f}", "label", label, "score",
-						      (double)s[i].score));
-	}
-	return list;
-}
-
-static json_t *tokens(const struct model *m, const struct request *r, int32_t i)
-{
-	const struct encoding *en = &r->inputs[i];
-	json_t *list = json_array();
-	for (int32_t t = 0; list != NULL && t < en->n; t++) {
-		json_t *tok;
-		if (en->special[t]) {
-			const char *s = tokenizer_id_to_token(m->tok, en->ids[t]);
-			tok = json_pack("{s:i, s:s, s:b, s:n, s:n}", "id", (int)en->ids[t], "text",
-					s ? s : "", "special", 1, "start", "stop");
-		} else {
-			const char *src = en->seq[t] == 1 ? r->pairs[i] : r->texts[i];
-			tok = json_pack("{s:i, s:s%, s:b, s:i, s:i}", "id", (int)en->ids[t], "text",
-					src + en->starts[t], (size_t)(en->stops[t] - en->starts[t]),
-					"special", 0, "start", (int)en->starts[t], "stop",
-					(int)en->stops[t]);
-		}
-		json_array_append_new(list, tok);
-	}
-	return list;
-}
-
-json_t *codec_respond(const struct model *m, const struct request *r)
-{
-	size_t h = (size_t)m->enc.hidden, off = 0;
-	json_t *out = json_array();
-	for (int32_t i = 0; out != NULL && i < r->n_inputs; i++) {
-		json_t *item = NULL;
-		switch (r->route) {
-		case ROUTE_EMBED:
-			item = float_array(r->out + (size_t)i * h, h);
-			break;
-		case ROUTE_EMBED_ALL:
-			item = json_array();
-			for (int32_t t = 0; item != NULL && t < r->inputs[i].n; t++, off += h)
-				json_array_append_new(item, float_array(r->out + off, h));
-			break;
-		case ROUTE_PREDICT:
-			item = predictions(m, r->out + (size_t)i * (size_t)m->n_labels);
-			if (!r->batch) {
-				json_decref(out);
-				return item;
-			}
-			break;
-		case ROUTE_TOKENIZE:
-			item = tokens(m, r, i);
-			break;
-		default:
-			break;
-		}
-		if (item == NULL || json_array_append_new(out, item) != 0) {
-			json_decref(out);
-			return NULL;
-		}
-	}
-	return out;
 }
 
 json_t *codec_error(const struct api_error *e)

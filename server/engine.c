@@ -49,7 +49,7 @@ static int32_t pack(struct engine_ctx *c, struct request *const *reqs, int n_req
 	c->seq_start[0] = 0;
 	for (int r = 0; r < n_reqs; r++) {
 		const struct request *q = reqs[r];
-		if (q->route == ROUTE_TOKENIZE)
+		if (route_work(q->route) == WORK_NONE)
 			continue;
 		for (int32_t i = 0; i < q->n_inputs; i++) {
 			const struct encoding *e = &q->inputs[i];
@@ -71,7 +71,7 @@ static int32_t batch_tokens(struct request *const *reqs, int n_reqs)
 {
 	int64_t n = 0;
 	for (int r = 0; r < n_reqs; r++)
-		if (reqs[r]->route != ROUTE_TOKENIZE)
+		if (route_work(reqs[r]->route) != WORK_NONE)
 			for (int32_t i = 0; i < reqs[r]->n_inputs; i++)
 				n += reqs[r]->inputs[i].n;
 	return n > INT32_MAX ? INT32_MAX : (int32_t)n;
@@ -94,8 +94,8 @@ int engine_run(const struct model *m, struct engine_ctx *c, struct request *cons
 
 	int need_pool = 0, need_logits = 0;
 	for (int r = 0; r < n_reqs; r++) {
-		need_pool |= reqs[r]->route == ROUTE_EMBED;
-		need_logits |= reqs[r]->route == ROUTE_PREDICT;
+		need_pool |= route_work(reqs[r]->route) == WORK_POOLED;
+		need_logits |= route_work(reqs[r]->route) == WORK_CLASSIFY;
 	}
 	if (need_pool)
 		model_pool(m, &c->mc, &b, m->pooling, 0, c->pooled);
@@ -106,11 +106,11 @@ int engine_run(const struct model *m, struct engine_ctx *c, struct request *cons
 	int32_t seq = 0;
 	for (int r = 0; r < n_reqs; r++) {
 		struct request *q = reqs[r];
-		if (q->route == ROUTE_TOKENIZE)
-			continue;
-		for (int32_t i = 0; i < q->n_inputs; i++, seq++) {
-			switch (q->route) {
-			case ROUTE_EMBED: {
+		enum route_work work = route_work(q->route);
+		size_t off = 0; /* WORK_TOKENS: rows written so far */
+		for (int32_t i = 0; work != WORK_NONE && i < q->n_inputs; i++, seq++) {
+			switch (work) {
+			case WORK_POOLED: {
 				float *dst = q->out + (size_t)i * h;
 				const float *src = c->pooled + (size_t)seq * h;
 				if (q->normalize)
@@ -119,15 +119,14 @@ int engine_run(const struct model *m, struct engine_ctx *c, struct request *cons
 					memcpy(dst, src, h * sizeof(float));
 				break;
 			}
-			case ROUTE_EMBED_ALL: {
-				size_t before = 0;
-				for (int32_t j = 0; j < i; j++)
-					before += (size_t)q->inputs[j].n;
-				memcpy(q->out + before * h, c->mc.enc.x + (size_t)b.seq_start[seq] * h,
-				       (size_t)q->inputs[i].n * h * sizeof(float));
+			case WORK_TOKENS: {
+				size_t rows = (size_t)q->inputs[i].n;
+				memcpy(q->out + off * h, c->mc.enc.x + (size_t)b.seq_start[seq] * h,
+				       rows * h * sizeof(float));
+				off += rows;
 				break;
 			}
-			case ROUTE_PREDICT: {
+			case WORK_CLASSIFY: {
 				float *dst = q->out + (size_t)i * nl;
 				memcpy(dst, c->logits + (size_t)seq * nl, nl * sizeof(float));
 				if (!q->raw_scores)

@@ -6,15 +6,19 @@
 
 #include "gemm.h"
 #include "run.h"
+#include "service.h"
 #include "settings.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "smolserve %s: serve small Hugging Face transformer encoders\n\n"
 		   "usage:\n"
+		   "  smolserve serve --model DIR [options]\n"
+		   "      serve the model over HTTP (TEI's API); `smolserve --model DIR` too\n"
 		   "  smolserve run ROUTE --model DIR [options] < request.json\n"
 		   "      answer one request (JSON on stdin) as the HTTP route ROUTE would;\n"
-		   "      ROUTE is embed, embed_all, predict or tokenize.\n"
+		   "      ROUTE is embed, embed_all, predict, tokenize, rerank, similarity,\n"
+		   "      decode or v1/embeddings.\n"
 		   "      exit 0: answered; 1: request rejected (error JSON on stdout);\n"
 		   "      2: model or usage error (message on stderr)\n"
 		   "  smolserve --version | --help\n\n"
@@ -32,6 +36,17 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("smolserve %s (OpenBLAS %s kernels)\n", SMOLSERVE_VERSION, gemm_corename());
 		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0 || strncmp(argv[1], "--", 2) == 0) {
+		static struct settings s; /* outlives the service */
+		char err[512];
+		int skip = strcmp(argv[1], "serve") == 0 ? 2 : 1;
+		settings_defaults(&s);
+		if (settings_parse(&s, argc - skip, argv + skip, err, sizeof(err)) != 0) {
+			fprintf(stderr, "smolserve: %s\n", err);
+			return 2;
+		}
+		return service_main(&s);
 	}
 	if (strcmp(argv[1], "run") == 0) {
 		struct settings s;

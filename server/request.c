@@ -9,8 +9,25 @@
 
 #include "status.h"
 
-static const char *const ROUTE_NAMES[ROUTE_COUNT_] = {"embed", "embed_all", "predict",
-						       "tokenize"};
+static const char *const ROUTE_NAMES[ROUTE_COUNT_] = {
+    "embed", "embed_all", "predict", "tokenize", "rerank", "similarity", "decode", "v1/embeddings"};
+
+enum route_work route_work(enum route r)
+{
+	switch (r) {
+	case ROUTE_EMBED:
+	case ROUTE_SIMILARITY:
+	case ROUTE_OPENAI:
+		return WORK_POOLED;
+	case ROUTE_EMBED_ALL:
+		return WORK_TOKENS;
+	case ROUTE_PREDICT:
+	case ROUTE_RERANK:
+		return WORK_CLASSIFY;
+	default:
+		return WORK_NONE;
+	}
+}
 
 int route_from_name(const char *name)
 {
@@ -40,6 +57,7 @@ const char *api_error_type(enum api_error_kind kind)
 	case API_ERR_BACKEND:
 		return "Backend";
 	case API_ERR_OVERLOADED:
+	case API_ERR_DEADLINE:
 		return "Overloaded";
 	case API_ERR_UNHEALTHY:
 		return "Unhealthy";
@@ -67,6 +85,8 @@ int api_error_http_status(enum api_error_kind kind)
 		return 404;
 	case API_ERR_METHOD:
 		return 405;
+	case API_ERR_DEADLINE:
+		return 504;
 	}
 	return 500;
 }
@@ -87,20 +107,26 @@ void request_dispose(struct request *r)
 	free(r->text_lens);
 	free(r->pair_lens);
 	free(r->out);
+	free(r->model_name);
+	if (r->decode_ids != NULL)
+		for (int32_t i = 0; i < r->n_inputs; i++)
+			free(r->decode_ids[i]);
+	free(r->decode_ids);
+	free(r->decode_lens);
 	memset(r, 0, sizeof(*r));
 }
 
 int request_alloc_output(struct request *r, const struct model *m)
 {
 	size_t h = (size_t)m->enc.hidden;
-	switch (r->route) {
-	case ROUTE_EMBED:
+	switch (route_work(r->route)) {
+	case WORK_POOLED:
 		r->n_out = (size_t)r->n_inputs * h;
 		break;
-	case ROUTE_EMBED_ALL:
+	case WORK_TOKENS:
 		r->n_out = (size_t)r->n_tokens * h;
 		break;
-	case ROUTE_PREDICT:
+	case WORK_CLASSIFY:
 		r->n_out = (size_t)r->n_inputs * (size_t)(m->n_labels > 0 ? m->n_labels : 1);
 		break;
 	default:

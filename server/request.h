@@ -17,8 +17,22 @@ enum route {
 	ROUTE_EMBED_ALL,
 	ROUTE_PREDICT,
 	ROUTE_TOKENIZE,
+	ROUTE_RERANK,	  /* (query, text) pairs through the classifier */
+	ROUTE_SIMILARITY, /* source + sentences embedded, cosine */
+	ROUTE_DECODE,	  /* ids -> text, no model run */
+	ROUTE_OPENAI,	  /* OpenAI-style /v1/embeddings */
 	ROUTE_COUNT_,
 };
+
+/* What the engine computes for a route. */
+enum route_work {
+	WORK_NONE = 0, /* tokenizer only */
+	WORK_POOLED,   /* one pooled vector per input */
+	WORK_TOKENS,   /* every token's hidden state */
+	WORK_CLASSIFY, /* classifier scores per input */
+};
+
+enum route_work route_work(enum route r);
 
 /* TEI's error kinds; error_type in the JSON body. */
 enum api_error_kind {
@@ -31,6 +45,7 @@ enum api_error_kind {
 	API_ERR_PAYLOAD,	/* 413 */
 	API_ERR_NOT_FOUND,	/* 404 */
 	API_ERR_METHOD,		/* 405 */
+	API_ERR_DEADLINE,	/* 504 */
 };
 
 struct api_error {
@@ -41,8 +56,8 @@ struct api_error {
 const char *api_error_type(enum api_error_kind kind);
 int api_error_http_status(enum api_error_kind kind);
 
-/* Route from its name ("embed", "embed_all", "predict", "tokenize"); -1 if
- * unknown. */
+/* Route from its name ("embed", "embed_all", "predict", "tokenize",
+ * "rerank", "similarity", "decode", "v1/embeddings"); -1 if unknown. */
 int route_from_name(const char *name);
 const char *route_name(enum route r);
 
@@ -56,7 +71,14 @@ struct request {
 	enum route route;
 	int batch;	   /* 1 if inputs was a list: answer with a list */
 	int normalize;	   /* embed */
-	int raw_scores;	   /* predict */
+	int raw_scores;	   /* predict, rerank */
+	int return_text;   /* rerank */
+	int base64;	   /* openai: encoding_format "base64" */
+	int32_t dimensions; /* openai: truncate embeddings to this; 0 = all */
+	char *model_name;   /* openai: echoed "model" (owned) */
+	int32_t **decode_ids; /* decode: (n_inputs) owned id lists */
+	int32_t *decode_lens; /* decode: (n_inputs) */
+	int skip_special;   /* decode */
 	int32_t n_inputs;
 	struct encoding *inputs; /* (n_inputs) owned */
 	int32_t n_tokens;	 /* sum of inputs[i].n */

@@ -1,0 +1,226 @@
+/*
+ * Finished requests into text-embeddings-inference's response shapes (see
+ * codec.h): embeddings, hidden states, label scores, tokens, rerank and
+ * similarity scores, decoded text and OpenAI's embedding list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+static json_t *float_array(const float *x, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, json_real((double)x[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+struct scored {
+	float score;
+	int32_t label;
+};
+
+static int by_score_desc(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
+	return x->label < y->label ? -1 : x->label > y->label;
+}
+
+static json_t *predictions(const struct model *m, const float *scores)
+{
+	struct scored s[256];
+	int32_t n = m->n_labels < 256 ? m->n_labels : 256;
+	for (int32_t i = 0; i < n; i++)
+		s[i] = (struct scored){scores[i], i};
+	qsort(s, (size_t)n, sizeof(s[0]), by_score_desc);
+	json_t *list = json_array();
+	for (int32_t i = 0; list != NULL && i < n; i++) {
+		char fallback[32];
+		const char *label = model_label(m, s[i].label);
+		if (label == NULL) {
+			snprintf(fallback, sizeof(fallback), "LABEL_%d", (int)s[i].label);
+			label = fallback;
+		}
+		json_array_append_new(list, json_pack("{s:s, s:f}", "label", label, "score",
+						      (double)s[i].score));
+	}
+	return list;
+}
+
+static json_t *tokens(const struct model *m, const struct request *r, int32_t i)
+{
+	const struct encoding *en = &r->inputs[i];
+	json_t *list = json_array();
+	for (int32_t t = 0; list != NULL && t < en->n; t++) {
+		json_t *tok;
+		if (en->special[t]) {
+			const char *s = tokenizer_id_to_token(m->tok, en->ids[t]);
+			tok = json_pack("{s:i, s:s, s:b, s:n, s:n}", "id", (int)en->ids[t], "text",
+					s ? s : "", "special", 1, "start", "stop");
+		} else {
+			const char *src = en->seq[t] == 1 ? r->pairs[i] : r->texts[i];
+			tok = json_pack("{s:i, s:s%, s:b, s:i, s:i}", "id", (int)en->ids[t], "text",
+					src + en->starts[t], (size_t)(en->stops[t] - en->starts[t]),
+					"special", 0, "start", (int)en->starts[t], "stop",
+					(int)en->stops[t]);
+		}
+		json_array_append_new(list, tok);
+	}
+	return list;
+}
+
+/* Base64 of the little-endian float32 bytes, as OpenAI's API sends them. */
+static json_t *base64_floats(const float *x, size_t n)
+{
+	static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)x;
+	size_t len = n * sizeof(float), o = 0;
+	char *out = malloc((len + 2) / 3 * 4 + 1);
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)p[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		out[o++] = A[(v >> 18) & 63];
+		out[o++] = A[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? A[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < len ? A[v & 63] : '=';
+	}
+	json_t *s = json_stringn(out, o);
+	free(out);
+	return s;
+}
+
+static json_t *openai(const struct model *m, const struct request *r)
+{
+	size_t h = (size_t)m->enc.hidden, dims = r->dimensions > 0 ? (size_t)r->dimensions : h;
+	json_t *data = json_array();
+	float *v = malloc(dims * sizeof(float));
+	for (int32_t i = 0; data != NULL && v != NULL && i < r->n_inputs; i++) {
+		/* Shortened embeddings are normalised again, as OpenAI's are. */
+		if (dims < h)
+			l2_normalize(v, r->out + (size_t)i * h, dims);
+		else
+			memcpy(v, r->out + (size_t)i * h, h * sizeof(float));
+		json_t *emb = r->base64 ? base64_floats(v, dims) : float_array(v, dims);
+		json_array_append_new(data, json_pack("{s:s, s:o*, s:i}", "object", "embedding",
+						      "embedding", emb, "index", (int)i));
+	}
+	free(v);
+	return json_pack("{s:s, s:o*, s:s, s:{s:i, s:i}}", "object", "list", "data", data, "model",
+			 r->model_name ? r->model_name : "smolserve", "usage", "prompt_tokens",
+			 (int)r->n_tokens, "total_tokens", (int)r->n_tokens);
+}
+
+static json_t *rerank(const struct request *r)
+{
+	struct scored *s = malloc((size_t)(r->n_inputs ? r->n_inputs : 1) * sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	for (int32_t i = 0; i < r->n_inputs; i++)
+		s[i] = (struct scored){r->out[i], i};
+	qsort(s, (size_t)r->n_inputs, sizeof(s[0]), by_score_desc);
+	json_t *list = json_array();
+	for (int32_t i = 0; list != NULL && i < r->n_inputs; i++) {
+		json_t *item = json_pack("{s:i, s:f}", "index", (int)s[i].label, "score",
+					 (double)s[i].score);
+		if (r->return_text)
+			json_object_set_new(item, "text",
+					    json_stringn(r->pairs[s[i].label],
+							 r->pair_lens[s[i].label]));
+		json_array_append_new(list, item);
+	}
+	free(s);
+	return list;
+}
+
+static json_t *similarity(const struct model *m, const struct request *r)
+{
+	size_t h = (size_t)m->enc.hidden;
+	json_t *list = json_array();
+	for (int32_t i = 1; list != NULL && i < r->n_inputs; i++) {
+		double dot = 0.0; /* both sides are L2-normalised: cosine */
+		for (size_t k = 0; k < h; k++)
+			dot += (double)r->out[k] * (double)r->out[(size_t)i * h + k];
+		json_array_append_new(list, json_real(dot));
+	}
+	return list;
+}
+
+static json_t *decode(const struct model *m, const struct request *r)
+{
+	json_t *list = json_array();
+	for (int32_t i = 0; list != NULL && i < r->n_inputs; i++) {
+		char err[128];
+		int n = tokenizer_decode(m->tok, r->decode_ids[i], (size_t)r->decode_lens[i],
+					 r->skip_special, NULL, 0, err, sizeof(err));
+		char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+		if (text == NULL) {
+			json_decref(list);
+			return NULL;
+		}
+		tokenizer_decode(m->tok, r->decode_ids[i], (size_t)r->decode_lens[i],
+				 r->skip_special, text, (size_t)n + 1, err, sizeof(err));
+		json_array_append_new(list, json_stringn(text, (size_t)n));
+		free(text);
+	}
+	return list;
+}
+
+json_t *codec_respond(const struct model *m, const struct request *r)
+{
+	switch (r->route) {
+	case ROUTE_RERANK:
+		return rerank(r);
+	case ROUTE_SIMILARITY:
+		return similarity(m, r);
+	case ROUTE_DECODE:
+		return decode(m, r);
+	case ROUTE_OPENAI:
+		return openai(m, r);
+	default:
+		break;
+	}
+	size_t h = (size_t)m->enc.hidden, off = 0;
+	json_t *out = json_array();
+	for (int32_t i = 0; out != NULL && i < r->n_inputs; i++) {
+		json_t *item = NULL;
+		switch (r->route) {
+		case ROUTE_EMBED:
+			item = float_array(r->out + (size_t)i * h, h);
+			break;
+		case ROUTE_EMBED_ALL:
+			item = json_array();
+			for (int32_t t = 0; item != NULL && t < r->inputs[i].n; t++, off += h)
+				json_array_append_new(item, float_array(r->out + off, h));
+			break;
+		case ROUTE_PREDICT:
+			item = predictions(m, r->out + (size_t)i * (size_t)m->n_labels);
+			if (!r->batch) {
+				json_decref(out);
+				return item;
+			}
+			break;
+		case ROUTE_TOKENIZE:
+			item = tokens(m, r, i);
+			break;
+		default:
+			break;
+		}
+		if (item == NULL || json_array_append_new(out, item) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}

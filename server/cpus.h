@@ -1,0 +1,29 @@
+/*
+ * How many CPUs this process may really use (affinity mask and cgroup v2
+ * cpu.max quota), and the thread layout derived from it: workers x BLAS
+ * threads never exceeds that count.
+ */
+#ifndef SMOLSERVE_SERVER_CPUS_H
+#define SMOLSERVE_SERVER_CPUS_H
+
+struct thread_layout {
+	int cpus;	      /* usable CPUs */
+	int affinity_cpus;    /* CPUs in the affinity mask */
+	double quota_cpus;    /* cgroup cpu.max quota / period; 0 = none */
+	int workers;
+	int blas_threads;
+};
+
+/* Usable CPUs: min(affinity mask, ceil(cgroup quota)), at least 1. */
+int cpus_usable(struct thread_layout *out);
+
+/*
+ * Fills workers and blas_threads from the requested values (0 = derive).
+ * Derived: one worker with every usable CPU for BLAS; a requested worker
+ * count gets cpus / workers BLAS threads (at least 1). Returns 0, or -1 if
+ * workers x BLAS threads would exceed the usable CPUs (err says so).
+ */
+int cpus_layout(struct thread_layout *l, int want_workers, int want_blas, char *err,
+		unsigned long n_err);
+
+#endif

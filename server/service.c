@@ -1,0 +1,194 @@
+/*
+ * The service's lifecycle (see service.h): derive the thread layout, load
+ * the model and prove a forward pass works, start workers and the HTTP
+ * daemon on the loop, run; on SIGTERM or SIGINT drain — /health turns 503,
+ * no new connections, every accepted request answered (bounded by
+ * --shutdown-timeout-s) — then close every handle and exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "service.h"
+#include "status.h"
+
+static void on_batch_done(void *data, struct batch *b)
+{
+	struct service *s = data;
+	s->metrics.worker_busy_seconds += (double)(b->t_end_ns - b->t_start_ns) / 1e9;
+	for (int i = 0; i < b->n_jobs; i++) {
+		struct job *j = b->jobs[i];
+		j->t_start_ns = b->t_start_ns;
+		j->t_end_ns = b->t_end_ns;
+		if (b->rc == 0) {
+			j->state = JOB_DONE;
+		} else {
+			j->state = JOB_FAILED;
+			snprintf(j->err, sizeof(j->err), "%s", b->err);
+		}
+		http_job_finished(s, j);
+	}
+	free(b->jobs);
+	free(b->reqs);
+	free(b);
+	batcher_dispatch(s);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void close_all(struct service *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	http_stop(s);
+	uv_timer_stop(&s->batch_timer);
+	uv_timer_stop(&s->shutdown_timer);
+	uv_close((uv_handle_t *)&s->batch_timer, on_closed);
+	uv_close((uv_handle_t *)&s->shutdown_timer, on_closed);
+	uv_close((uv_handle_t *)&s->sigterm, on_closed);
+	uv_close((uv_handle_t *)&s->sigint, on_closed);
+	if (s->workers != NULL) {
+		workers_stop(s->workers);
+		s->workers = NULL;
+	}
+}
+
+void service_maybe_finish(struct service *s)
+{
+	if (!s->draining || s->stopping)
+		return;
+	if (s->queue_len > 0 || (s->workers && workers_idle(s->workers) < workers_count(s->workers)))
+		return;
+	if (s->metrics.in_flight > 0 || s->requests_open > 0)
+		return;
+	fprintf(stderr, "smolserve: drained, exiting\n");
+	close_all(s);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+	struct service *s = t->data;
+	fprintf(stderr, "smolserve: drain timed out; answering queued requests with 503\n");
+	batcher_flush_shutdown(s);
+	/* Running batches still finish and are answered; then stop even if
+	 * clients keep connections half-open. */
+	s->requests_open = 0;
+	s->metrics.in_flight = 0;
+	service_maybe_finish(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct service *s = h->data;
+	if (s->draining)
+		return;
+	fprintf(stderr, "smolserve: %s: draining (at most %llds)\n",
+		signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
+	s->draining = 1;
+	http_quiesce(s);
+	uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
+		       (uint64_t)s->cfg->shutdown_timeout_s * 1000u, 0);
+	batcher_dispatch(s); /* no more waiting for company */
+}
+
+/* Runs one tiny forward pass so "ready" means the model really computes. */
+static int warm_up(const struct model *m, char *err, size_t n_err)
+{
+	struct model_ctx ctx;
+	int32_t ids[2] = {m->tok->cls_id >= 0 ? m->tok->cls_id : 0,
+			  m->tok->sep_id >= 0 ? m->tok->sep_id : 0};
+	int32_t types[2] = {0, 0}, starts[2] = {0, 2};
+	struct packed_batch b = {1, 2, ids, types, starts};
+	if (model_ctx_init(&ctx, m, 2) != 0)
+		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+	int rc = model_forward(m, &ctx, &b, err, n_err);
+	model_ctx_dispose(&ctx);
+	return rc;
+}
+
+static int start(struct service *s, char *err, size_t n_err)
+{
+	const struct settings *c = s->cfg;
+	if (c->model_id[0] == '\0')
+		return status_fail(err, n_err, STATUS_EINVAL, "--model DIR (MODEL_ID) is required");
+	cpus_usable(&s->layout);
+	if (cpus_layout(&s->layout, (int)c->workers, (int)c->blas_threads, err, n_err) != 0)
+		return STATUS_EINVAL;
+	gemm_set_threads(s->layout.blas_threads);
+
+	struct model_opts mo = {.pooling_set = c->pooling[0] != '\0',
+				.pooling = strcmp(c->pooling, "cls") == 0 ? POOLING_CLS
+									  : POOLING_MEAN};
+	uint64_t t0 = now_ns();
+	int rc = model_load(c->model_id, &mo, &s->model, err, n_err);
+	if (rc != 0)
+		return rc;
+	if ((rc = warm_up(s->model, err, n_err)) != 0)
+		return rc;
+	s->metrics.model_load_seconds = (double)(now_ns() - t0) / 1e9;
+	if (c->max_batch_tokens < s->model->max_input_length)
+		return status_fail(err, n_err, STATUS_EINVAL,
+				   "--max-batch-tokens %lld is below the model's max input "
+				   "length %d",
+				   (long long)c->max_batch_tokens, (int)s->model->max_input_length);
+	s->limits.auto_truncate = c->auto_truncate;
+	s->limits.max_client_batch_size = (int32_t)c->max_client_batch_size;
+	s->metrics.max_batch_tokens = c->max_batch_tokens;
+	s->metrics.workers = s->layout.workers;
+	s->metrics.blas_threads = s->layout.blas_threads;
+
+	rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
+			   (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
+	if (rc != 0)
+		return rc;
+	if (http_start(s, err, n_err) != 0)
+		return STATUS_EIO;
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	s->ready = 1;
+	fprintf(stderr,
+		"smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
+		"CPUs; listening on http://%s:%d\n",
+		SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
+		s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
+		gemm_corename(), s->layout.cpus, c->hostname, s->port);
+	return 0;
+}
+
+int service_main(const struct settings *cfg)
+{
+	char err[1024] = "";
+	struct service *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return 2;
+	s->cfg = cfg;
+	metrics_init(&s->metrics);
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&s->loop);
+	uv_timer_init(&s->loop, &s->batch_timer);
+	uv_timer_init(&s->loop, &s->shutdown_timer);
+	s->batch_timer.data = s->shutdown_timer.data = s;
+	uv_signal_init(&s->loop, &s->sigterm);
+	uv_signal_init(&s->loop, &s->sigint);
+	s->sigterm.data = s->sigint.data = s;
+
+	int status = 0;
+	if (start(s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "smolserve: %s\n", err);
+		status = 2;
+		close_all(s);
+	}
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	int rc = uv_loop_close(&s->loop);
+	if (rc != 0)
+		fprintf(stderr, "smolserve: uv_loop_close: %s\n", uv_strerror(rc));
+	model_destroy(s->model);
+	free(s);
+	return status;
+}
