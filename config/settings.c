@@ -30,43 +30,43 @@ struct option_row {
 #define NUM(field) offsetof(struct settings, field), 0
 
 static const struct option_row ROWS[] = {
-	{"--config", NULL, "SMOLSERVE_CONFIG", KIND_STRING, STR(config_file), 0, 0, "",
-	 "settings file: lines `name = value` (flag names without dashes or variable names)"},
-	{"--model", "--model-id", "MODEL_ID", KIND_STRING, STR(model_id), 0, 0, "",
-	 "Hugging Face model folder (config.json, model.safetensors, tokenizer files)"},
-	{"--hostname", NULL, "HOSTNAME", KIND_STRING, STR(hostname), 0, 0, "0.0.0.0",
-	 "address to listen on (IPv4 or IPv6 literal, or a name)"},
-	{"--port", NULL, "PORT", KIND_INT, NUM(port), 0, 65535, "3000",
-	 "TCP port to listen on; 0 picks a free one (printed at start)"},
-	{"--pooling", NULL, "POOLING", KIND_POOLING, STR(pooling), 0, 0, "",
-	 "cls or mean; default: the folder's 1_Pooling/config.json, else mean"},
-	{"--auto-truncate", NULL, "AUTO_TRUNCATE", KIND_BOOL, NUM(auto_truncate), 0, 1, "false",
-	 "truncate inputs longer than the model allows instead of rejecting them"},
-	{"--max-client-batch-size", NULL, "MAX_CLIENT_BATCH_SIZE", KIND_INT,
-	 NUM(max_client_batch_size), 1, 1 << 20, "32", "most inputs one request may carry"},
-	{"--payload-limit", NULL, "PAYLOAD_LIMIT", KIND_INT, NUM(payload_limit), 1, 1 << 30,
-	 "2000000", "largest request body, bytes"},
-	{"--max-batch-tokens", NULL, "MAX_BATCH_TOKENS", KIND_INT, NUM(max_batch_tokens), 1,
-	 1 << 24, "16384", "most tokens one batch may hold"},
-	{"--max-batch-requests", NULL, "MAX_BATCH_REQUESTS", KIND_INT, NUM(max_batch_requests), 1,
-	 1 << 20, "64", "most requests one batch may hold"},
-	{"--max-batch-delay-us", NULL, "MAX_BATCH_DELAY_US", KIND_INT, NUM(max_batch_delay_us), 0,
-	 10000000, "2000", "longest wait for company once a request is queued; 0 = never wait"},
-	{"--max-concurrent-requests", NULL, "MAX_CONCURRENT_REQUESTS", KIND_INT,
-	 NUM(max_concurrent_requests), 1, 1 << 20, "512",
-	 "requests in flight at once; beyond it: 429 with Retry-After"},
-	{"--workers", NULL, "WORKERS", KIND_INT, NUM(workers), 0, 1024, "0",
-	 "worker threads running batches; 0 = derived from the usable CPUs"},
-	{"--blas-threads", NULL, "BLAS_THREADS", KIND_INT, NUM(blas_threads), 0, 1024, "0",
-	 "OpenBLAS threads per worker; 0 = derived (workers x BLAS threads <= CPUs)"},
-	{"--shutdown-timeout-s", NULL, "SHUTDOWN_TIMEOUT_S", KIND_INT, NUM(shutdown_timeout_s), 0,
-	 3600, "30", "on SIGTERM/SIGINT, longest wait for accepted requests to be answered"},
-	{"--json-output", NULL, "JSON_OUTPUT", KIND_BOOL, NUM(json_output), 0, 1, "false",
-	 "log one JSON object per line instead of text"},
+    {"--config", NULL, "SMOLSERVE_CONFIG", KIND_STRING, STR(config_file), 0, 0, "",
+     "settings file: lines `name = value` (flag names without dashes or variable names)"},
+    {"--model", "--model-id", "MODEL_ID", KIND_STRING, STR(model_id), 0, 0, "",
+     "Hugging Face model folder (config.json, model.safetensors, tokenizer files)"},
+    {"--hostname", NULL, "HOSTNAME", KIND_STRING, STR(hostname), 0, 0, "0.0.0.0",
+     "address to listen on (IPv4 or IPv6 literal, or a name)"},
+    {"--port", NULL, "PORT", KIND_INT, NUM(port), 0, 65535, "3000",
+     "TCP port to listen on; 0 picks a free one (printed at start)"},
+    {"--pooling", NULL, "POOLING", KIND_POOLING, STR(pooling), 0, 0, "",
+     "cls or mean; default: the folder's 1_Pooling/config.json, else mean"},
+    {"--auto-truncate", NULL, "AUTO_TRUNCATE", KIND_BOOL, NUM(auto_truncate), 0, 1, "false",
+     "truncate inputs longer than the model allows instead of rejecting them"},
+    {"--max-client-batch-size", NULL, "MAX_CLIENT_BATCH_SIZE", KIND_INT, NUM(max_client_batch_size),
+     1, 1 << 20, "32", "most inputs one request may carry"},
+    {"--payload-limit", NULL, "PAYLOAD_LIMIT", KIND_INT, NUM(payload_limit), 1, 1 << 30, "2000000",
+     "largest request body, bytes"},
+    {"--max-batch-tokens", NULL, "MAX_BATCH_TOKENS", KIND_INT, NUM(max_batch_tokens), 1, 1 << 24,
+     "16384", "most tokens one batch may hold"},
+    {"--max-batch-requests", NULL, "MAX_BATCH_REQUESTS", KIND_INT, NUM(max_batch_requests), 1,
+     1 << 20, "64", "most requests one batch may hold"},
+    {"--max-batch-delay-us", NULL, "MAX_BATCH_DELAY_US", KIND_INT, NUM(max_batch_delay_us), 0,
+     10000000, "2000", "longest wait for company once a request is queued; 0 = never wait"},
+    {"--max-concurrent-requests", NULL, "MAX_CONCURRENT_REQUESTS", KIND_INT,
+     NUM(max_concurrent_requests), 1, 1 << 20, "512",
+     "requests in flight at once; beyond it: 429 with Retry-After"},
+    {"--workers", NULL, "WORKERS", KIND_INT, NUM(workers), 0, 1024, "0",
+     "worker threads running batches; 0 = derived from the usable CPUs"},
+    {"--blas-threads", NULL, "BLAS_THREADS", KIND_INT, NUM(blas_threads), 0, 1024, "0",
+     "OpenBLAS threads per worker; 0 = derived (workers x BLAS threads <= CPUs)"},
+    {"--shutdown-timeout-s", NULL, "SHUTDOWN_TIMEOUT_S", KIND_INT, NUM(shutdown_timeout_s), 0, 3600,
+     "30", "on SIGTERM/SIGINT, longest wait for accepted requests to be answered"},
+    {"--json-output", NULL, "JSON_OUTPUT", KIND_BOOL, NUM(json_output), 0, 1, "false",
+     "log one JSON object per line instead of text"},
 };
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)
 {
@@ -78,19 +78,19 @@ static int fail(char *err, size_t n_err, const char *fmt, ...)
 }
 
 static int apply(struct settings *s, const struct option_row *row, const char *value,
-		 const char *source, char *err, size_t n_err)
+                 const char *source, char *err, size_t n_err)
 {
 	char *field = (char *)s + row->offset;
 	switch (row->kind) {
 	case KIND_POOLING:
 		if (strcmp(value, "cls") != 0 && strcmp(value, "mean") != 0)
-			return fail(err, n_err, "%s: \"%s\" is not a pooling (cls or mean)",
-				    source, value);
+			return fail(err, n_err, "%s: \"%s\" is not a pooling (cls or mean)", source,
+			            value);
 		/* fall through */
 	case KIND_STRING:
 		if (strlen(value) >= row->size)
 			return fail(err, n_err, "%s: value is longer than %zu bytes", source,
-				    row->size - 1);
+			            row->size - 1);
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case KIND_BOOL:
@@ -106,8 +106,9 @@ static int apply(struct settings *s, const struct option_row *row, const char *v
 		errno = 0;
 		long long v = strtoll(value, &end, 10);
 		if (errno != 0 || end == value || *end != '\0' || v < row->min || v > row->max)
-			return fail(err, n_err, "%s: \"%s\" is not a whole number from %lld to %lld",
-				    source, value, (long long)row->min, (long long)row->max);
+			return fail(err, n_err,
+			            "%s: \"%s\" is not a whole number from %lld to %lld", source,
+			            value, (long long)row->min, (long long)row->max);
 		*(int64_t *)field = v;
 		return 0;
 	}
@@ -220,7 +221,8 @@ int settings_parse(struct settings *s, int argc, char **argv, char *err, size_t 
 		const char *arg = argv[i];
 		const char *eq = strchr(arg, '=');
 		size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-		const struct option_row *row = strncmp(arg, "--", 2) == 0 ? find_flag(arg, n) : NULL;
+		const struct option_row *row =
+		    strncmp(arg, "--", 2) == 0 ? find_flag(arg, n) : NULL;
 		if (row == NULL)
 			return fail(err, n_err, "unknown argument \"%s\" (see --help)", arg);
 		const char *value = eq ? eq + 1 : NULL;
@@ -241,8 +243,8 @@ void settings_usage(FILE *f)
 	for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++) {
 		const struct option_row *r = &ROWS[i];
 		fprintf(f, "  %s%s%s%s\n      %s (env %s, default %s)\n", r->flag,
-			r->alias ? ", " : "", r->alias ? r->alias : "",
-			r->kind == KIND_BOOL ? "" : " VALUE", r->help, r->env,
-			r->defval[0] ? r->defval : "none");
+		        r->alias ? ", " : "", r->alias ? r->alias : "",
+		        r->kind == KIND_BOOL ? "" : " VALUE", r->help, r->env,
+		        r->defval[0] ? r->defval : "none");
 	}
 }

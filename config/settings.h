@@ -11,22 +11,22 @@
 #include <stdint.h>
 
 struct settings {
-	char config_file[4096]; /* --config FILE, SMOLSERVE_CONFIG */
-	char model_id[4096];	/* --model / --model-id, MODEL_ID */
-	char hostname[256];	/* --hostname, HOSTNAME */
-	int64_t port;		/* --port, PORT */
-	char pooling[8];	/* --pooling cls|mean, POOLING; "" = folder's */
-	int auto_truncate;	/* --auto-truncate, AUTO_TRUNCATE */
-	int64_t max_client_batch_size; /* --max-client-batch-size, MAX_CLIENT_BATCH_SIZE */
-	int64_t payload_limit;	/* --payload-limit bytes, PAYLOAD_LIMIT */
-	int64_t max_batch_tokens; /* --max-batch-tokens, MAX_BATCH_TOKENS */
-	int64_t blas_threads;	/* --blas-threads, BLAS_THREADS; 0 = auto */
-	int64_t workers;	/* --workers, WORKERS; 0 = auto */
-	int64_t max_batch_requests; /* --max-batch-requests, MAX_BATCH_REQUESTS */
-	int64_t max_batch_delay_us; /* --max-batch-delay-us, MAX_BATCH_DELAY_US */
+	char config_file[4096];          /* --config FILE, SMOLSERVE_CONFIG */
+	char model_id[4096];             /* --model / --model-id, MODEL_ID */
+	char hostname[256];              /* --hostname, HOSTNAME */
+	int64_t port;                    /* --port, PORT */
+	char pooling[8];                 /* --pooling cls|mean, POOLING; "" = folder's */
+	int auto_truncate;               /* --auto-truncate, AUTO_TRUNCATE */
+	int64_t max_client_batch_size;   /* --max-client-batch-size, MAX_CLIENT_BATCH_SIZE */
+	int64_t payload_limit;           /* --payload-limit bytes, PAYLOAD_LIMIT */
+	int64_t max_batch_tokens;        /* --max-batch-tokens, MAX_BATCH_TOKENS */
+	int64_t blas_threads;            /* --blas-threads, BLAS_THREADS; 0 = auto */
+	int64_t workers;                 /* --workers, WORKERS; 0 = auto */
+	int64_t max_batch_requests;      /* --max-batch-requests, MAX_BATCH_REQUESTS */
+	int64_t max_batch_delay_us;      /* --max-batch-delay-us, MAX_BATCH_DELAY_US */
 	int64_t max_concurrent_requests; /* --max-concurrent-requests */
-	int64_t shutdown_timeout_s; /* --shutdown-timeout-s, SHUTDOWN_TIMEOUT_S */
-	int json_output;	/* --json-output, JSON_OUTPUT */
+	int64_t shutdown_timeout_s;      /* --shutdown-timeout-s, SHUTDOWN_TIMEOUT_S */
+	int json_output;                 /* --json-output, JSON_OUTPUT */
 };
 
 void settings_defaults(struct settings *s);

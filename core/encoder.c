@@ -14,15 +14,15 @@
 #include "status.h"
 
 static size_t scratch_layout(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len,
-			     size_t sizes[8])
+                             size_t sizes[8])
 {
 	size_t t = (size_t)max_tokens, h = (size_t)e->hidden;
-	sizes[0] = t * h * sizeof(float);				   /* x */
-	sizes[1] = sizes[0];						   /* q */
-	sizes[2] = sizes[0];						   /* k */
-	sizes[3] = sizes[0];						   /* v */
-	sizes[4] = sizes[0];						   /* ctx */
-	sizes[5] = t * (size_t)e->intermediate * sizeof(float);	   /* ffn */
+	sizes[0] = t * h * sizeof(float);                       /* x */
+	sizes[1] = sizes[0];                                    /* q */
+	sizes[2] = sizes[0];                                    /* k */
+	sizes[3] = sizes[0];                                    /* v */
+	sizes[4] = sizes[0];                                    /* ctx */
+	sizes[5] = t * (size_t)e->intermediate * sizeof(float); /* ffn */
 	sizes[6] = e->emb_proj.w != NULL ? t * (size_t)e->embedding_size * sizeof(float) : 0;
 	sizes[7] = (size_t)max_seq_len * (size_t)max_seq_len * sizeof(float); /* scores */
 	size_t total = 0;
@@ -38,7 +38,7 @@ size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_
 }
 
 int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int32_t max_tokens,
-			 int32_t max_seq_len)
+                         int32_t max_seq_len)
 {
 	size_t sizes[8];
 	memset(s, 0, sizeof(*s));
@@ -61,35 +61,35 @@ void encoder_scratch_dispose(struct encoder_scratch *s)
 }
 
 static int check_batch(const struct encoder *e, const struct encoder_scratch *s,
-		       const struct packed_batch *b, char *err, size_t n_err)
+                       const struct packed_batch *b, char *err, size_t n_err)
 {
 	if (b->n_seqs <= 0 || b->n_tokens <= 0 || b->n_tokens > s->max_tokens)
 		return status_fail(err, n_err, STATUS_EINVAL,
-				   "batch of %d tokens in %d sequences does not fit a scratch of "
-				   "%d tokens",
-				   (int)b->n_tokens, (int)b->n_seqs, (int)s->max_tokens);
+		                   "batch of %d tokens in %d sequences does not fit a scratch of "
+		                   "%d tokens",
+		                   (int)b->n_tokens, (int)b->n_seqs, (int)s->max_tokens);
 	if (b->seq_start[0] != 0 || b->seq_start[b->n_seqs] != b->n_tokens)
-		return status_fail(err, n_err, STATUS_EINVAL, "sequence offsets do not cover batch");
+		return status_fail(err, n_err, STATUS_EINVAL,
+		                   "sequence offsets do not cover batch");
 	for (int32_t i = 0; i < b->n_seqs; i++) {
 		int32_t len = b->seq_start[i + 1] - b->seq_start[i];
-		if (len <= 0 || len > s->max_seq_len ||
-		    len + e->position_offset > e->max_positions)
+		if (len <= 0 || len > s->max_seq_len || len + e->position_offset > e->max_positions)
 			return status_fail(err, n_err, STATUS_EINVAL,
-					   "sequence %d has %d tokens; this model takes 1 to %d",
-					   (int)i, (int)len,
-					   (int)(e->max_positions - e->position_offset));
+			                   "sequence %d has %d tokens; this model takes 1 to %d",
+			                   (int)i, (int)len,
+			                   (int)(e->max_positions - e->position_offset));
 	}
 	for (int32_t t = 0; t < b->n_tokens; t++) {
 		if (b->ids[t] < 0 || b->ids[t] >= e->vocab_size)
 			return status_fail(err, n_err, STATUS_EINVAL,
-					   "token id %d is outside the vocabulary (size %d)",
-					   (int)b->ids[t], (int)e->vocab_size);
+			                   "token id %d is outside the vocabulary (size %d)",
+			                   (int)b->ids[t], (int)e->vocab_size);
 		/* Models without token-type embeddings ignore type ids. */
 		int32_t type = b->type_ids != NULL && e->type_emb != NULL ? b->type_ids[t] : 0;
 		if (type < 0 || (type > 0 && type >= e->type_vocab_size))
-			return status_fail(err, n_err, STATUS_EINVAL,
-					   "token type id %d is outside 0..%d", (int)type,
-					   (int)(e->type_vocab_size > 0 ? e->type_vocab_size - 1 : 0));
+			return status_fail(
+			    err, n_err, STATUS_EINVAL, "token type id %d is outside 0..%d",
+			    (int)type, (int)(e->type_vocab_size > 0 ? e->type_vocab_size - 1 : 0));
 	}
 	return 0;
 }
@@ -116,7 +116,7 @@ static void embed(const struct encoder *e, struct encoder_scratch *s, const stru
 		}
 	}
 	layer_norm_rows(out, NULL, e->ln_emb.gamma, e->ln_emb.beta, e->ln_emb.eps,
-			(size_t)b->n_tokens, es);
+	                (size_t)b->n_tokens, es);
 	if (e->emb_proj.w != NULL)
 		linear(s->x, s->emb, e->emb_proj.w, e->emb_proj.b, (size_t)b->n_tokens, es,
 		       (size_t)e->hidden);
@@ -125,7 +125,7 @@ static void embed(const struct encoder *e, struct encoder_scratch *s, const stru
 /* Multi-head self-attention of each sequence on its own: ctx = softmax(q
  * k^T / sqrt(d)) v, head by head, reading strided slices of q, k, v. */
 static void attention(const struct encoder *e, struct encoder_scratch *s,
-		      const struct packed_batch *b)
+                      const struct packed_batch *b)
 {
 	size_t h = (size_t)e->hidden, d = (size_t)e->head_dim;
 	float scale = 1.0f / sqrtf((float)e->head_dim);
@@ -142,7 +142,7 @@ static void attention(const struct encoder *e, struct encoder_scratch *s,
 }
 
 int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
-		    const struct packed_batch *b, float *layers_out, char *err, size_t n_err)
+                    const struct packed_batch *b, float *layers_out, char *err, size_t n_err)
 {
 	int rc = check_batch(e, s, b, err, n_err);
 	if (rc != 0)
@@ -163,7 +163,7 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 		/* BertSelfOutput: LayerNorm(dense(ctx) + x). q is free again. */
 		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
 		layer_norm_rows(s->x, s->q, L->ln_attn.gamma, L->ln_attn.beta, L->ln_attn.eps, n,
-				h);
+		                h);
 		/* BertIntermediate + BertOutput: LayerNorm(W2 act(W1 x) + x). */
 		linear(s->ffn, s->x, L->ffn_in.w, L->ffn_in.b, n, h, ff);
 		activation_apply(s->ffn, n * ff, e->act);

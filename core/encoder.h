@@ -37,20 +37,20 @@ struct layer_norm {
 struct encoder_layer {
 	struct dense q, k, v, o;   /* (hidden, hidden) each */
 	struct layer_norm ln_attn; /* LN(attention_out + x) */
-	struct dense ffn_in;	   /* (intermediate, hidden) */
-	struct dense ffn_out;	   /* (hidden, intermediate) */
+	struct dense ffn_in;       /* (intermediate, hidden) */
+	struct dense ffn_out;      /* (hidden, intermediate) */
 	struct layer_norm ln_ffn;  /* LN(ffn_out + x) */
 };
 
 struct encoder {
-	int32_t hidden;	     /* hidden_size */
+	int32_t hidden; /* hidden_size */
 	int32_t n_heads;
-	int32_t head_dim;    /* hidden / n_heads */
+	int32_t head_dim; /* hidden / n_heads */
 	int32_t n_layers;
 	int32_t intermediate;
 	int32_t embedding_size; /* == hidden unless emb_proj is set */
 	int32_t vocab_size;
-	int32_t max_positions;	 /* rows of pos_emb */
+	int32_t max_positions;   /* rows of pos_emb */
 	int32_t type_vocab_size; /* 0 if no type_emb */
 	int32_t position_offset; /* first position id (RoBERTa: pad + 1) */
 	enum activation act;
@@ -58,7 +58,7 @@ struct encoder {
 	const float *pos_emb;  /* (max_positions, embedding_size) */
 	const float *type_emb; /* (type_vocab_size, embedding_size) or NULL */
 	struct layer_norm ln_emb;
-	struct dense emb_proj;		    /* w == NULL unless factorised */
+	struct dense emb_proj;              /* w == NULL unless factorised */
 	const struct encoder_layer *layers; /* (n_layers) borrowed */
 };
 
@@ -67,7 +67,7 @@ struct encoder {
 struct packed_batch {
 	int32_t n_seqs;
 	int32_t n_tokens;
-	const int32_t *ids;	  /* (n_tokens) */
+	const int32_t *ids;       /* (n_tokens) */
 	const int32_t *type_ids;  /* (n_tokens) or NULL = all 0 */
 	const int32_t *seq_start; /* (n_seqs + 1), seq_start[0] == 0 */
 };
@@ -91,7 +91,7 @@ struct encoder_scratch {
  * with no sequence longer than max_seq_len. 0 or STATUS_ENOMEM.
  */
 int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int32_t max_tokens,
-			 int32_t max_seq_len);
+                         int32_t max_seq_len);
 void encoder_scratch_dispose(struct encoder_scratch *s);
 
 /* Bytes of scratch encoder_scratch_init would map. */
@@ -105,7 +105,7 @@ size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_
  * type id, position or size is out of range for this model or scratch).
  */
 int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
-		    const struct packed_batch *b, float *layers_out, char *err, size_t n_err);
+                    const struct packed_batch *b, float *layers_out, char *err, size_t n_err);
 
 /* Floating-point operations of one forward pass over b (for benchmarks). */
 double encoder_flops(const struct encoder *e, const struct packed_batch *b);

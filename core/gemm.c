@@ -7,23 +7,23 @@
 #include <cblas.h>
 #include <string.h>
 
-void gemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb,
-	     size_t m, size_t n, size_t k, int accumulate)
+void gemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, size_t m,
+             size_t n, size_t k, int accumulate)
 {
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k,
-		    1.0f, a, (blasint)lda, b, (blasint)ldb, accumulate ? 1.0f : 0.0f, c,
-		    (blasint)ldc);
+	            1.0f, a, (blasint)lda, b, (blasint)ldb, accumulate ? 1.0f : 0.0f, c,
+	            (blasint)ldc);
 }
 
-void gemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb,
-	     size_t m, size_t n, size_t k)
+void gemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, size_t m,
+             size_t n, size_t k)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n,
-		    (blasint)k, 1.0f, a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
+	            1.0f, a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
 }
 
-void linear(float *y, const float *x, const float *w, const float *bias, size_t m,
-	    size_t n_in, size_t n_out)
+void linear(float *y, const float *x, const float *w, const float *bias, size_t m, size_t n_in,
+            size_t n_out)
 {
 	if (bias != NULL) {
 		for (size_t r = 0; r < m; r++)

@@ -18,7 +18,7 @@ void add_bias_rows(float *x, const float *b, size_t n_rows, size_t n)
 
 /* torch.nn.LayerNorm: (x - mean) / sqrt(var + eps) * gamma + beta. */
 void layer_norm_rows(float *x, const float *residual, const float *gamma, const float *beta,
-		     float eps, size_t n_rows, size_t n)
+                     float eps, size_t n_rows, size_t n)
 {
 	for (size_t r = 0; r < n_rows; r++) {
 		float *row = x + r * n;

@@ -20,7 +20,7 @@ void add_bias_rows(float *x, const float *b, size_t n_rows, size_t n);
  * residual may be NULL. Mirrors torch.nn.LayerNorm (biased variance).
  */
 void layer_norm_rows(float *x, const float *residual, const float *gamma, const float *beta,
-		     float eps, size_t n_rows, size_t n);
+                     float eps, size_t n_rows, size_t n);
 
 /* x = act(x) over n elements, in place. */
 void activation_apply(float *x, size_t n, enum activation act);

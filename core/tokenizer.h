@@ -21,23 +21,23 @@ enum truncation_side { TRUNCATION_RIGHT = 0, TRUNCATION_LEFT = 1 };
  * original UTF-8 text of sequence `seq` (0 = first text, 1 = pair text);
  * special tokens have seq = -1 and start = stop = -1. */
 struct encoding {
-	int32_t *ids;	   /* (n) owned */
+	int32_t *ids;      /* (n) owned */
 	int32_t *type_ids; /* (n) owned: token_type_ids */
 	int32_t *starts;   /* (n) owned */
-	int32_t *stops;	   /* (n) owned */
-	int8_t *seq;	   /* (n) owned */
+	int32_t *stops;    /* (n) owned */
+	int8_t *seq;       /* (n) owned */
 	uint8_t *special;  /* (n) owned: 1 for template specials */
 	int32_t n;
 	int32_t cap;
 	int32_t n_untruncated; /* length with specials before truncation */
-	int truncated;	       /* 1 if tokens were removed */
+	int truncated;         /* 1 if tokens were removed */
 };
 
 struct encode_opts {
-	int add_special_tokens;		/* 1: [CLS] a [SEP] (b [SEP]) */
-	int32_t max_length;		/* limit with specials; 0 = none */
-	int truncate;			/* 0: too long is STATUS_ETOOLONG */
-	enum truncation_side side;	/* which end loses tokens */
+	int add_special_tokens;    /* 1: [CLS] a [SEP] (b [SEP]) */
+	int32_t max_length;        /* limit with specials; 0 = none */
+	int truncate;              /* 0: too long is STATUS_ETOOLONG */
+	enum truncation_side side; /* which end loses tokens */
 };
 
 struct tokenizer;
@@ -48,24 +48,24 @@ struct tokenizer;
 struct tokenizer_ops {
 	const char *name; /* "wordpiece", ... */
 	int (*pieces)(const struct tokenizer *t, const char *text, size_t n_text,
-		      struct encoding *out, char *err, size_t n_err);
+	              struct encoding *out, char *err, size_t n_err);
 	void (*destroy)(struct tokenizer *t);
 };
 
 /* Vocabulary: id -> token string and string -> id (open hash). */
 struct vocab {
-	char **tokens;	     /* (n_tokens) owned, NUL-terminated */
+	char **tokens; /* (n_tokens) owned, NUL-terminated */
 	int32_t n_tokens;
-	int32_t *slots;	     /* (n_slots) owned: id or -1 */
-	uint32_t n_slots;    /* power of two */
+	int32_t *slots;   /* (n_slots) owned: id or -1 */
+	uint32_t n_slots; /* power of two */
 };
 
 struct tokenizer {
 	const struct tokenizer_ops *ops;
 	struct vocab vocab;
 	int32_t cls_id, sep_id, pad_id, unk_id, mask_id; /* -1 if absent */
-	int32_t model_max_length;			 /* 0 if unknown */
-	void *impl; /* owned, algorithm state */
+	int32_t model_max_length;                        /* 0 if unknown */
+	void *impl;                                      /* owned, algorithm state */
 };
 
 /* --- vocab ------------------------------------------------------------ */
@@ -89,9 +89,9 @@ int encoding_reserve(struct encoding *e, int32_t n_more);
  * Returns 0, STATUS_ETOOLONG (err names length and limit) when the input is
  * longer than opts->max_length and !opts->truncate, or another status.
  */
-int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
-		     const char *pair, size_t n_pair, const struct encode_opts *opts,
-		     struct encoding *out, char *err, size_t n_err);
+int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text, const char *pair,
+                     size_t n_pair, const struct encode_opts *opts, struct encoding *out, char *err,
+                     size_t n_err);
 
 /* Token string of id (borrowed) or NULL if out of range. */
 const char *tokenizer_id_to_token(const struct tokenizer *t, int32_t id);
@@ -104,8 +104,7 @@ const char *tokenizer_id_to_token(const struct tokenizer *t, int32_t id);
  * id out of range.
  */
 int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
-		     int skip_special_tokens, char *out, size_t n_out, char *err,
-		     size_t n_err);
+                     int skip_special_tokens, char *out, size_t n_out, char *err, size_t n_err);
 
 void tokenizer_destroy(struct tokenizer *t);
 

@@ -9,9 +9,9 @@
 #include "tokenizer.h"
 
 struct wordpiece_opts {
-	int do_lower_case;	      /* default 1 */
-	int strip_accents;	      /* -1 = follow do_lower_case, 0, 1 */
-	int tokenize_chinese_chars;   /* default 1 */
+	int do_lower_case;                /* default 1 */
+	int strip_accents;                /* -1 = follow do_lower_case, 0, 1 */
+	int tokenize_chinese_chars;       /* default 1 */
 	int32_t max_input_chars_per_word; /* default 100 */
 	/* Strings kept whole: split out of the raw text wherever they occur
 	 * (as the slow tokenizer's added-tokens trie does for special tokens)
@@ -19,7 +19,7 @@ struct wordpiece_opts {
 	 * lower-cased when a whole word equals one. tokenizer_load passes the
 	 * special token strings here. The tokens of the five special ids are
 	 * always treated so. Copied by wordpiece_create. */
-	const char *const *never_split;	  /* (n_never_split) borrowed */
+	const char *const *never_split; /* (n_never_split) borrowed */
 	size_t n_never_split;
 };
 
@@ -29,7 +29,7 @@ struct wordpiece_opts {
  * [CLS] [SEP] [PAD] [UNK] [MASK] unless the caller overwrites them after.
  * 0 or a negative status; *out is set only on success.
  */
-int wordpiece_create(struct vocab *vocab, const struct wordpiece_opts *opts,
-		     struct tokenizer **out, char *err, size_t n_err);
+int wordpiece_create(struct vocab *vocab, const struct wordpiece_opts *opts, struct tokenizer **out,
+                     char *err, size_t n_err);
 
 #endif

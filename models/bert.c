@@ -12,7 +12,7 @@
 #include "status.h"
 
 static int bert_layer(const struct weight_src *w, int32_t l, int32_t h, int32_t ff, float eps,
-		      struct encoder_layer *L, char *err, size_t n_err)
+                      struct encoder_layer *L, char *err, size_t n_err)
 {
 	char name[128];
 	int rc;
@@ -51,24 +51,24 @@ int bert_wire(struct model *m, char *err, size_t n_err)
 
 	if (strcmp(c->position_embedding_type, "absolute") != 0)
 		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-				   "%s/config.json: position_embedding_type \"%s\" is not "
-				   "supported (only \"absolute\")",
-				   m->dir, c->position_embedding_type);
+		                   "%s/config.json: position_embedding_type \"%s\" is not "
+		                   "supported (only \"absolute\")",
+		                   m->dir, c->position_embedding_type);
 	if ((rc = weight_get(&w, "embeddings.word_embeddings.weight", c->vocab_size, es,
-			     &e->word_emb, err, n_err)) != 0 ||
+	                     &e->word_emb, err, n_err)) != 0 ||
 	    (rc = weight_get(&w, "embeddings.position_embeddings.weight",
-			     c->max_position_embeddings, es, &e->pos_emb, err, n_err)) != 0)
+	                     c->max_position_embeddings, es, &e->pos_emb, err, n_err)) != 0)
 		return rc;
 	if (c->type_vocab_size > 0 &&
 	    (rc = weight_get(&w, "embeddings.token_type_embeddings.weight", c->type_vocab_size, es,
-			     &e->type_emb, err, n_err)) != 0)
+	                     &e->type_emb, err, n_err)) != 0)
 		return rc;
 	if ((rc = weight_layer_norm(&w, "embeddings.LayerNorm", es, c->layer_norm_eps, &e->ln_emb,
-				    err, n_err)) != 0)
+	                            err, n_err)) != 0)
 		return rc;
 	for (int32_t l = 0; l < c->n_layers; l++) {
 		rc = bert_layer(&w, l, h, c->intermediate_size, c->layer_norm_eps, &m->layers[l],
-				err, n_err);
+		                err, n_err);
 		if (rc != 0)
 			return rc;
 	}
@@ -82,9 +82,9 @@ int bert_wire(struct model *m, char *err, size_t n_err)
 	if (model_arch_is(m, "ForSequenceClassification")) {
 		if (!m->has_pooler)
 			return status_fail(err, n_err, STATUS_EFORMAT,
-					   "%s: BertForSequenceClassification needs "
-					   "pooler.dense.weight, which model.safetensors lacks",
-					   m->dir);
+			                   "%s: BertForSequenceClassification needs "
+			                   "pooler.dense.weight, which model.safetensors lacks",
+			                   m->dir);
 		m->head = HEAD_SEQCLS;
 		m->head_layers[0] = m->pooler;
 		m->n_head_layers = 1;

@@ -13,7 +13,7 @@
 #define DISTILBERT_LN_EPS 1e-12f
 
 static int distilbert_layer(const struct weight_src *w, int32_t l, int32_t h, int32_t ff,
-			    struct encoder_layer *L, char *err, size_t n_err)
+                            struct encoder_layer *L, char *err, size_t n_err)
 {
 	char name[128];
 	int rc;
@@ -27,7 +27,7 @@ static int distilbert_layer(const struct weight_src *w, int32_t l, int32_t h, in
 	do {                                                                                       \
 		snprintf(name, sizeof(name), "transformer.layer.%d.%s", (int)l, suffix);           \
 		if ((rc = weight_layer_norm(w, name, h, DISTILBERT_LN_EPS, &L->field, err,         \
-					    n_err)) != 0)                                          \
+		                            n_err)) != 0)                                          \
 			return rc;                                                                 \
 	} while (0)
 	DENSE(q, "attention.q_lin", h, h);
@@ -53,16 +53,15 @@ int distilbert_wire(struct model *m, char *err, size_t n_err)
 
 	if (c->sinusoidal_pos_embds)
 		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-				   "%s/config.json: sinusoidal_pos_embds is not supported",
-				   m->dir);
+		                   "%s/config.json: sinusoidal_pos_embds is not supported", m->dir);
 	e->type_emb = NULL;
 	e->type_vocab_size = 0;
 	if ((rc = weight_get(&w, "embeddings.word_embeddings.weight", c->vocab_size, h,
-			     &e->word_emb, err, n_err)) != 0 ||
+	                     &e->word_emb, err, n_err)) != 0 ||
 	    (rc = weight_get(&w, "embeddings.position_embeddings.weight",
-			     c->max_position_embeddings, h, &e->pos_emb, err, n_err)) != 0 ||
+	                     c->max_position_embeddings, h, &e->pos_emb, err, n_err)) != 0 ||
 	    (rc = weight_layer_norm(&w, "embeddings.LayerNorm", h, DISTILBERT_LN_EPS, &e->ln_emb,
-				    err, n_err)) != 0)
+	                            err, n_err)) != 0)
 		return rc;
 	for (int32_t l = 0; l < c->n_layers; l++) {
 		rc = distilbert_layer(&w, l, h, c->intermediate_size, &m->layers[l], err, n_err);
@@ -72,7 +71,7 @@ int distilbert_wire(struct model *m, char *err, size_t n_err)
 	if (model_arch_is(m, "ForSequenceClassification")) {
 		m->head = HEAD_SEQCLS;
 		if ((rc = weight_dense(&w, "pre_classifier", h, h, &m->head_layers[0].d, err,
-				       n_err)) != 0)
+		                       n_err)) != 0)
 			return rc;
 		m->head_layers[0].act = ACT_RELU;
 		m->n_head_layers = 1;

@@ -46,13 +46,13 @@ void model_ctx_dispose(struct model_ctx *c)
 }
 
 int model_forward(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
-		  char *err, size_t n_err)
+                  char *err, size_t n_err)
 {
 	return encoder_forward(&m->enc, &c->enc, b, NULL, err, n_err);
 }
 
 void model_pool(const struct model *m, const struct model_ctx *c, const struct packed_batch *b,
-		enum pooling pooling, int normalize, float *out)
+                enum pooling pooling, int normalize, float *out)
 {
 	size_t h = (size_t)m->enc.hidden;
 	for (int32_t q = 0; q < b->n_seqs; q++) {
@@ -77,7 +77,7 @@ void model_pool(const struct model *m, const struct model_ctx *c, const struct p
 
 /* Gathers the first token of every sequence into dst (n_seqs, hidden). */
 static void gather_first(const struct model *m, const struct model_ctx *c,
-			 const struct packed_batch *b, float *dst)
+                         const struct packed_batch *b, float *dst)
 {
 	size_t h = (size_t)m->enc.hidden;
 	for (int32_t q = 0; q < b->n_seqs; q++)
@@ -91,15 +91,15 @@ static void apply_layer(const struct head_layer *hl, float *y, const float *x, s
 	activation_apply(y, rows * (size_t)hl->d.n_out, hl->act);
 }
 
-void model_pooler_output(const struct model *m, struct model_ctx *c,
-			 const struct packed_batch *b, float *out)
+void model_pooler_output(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
+                         float *out)
 {
 	gather_first(m, c, b, c->tmp_a);
 	apply_layer(&m->pooler, out, c->tmp_a, (size_t)b->n_seqs);
 }
 
 void model_logits(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
-		  float *logits)
+                  float *logits)
 {
 	size_t rows;
 	const float *x;

@@ -12,7 +12,6 @@
 
 #include "kernels.h" /* enum activation */
 
-
 enum problem_type {
 	PROBLEM_DEFAULT = 0, /* softmax if num_labels > 1, sigmoid if 1 */
 	PROBLEM_SINGLE_LABEL,
@@ -23,25 +22,25 @@ enum problem_type {
 #define HF_CONFIG_MAX_ARCHS 4
 
 struct hf_config {
-	char model_type[32];   /* "bert", "distilbert", ... */
+	char model_type[32]; /* "bert", "distilbert", ... */
 	char architectures[HF_CONFIG_MAX_ARCHS][64];
 	int n_architectures;
 	int32_t vocab_size;
-	int32_t hidden_size;	      /* hidden_size | dim */
-	int32_t n_layers;	      /* num_hidden_layers | n_layers */
-	int32_t n_heads;	      /* num_attention_heads | n_heads */
-	int32_t intermediate_size;    /* intermediate_size | hidden_dim */
+	int32_t hidden_size;       /* hidden_size | dim */
+	int32_t n_layers;          /* num_hidden_layers | n_layers */
+	int32_t n_heads;           /* num_attention_heads | n_heads */
+	int32_t intermediate_size; /* intermediate_size | hidden_dim */
 	int32_t max_position_embeddings;
-	int32_t type_vocab_size;      /* 0 for distilbert */
-	int32_t embedding_size;	      /* == hidden_size unless factorised */
+	int32_t type_vocab_size; /* 0 for distilbert */
+	int32_t embedding_size;  /* == hidden_size unless factorised */
 	int32_t pad_token_id;
-	float layer_norm_eps;	      /* 1e-12 default */
-	enum activation hidden_act;   /* hidden_act | activation */
+	float layer_norm_eps;       /* 1e-12 default */
+	enum activation hidden_act; /* hidden_act | activation */
 	enum problem_type problem_type;
-	int sinusoidal_pos_embds;     /* distilbert; unsupported if 1 */
+	int sinusoidal_pos_embds;         /* distilbert; unsupported if 1 */
 	char position_embedding_type[16]; /* "absolute" */
-	int32_t n_labels;	      /* 0 if no id2label */
-	char **id2label;	      /* (n_labels) owned */
+	int32_t n_labels;                 /* 0 if no id2label */
+	char **id2label;                  /* (n_labels) owned */
 };
 
 /*

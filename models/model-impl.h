@@ -16,15 +16,15 @@ struct weight_src {
 
 /* 1-D (cols == 0) or 2-D tensor `name` of the expected shape. */
 int weight_get(const struct weight_src *w, const char *name, int64_t rows, int64_t cols,
-	       const float **out, char *err, size_t n_err);
+               const float **out, char *err, size_t n_err);
 
 /* name.weight (n_out, n_in) and name.bias (n_out) into d. */
 int weight_dense(const struct weight_src *w, const char *name, int32_t n_out, int32_t n_in,
-		 struct dense *d, char *err, size_t n_err);
+                 struct dense *d, char *err, size_t n_err);
 
 /* name.weight and name.bias (n) into ln. */
 int weight_layer_norm(const struct weight_src *w, const char *name, int32_t n, float eps,
-		      struct layer_norm *ln, char *err, size_t n_err);
+                      struct layer_norm *ln, char *err, size_t n_err);
 
 /* 1 if the tensor name (bare or prefixed) exists. */
 int weight_exists(const struct weight_src *w, const char *name);
@@ -35,6 +35,6 @@ int model_arch_is(const struct model *m, const char *suffix);
 /* Sets up a classification head whose last layer is `classifier_name`
  * (n_labels, n_in): checks its shape against config's id2label. */
 int head_set_classifier(struct model *m, const struct weight_src *w, const char *classifier_name,
-			int32_t n_in, char *err, size_t n_err);
+                        int32_t n_in, char *err, size_t n_err);
 
 #endif

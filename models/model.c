@@ -22,20 +22,20 @@ struct arch_entry {
 };
 
 static const struct arch_entry ARCHS[] = {
-	{"bert", bert_wire},
-	{"distilbert", distilbert_wire},
+    {"bert", bert_wire},
+    {"distilbert", distilbert_wire},
 };
 
 int weight_get(const struct weight_src *w, const char *name, int64_t rows, int64_t cols,
-	       const float **out, char *err, size_t n_err)
+               const float **out, char *err, size_t n_err)
 {
 	int64_t shape[2] = {rows, cols};
 	return safetensors_get(w->m->st, name, w->prefixes, w->n_prefixes, cols > 0 ? 2 : 1, shape,
-			       out, err, n_err);
+	                       out, err, n_err);
 }
 
 int weight_dense(const struct weight_src *w, const char *name, int32_t n_out, int32_t n_in,
-		 struct dense *d, char *err, size_t n_err)
+                 struct dense *d, char *err, size_t n_err)
 {
 	char full[160];
 	int rc;
@@ -51,7 +51,7 @@ int weight_dense(const struct weight_src *w, const char *name, int32_t n_out, in
 }
 
 int weight_layer_norm(const struct weight_src *w, const char *name, int32_t n, float eps,
-		      struct layer_norm *ln, char *err, size_t n_err)
+                      struct layer_norm *ln, char *err, size_t n_err)
 {
 	char full[160];
 	int rc;
@@ -88,21 +88,21 @@ int model_arch_is(const struct model *m, const char *suffix)
 }
 
 int head_set_classifier(struct model *m, const struct weight_src *w, const char *classifier_name,
-			int32_t n_in, char *err, size_t n_err)
+                        int32_t n_in, char *err, size_t n_err)
 {
 	char full[160];
 	snprintf(full, sizeof(full), "%s.weight", classifier_name);
 	const struct st_tensor *t = safetensors_find(m->st, full);
 	if (t == NULL || t->n_dims != 2 || t->shape[0] <= 0 || t->shape[0] > 1000000)
 		return status_fail(err, n_err, STATUS_EFORMAT,
-				   "%s/model.safetensors: %s must be a 2-D tensor "
-				   "(num_labels, %d) for %s",
-				   m->dir, full, (int)n_in, m->cfg.architectures[0]);
+		                   "%s/model.safetensors: %s must be a 2-D tensor "
+		                   "(num_labels, %d) for %s",
+		                   m->dir, full, (int)n_in, m->cfg.architectures[0]);
 	int32_t n_labels = (int32_t)t->shape[0];
 	if (m->cfg.n_labels > 0 && m->cfg.n_labels != n_labels)
 		return status_fail(err, n_err, STATUS_EFORMAT,
-				   "%s: config.json has %d labels in id2label but %s has %d rows",
-				   m->dir, (int)m->cfg.n_labels, full, (int)n_labels);
+		                   "%s: config.json has %d labels in id2label but %s has %d rows",
+		                   m->dir, (int)m->cfg.n_labels, full, (int)n_labels);
 	struct head_layer *hl = &m->head_layers[m->n_head_layers];
 	int rc = weight_dense(w, classifier_name, n_labels, n_in, &hl->d, err, n_err);
 	if (rc != 0)
@@ -150,21 +150,21 @@ static int load_pooling(struct model *m, char *err, size_t n_err)
 	if (cfg == NULL || !json_is_object(cfg)) {
 		json_decref(cfg);
 		return status_fail(err, n_err, STATUS_EFORMAT, "%s: line %d: %s", path, jerr.line,
-				   cfg == NULL ? jerr.text : "not a JSON object");
+		                   cfg == NULL ? jerr.text : "not a JSON object");
 	}
 	int cls = json_is_true(json_object_get(cfg, "pooling_mode_cls_token"));
 	int mean = json_is_true(json_object_get(cfg, "pooling_mode_mean_tokens"));
 	int other = json_is_true(json_object_get(cfg, "pooling_mode_max_tokens")) ||
-		    json_is_true(json_object_get(cfg, "pooling_mode_mean_sqrt_len_tokens")) ||
-		    json_is_true(json_object_get(cfg, "pooling_mode_weightedmean_tokens")) ||
-		    json_is_true(json_object_get(cfg, "pooling_mode_lasttoken"));
+	            json_is_true(json_object_get(cfg, "pooling_mode_mean_sqrt_len_tokens")) ||
+	            json_is_true(json_object_get(cfg, "pooling_mode_weightedmean_tokens")) ||
+	            json_is_true(json_object_get(cfg, "pooling_mode_lasttoken"));
 	json_decref(cfg);
 	if (cls + mean + other != 1 || other)
 		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-				   "%s: exactly one of pooling_mode_cls_token and "
-				   "pooling_mode_mean_tokens must be true (other modes are not "
-				   "supported); or start with --pooling cls|mean",
-				   path);
+		                   "%s: exactly one of pooling_mode_cls_token and "
+		                   "pooling_mode_mean_tokens must be true (other modes are not "
+		                   "supported); or start with --pooling cls|mean",
+		                   path);
 	m->pooling = cls ? POOLING_CLS : POOLING_MEAN;
 	m->pooling_from_folder = 1;
 	return 0;
@@ -195,13 +195,13 @@ static int wire(struct model *m, char *err, size_t n_err)
 		return ARCHS[i].wire(m, err, n_err);
 	}
 	return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-			   "%s/config.json: model_type \"%s\" is not supported (supported: bert, "
-			   "distilbert)",
-			   m->dir, c->model_type);
+	                   "%s/config.json: model_type \"%s\" is not supported (supported: bert, "
+	                   "distilbert)",
+	                   m->dir, c->model_type);
 }
 
 int model_load(const char *dir, const struct model_opts *opts, struct model **out, char *err,
-	       size_t n_err)
+               size_t n_err)
 {
 	char path[4096];
 	struct stat sb;
@@ -221,11 +221,11 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 		snprintf(bin, sizeof(bin), "%s/pytorch_model.bin", dir);
 		if (stat(bin, &sb) == 0)
 			rc = status_fail(err, n_err, STATUS_EUNSUPPORTED,
-					 "%s has only pytorch_model.bin; smolserve reads "
-					 "model.safetensors. Convert it once, e.g. in Python: "
-					 "AutoModel.from_pretrained(dir).save_pretrained(dir, "
-					 "safe_serialization=True)",
-					 dir);
+			                 "%s has only pytorch_model.bin; smolserve reads "
+			                 "model.safetensors. Convert it once, e.g. in Python: "
+			                 "AutoModel.from_pretrained(dir).save_pretrained(dir, "
+			                 "safe_serialization=True)",
+			                 dir);
 		else
 			rc = status_fail(err, n_err, STATUS_EIO, "%s: no such file", path);
 		goto fail;
@@ -238,8 +238,8 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 		goto fail;
 	if (m->tok->vocab.n_tokens > m->cfg.vocab_size) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
-				 "%s: the tokenizer has %d tokens but config.json vocab_size is %d",
-				 dir, (int)m->tok->vocab.n_tokens, (int)m->cfg.vocab_size);
+		                 "%s: the tokenizer has %d tokens but config.json vocab_size is %d",
+		                 dir, (int)m->tok->vocab.n_tokens, (int)m->cfg.vocab_size);
 		goto fail;
 	}
 

@@ -35,15 +35,15 @@ struct head_layer {
 struct model {
 	char *dir; /* owned: the folder it was loaded from */
 	struct hf_config cfg;
-	struct safetensors *st;	 /* owned */
-	struct tokenizer *tok;	 /* owned */
-	struct encoder enc;	 /* weights borrowed from st */
+	struct safetensors *st;       /* owned */
+	struct tokenizer *tok;        /* owned */
+	struct encoder enc;           /* weights borrowed from st */
 	struct encoder_layer *layers; /* (n_layers) owned */
 
 	enum pooling pooling;
 	int pooling_from_folder; /* 1 if 1_Pooling/config.json said so */
 
-	int has_pooler;		   /* BERT pooler: dense + tanh on [CLS] */
+	int has_pooler; /* BERT pooler: dense + tanh on [CLS] */
 	struct head_layer pooler;
 	enum head_kind head;
 	struct head_layer head_layers[MODEL_MAX_HEAD_LAYERS]; /* applied in order */
@@ -64,7 +64,7 @@ struct model_opts {
  * negative status with err naming the file and the problem.
  */
 int model_load(const char *dir, const struct model_opts *opts, struct model **out, char *err,
-	       size_t n_err);
+               size_t n_err);
 void model_destroy(struct model *m);
 
 /* "bert", "distilbert": the architecture's wiring of weights into m->enc
@@ -88,22 +88,22 @@ void model_ctx_dispose(struct model_ctx *c);
 
 /* Encoder over b; last hidden state in c->enc.x (n_tokens, hidden). */
 int model_forward(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
-		  char *err, size_t n_err);
+                  char *err, size_t n_err);
 
 /* After model_forward: out (n_seqs, hidden) pooled per sequence, mean over
  * all tokens or first token, L2-normalised if normalize. */
 void model_pool(const struct model *m, const struct model_ctx *c, const struct packed_batch *b,
-		enum pooling pooling, int normalize, float *out);
+                enum pooling pooling, int normalize, float *out);
 
 /* After model_forward with a HEAD_SEQCLS model: logits (n_seqs, n_labels).
  * With HEAD_TOKCLS: logits (n_tokens, n_labels). Uses c's tmp buffers. */
 void model_logits(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
-		  float *logits);
+                  float *logits);
 
 /* BERT pooler output (n_seqs, hidden) after model_forward; requires
  * has_pooler. */
-void model_pooler_output(const struct model *m, struct model_ctx *c,
-			 const struct packed_batch *b, float *out);
+void model_pooler_output(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
+                         float *out);
 
 /* Scores from logits of one item, in place: softmax, or sigmoid for
  * multi-label or a single label, none for regression. */

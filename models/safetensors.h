@@ -22,7 +22,7 @@
 enum st_dtype { ST_F32, ST_F16, ST_BF16, ST_OTHER };
 
 struct st_tensor {
-	char *name;	  /* owned */
+	char *name; /* owned */
 	enum st_dtype dtype;
 	char dtype_name[12];
 	int n_dims;
@@ -31,7 +31,7 @@ struct st_tensor {
 	size_t offset; /* absolute byte offset of data in the file */
 	size_t n_bytes;
 	float *widened; /* owned F32 copy for F16/BF16, NULL until needed */
-	int used;	/* set by safetensors_get: was this tensor looked up */
+	int used;       /* set by safetensors_get: was this tensor looked up */
 };
 
 struct safetensors {
@@ -62,7 +62,7 @@ const struct st_tensor *safetensors_find(const struct safetensors *st, const cha
  *   STATUS_ENOMEM widening failed.
  */
 int safetensors_get(struct safetensors *st, const char *name, const char *const *prefixes,
-		    int n_prefixes, int n_dims, const int64_t *shape, const float **out,
-		    char *err, size_t n_err);
+                    int n_prefixes, int n_dims, const int64_t *shape, const float **out, char *err,
+                    size_t n_err);
 
 #endif

@@ -96,8 +96,8 @@ static struct batch *batch_new(int n)
 static struct batch *form_batch(struct service *s, uint64_t now)
 {
 	const struct settings *c = s->cfg;
-	int cap = (int)(s->queue_len < c->max_batch_requests ? s->queue_len
-							      : c->max_batch_requests);
+	int cap =
+	    (int)(s->queue_len < c->max_batch_requests ? s->queue_len : c->max_batch_requests);
 	struct batch *b = batch_new(cap > 0 ? cap : 1);
 	if (b == NULL)
 		return NULL;
@@ -144,7 +144,7 @@ void batcher_dispatch(struct service *s)
 		histogram_observe(&s->metrics.batch_size, b->n_jobs);
 		histogram_observe(&s->metrics.batch_tokens, b->n_tokens);
 		histogram_observe(&s->metrics.batch_fill,
-				  (double)b->n_tokens / (double)s->cfg->max_batch_tokens);
+		                  (double)b->n_tokens / (double)s->cfg->max_batch_tokens);
 		workers_submit(s->workers, b);
 	}
 	service_maybe_finish(s);

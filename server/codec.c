@@ -14,7 +14,7 @@
 #include "status.h"
 
 static int fail(struct api_error *e, enum api_error_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct api_error *e, enum api_error_kind kind, const char *fmt, ...)
 {
@@ -59,9 +59,8 @@ static int check_count(size_t n, const struct request_limits *lim, struct api_er
 	if (n == 0)
 		return fail(e, API_ERR_EMPTY, "`inputs` cannot be empty");
 	if (lim->max_client_batch_size > 0 && n > (size_t)lim->max_client_batch_size)
-		return fail(e, API_ERR_VALIDATION,
-			    "batch size %zu > maximum allowed batch size %d", n,
-			    (int)lim->max_client_batch_size);
+		return fail(e, API_ERR_VALIDATION, "batch size %zu > maximum allowed batch size %d",
+		            n, (int)lim->max_client_batch_size);
 	return 0;
 }
 
@@ -73,7 +72,7 @@ static void set_text(struct request *r, size_t i, const json_t *s)
 }
 
 static int parse_texts(const json_t *inputs, const struct request_limits *lim, struct request *r,
-		       struct api_error *e)
+                       struct api_error *e)
 {
 	if (json_is_string(inputs)) {
 		if (alloc_inputs(r, 1, e) != 0)
@@ -83,7 +82,7 @@ static int parse_texts(const json_t *inputs, const struct request_limits *lim, s
 	}
 	if (!json_is_array(inputs))
 		return fail(e, API_ERR_VALIDATION,
-			    "`inputs` must be a string or a list of strings");
+		            "`inputs` must be a string or a list of strings");
 	size_t n = json_array_size(inputs);
 	if (check_count(n, lim, e) != 0 || alloc_inputs(r, n, e) != 0)
 		return -1;
@@ -116,10 +115,10 @@ static int parse_sequence(const json_t *v, struct request *r, size_t i)
 
 /* inputs: str | [str, str] | [[str] | [str, str]] (predict, as TEI). */
 static int parse_predict_inputs(const json_t *inputs, const struct request_limits *lim,
-				struct request *r, struct api_error *e)
+                                struct request *r, struct api_error *e)
 {
 	static const char SHAPES[] = "`inputs` must be a string, a pair [string, string] or a "
-				     "list of [string] or [string, string]";
+	                             "list of [string] or [string, string]";
 	if (json_is_string(inputs)) {
 		if (alloc_inputs(r, 1, e) != 0)
 			return -1;
@@ -146,14 +145,14 @@ static int parse_predict_inputs(const json_t *inputs, const struct request_limit
 }
 
 static int tokenize_all(const struct model *m, const struct encode_opts *opts, struct request *r,
-			struct api_error *e)
+                        struct api_error *e)
 {
 	char err[256];
 	r->n_tokens = 0;
 	for (int32_t i = 0; i < r->n_inputs; i++) {
 		const char *pair = r->pairs[i];
 		int rc = tokenizer_encode(m->tok, r->texts[i], r->text_lens[i], pair,
-					  r->pair_lens[i], opts, &r->inputs[i], err, sizeof(err));
+		                          r->pair_lens[i], opts, &r->inputs[i], err, sizeof(err));
 		if (rc == STATUS_ETOOLONG || rc == STATUS_EINVAL)
 			return fail(e, API_ERR_VALIDATION, "%s", err);
 		if (rc != 0)
@@ -170,22 +169,22 @@ static int require_classifier(const struct model *m, const char *route, struct a
 	if (m->head == HEAD_SEQCLS)
 		return 0;
 	return fail(e, API_ERR_VALIDATION,
-		    "this model is not a sequence classifier (config.json architectures: %s); "
-		    "/%s needs a ...ForSequenceClassification folder",
-		    m->cfg.n_architectures ? m->cfg.architectures[0] : "none", route);
+	            "this model is not a sequence classifier (config.json architectures: %s); "
+	            "/%s needs a ...ForSequenceClassification folder",
+	            m->cfg.n_architectures ? m->cfg.architectures[0] : "none", route);
 }
 
 /* rerank: {"query": str, "texts": [str]} -> (query, text) pairs. */
-static int parse_rerank(const struct model *m, const json_t *body,
-			const struct request_limits *lim, struct request *r, struct api_error *e)
+static int parse_rerank(const struct model *m, const json_t *body, const struct request_limits *lim,
+                        struct request *r, struct api_error *e)
 {
 	if (require_classifier(m, "rerank", e) != 0)
 		return -1;
 	if (m->n_labels != 1)
 		return fail(e, API_ERR_VALIDATION,
-			    "/rerank needs a cross-encoder with one output (num_labels 1); this "
-			    "model has %d labels: use /predict",
-			    (int)m->n_labels);
+		            "/rerank needs a cross-encoder with one output (num_labels 1); this "
+		            "model has %d labels: use /predict",
+		            (int)m->n_labels);
 	const json_t *query = json_object_get(body, "query");
 	const json_t *texts = json_object_get(body, "texts");
 	if (!json_is_string(query))
@@ -211,16 +210,16 @@ static int parse_rerank(const struct model *m, const json_t *body,
 }
 
 /* similarity: {"inputs": {"source_sentence": str, "sentences": [str]}}. */
-static int parse_similarity(const json_t *body, const struct request_limits *lim,
-			    struct request *r, struct api_error *e)
+static int parse_similarity(const json_t *body, const struct request_limits *lim, struct request *r,
+                            struct api_error *e)
 {
 	const json_t *in = json_object_get(body, "inputs");
 	const json_t *src = json_object_get(in, "source_sentence");
 	const json_t *sents = json_object_get(in, "sentences");
 	if (!json_is_object(in) || !json_is_string(src) || !json_is_array(sents))
 		return fail(e, API_ERR_VALIDATION,
-			    "`inputs` must be {\"source_sentence\": string, \"sentences\": "
-			    "[string]}");
+		            "`inputs` must be {\"source_sentence\": string, \"sentences\": "
+		            "[string]}");
 	size_t n = json_array_size(sents);
 	if (check_count(n, lim, e) != 0 || alloc_inputs(r, n + 1, e) != 0)
 		return -1;
@@ -236,8 +235,8 @@ static int parse_similarity(const json_t *body, const struct request_limits *lim
 }
 
 /* OpenAI: {"input": str | [str], "model", "encoding_format", "dimensions"}. */
-static int parse_openai(const struct model *m, const json_t *body,
-			const struct request_limits *lim, struct request *r, struct api_error *e)
+static int parse_openai(const struct model *m, const json_t *body, const struct request_limits *lim,
+                        struct request *r, struct api_error *e)
 {
 	const json_t *input = json_object_get(body, "input");
 	if (input == NULL)
@@ -257,15 +256,15 @@ static int parse_openai(const struct model *m, const json_t *body,
 			r->base64 = 1;
 		else if (f == NULL || strcmp(f, "float") != 0)
 			return fail(e, API_ERR_VALIDATION,
-				    "`encoding_format` must be \"float\" or \"base64\"");
+			            "`encoding_format` must be \"float\" or \"base64\"");
 	}
 	const json_t *dims = json_object_get(body, "dimensions");
 	if (dims != NULL && !json_is_null(dims)) {
 		if (!json_is_integer(dims) || json_integer_value(dims) < 1 ||
 		    json_integer_value(dims) > m->enc.hidden)
 			return fail(e, API_ERR_VALIDATION,
-				    "`dimensions` must be a whole number from 1 to %d",
-				    (int)m->enc.hidden);
+			            "`dimensions` must be a whole number from 1 to %d",
+			            (int)m->enc.hidden);
 		r->dimensions = (int32_t)json_integer_value(dims);
 	}
 	r->normalize = 1;
@@ -274,7 +273,7 @@ static int parse_openai(const struct model *m, const json_t *body,
 
 /* One id list into slot i; 0 or -1. */
 static int parse_ids(const struct model *m, const json_t *ids, struct request *r, size_t i,
-		     struct api_error *e)
+                     struct api_error *e)
 {
 	size_t n = json_array_size(ids);
 	r->decode_ids[i] = malloc((n ? n : 1) * sizeof(int32_t));
@@ -284,9 +283,8 @@ static int parse_ids(const struct model *m, const json_t *ids, struct request *r
 		json_t *v = json_array_get(ids, j);
 		json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
 		if (id < 0 || id >= m->tok->vocab.n_tokens)
-			return fail(e, API_ERR_VALIDATION,
-				    "`ids` must hold token ids from 0 to %d",
-				    (int)m->tok->vocab.n_tokens - 1);
+			return fail(e, API_ERR_VALIDATION, "`ids` must hold token ids from 0 to %d",
+			            (int)m->tok->vocab.n_tokens - 1);
 		r->decode_ids[i][j] = (int32_t)id;
 	}
 	r->decode_lens[i] = (int32_t)n;
@@ -294,8 +292,8 @@ static int parse_ids(const struct model *m, const json_t *ids, struct request *r
 }
 
 /* decode: {"ids": [int] | [[int]], "skip_special_tokens": true}. */
-static int parse_decode(const struct model *m, const json_t *body,
-			const struct request_limits *lim, struct request *r, struct api_error *e)
+static int parse_decode(const struct model *m, const json_t *body, const struct request_limits *lim,
+                        struct request *r, struct api_error *e)
 {
 	const json_t *ids = json_object_get(body, "ids");
 	if (!json_is_array(ids))
@@ -312,15 +310,15 @@ static int parse_decode(const struct model *m, const json_t *body,
 		const json_t *list = nested ? json_array_get(ids, i) : ids;
 		if (!json_is_array(list) || parse_ids(m, list, r, i, e) != 0)
 			return e->message[0] ? -1
-					     : fail(e, API_ERR_VALIDATION,
-						    "`ids[%zu]` must be a list of token ids", i);
+			                     : fail(e, API_ERR_VALIDATION,
+			                            "`ids[%zu]` must be a list of token ids", i);
 	}
 	r->skip_special = 1;
 	return get_bool(body, "skip_special_tokens", &r->skip_special, e);
 }
 
 static int parse_truncation(const json_t *body, const struct request_limits *lim,
-			    struct encode_opts *opts, struct api_error *e)
+                            struct encode_opts *opts, struct api_error *e)
 {
 	if (get_bool(body, "truncate", &opts->truncate, e) != 0)
 		return -1;
@@ -333,19 +331,19 @@ static int parse_truncation(const json_t *body, const struct request_limits *lim
 			opts->side = TRUNCATION_LEFT;
 		else if (s == NULL || strcasecmp(s, "right") != 0)
 			return fail(e, API_ERR_VALIDATION,
-				    "`truncation_direction` must be \"left\" or \"right\"");
+			            "`truncation_direction` must be \"left\" or \"right\"");
 	}
 	return 0;
 }
 
 /* The route's own fields; inputs land in r->texts / r->pairs. */
 static int parse_route(const struct model *m, enum route route, const json_t *body,
-		       const struct request_limits *lim, struct encode_opts *opts,
-		       struct request *r, struct api_error *e)
+                       const struct request_limits *lim, struct encode_opts *opts,
+                       struct request *r, struct api_error *e)
 {
 	const json_t *inputs = json_object_get(body, "inputs");
 	int needs_inputs = route == ROUTE_EMBED || route == ROUTE_EMBED_ALL ||
-			   route == ROUTE_PREDICT || route == ROUTE_TOKENIZE;
+	                   route == ROUTE_PREDICT || route == ROUTE_TOKENIZE;
 	if (needs_inputs && inputs == NULL)
 		return fail(e, API_ERR_VALIDATION, "missing field `inputs`");
 	switch (route) {
@@ -379,12 +377,12 @@ static int parse_route(const struct model *m, enum route route, const json_t *bo
 }
 
 int codec_parse(const struct model *m, enum route route, const json_t *body,
-		const struct request_limits *lim, struct request *r, struct api_error *e)
+                const struct request_limits *lim, struct request *r, struct api_error *e)
 {
 	struct encode_opts opts = {.add_special_tokens = 1,
-				   .max_length = m->max_input_length,
-				   .truncate = 0,
-				   .side = TRUNCATION_RIGHT};
+	                           .max_length = m->max_input_length,
+	                           .truncate = 0,
+	                           .side = TRUNCATION_RIGHT};
 	e->message[0] = '\0';
 	r->route = route;
 	if (!json_is_object(body))
@@ -401,6 +399,5 @@ int codec_parse(const struct model *m, enum route route, const json_t *body,
 
 json_t *codec_error(const struct api_error *e)
 {
-	return json_pack("{s:s, s:s}", "error", e->message, "error_type",
-			 api_error_type(e->kind));
+	return json_pack("{s:s, s:s}", "error", e->message, "error_type", api_error_type(e->kind));
 }

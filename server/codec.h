@@ -21,7 +21,7 @@
  * 0, or -1 with e filled.
  */
 int codec_parse(const struct model *m, enum route route, const json_t *body,
-		const struct request_limits *lim, struct request *r, struct api_error *e);
+                const struct request_limits *lim, struct request *r, struct api_error *e);
 
 /* The response value of a finished request (new reference), or NULL on
  * allocation failure. */

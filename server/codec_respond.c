@@ -48,8 +48,8 @@ static json_t *predictions(const struct model *m, const float *scores)
 			snprintf(fallback, sizeof(fallback), "LABEL_%d", (int)s[i].label);
 			label = fallback;
 		}
-		json_array_append_new(list, json_pack("{s:s, s:f}", "label", label, "score",
-						      (double)s[i].score));
+		json_array_append_new(
+		    list, json_pack("{s:s, s:f}", "label", label, "score", (double)s[i].score));
 	}
 	return list;
 }
@@ -63,13 +63,13 @@ static json_t *tokens(const struct model *m, const struct request *r, int32_t i)
 		if (en->special[t]) {
 			const char *s = tokenizer_id_to_token(m->tok, en->ids[t]);
 			tok = json_pack("{s:i, s:s, s:b, s:n, s:n}", "id", (int)en->ids[t], "text",
-					s ? s : "", "special", 1, "start", "stop");
+			                s ? s : "", "special", 1, "start", "stop");
 		} else {
 			const char *src = en->seq[t] == 1 ? r->pairs[i] : r->texts[i];
 			tok = json_pack("{s:i, s:s%, s:b, s:i, s:i}", "id", (int)en->ids[t], "text",
-					src + en->starts[t], (size_t)(en->stops[t] - en->starts[t]),
-					"special", 0, "start", (int)en->starts[t], "stop",
-					(int)en->stops[t]);
+			                src + en->starts[t], (size_t)(en->stops[t] - en->starts[t]),
+			                "special", 0, "start", (int)en->starts[t], "stop",
+			                (int)en->stops[t]);
 		}
 		json_array_append_new(list, tok);
 	}
@@ -114,12 +114,12 @@ static json_t *openai(const struct model *m, const struct request *r)
 			memcpy(v, r->out + (size_t)i * h, h * sizeof(float));
 		json_t *emb = r->base64 ? base64_floats(v, dims) : float_array(v, dims);
 		json_array_append_new(data, json_pack("{s:s, s:o*, s:i}", "object", "embedding",
-						      "embedding", emb, "index", (int)i));
+		                                      "embedding", emb, "index", (int)i));
 	}
 	free(v);
 	return json_pack("{s:s, s:o*, s:s, s:{s:i, s:i}}", "object", "list", "data", data, "model",
-			 r->model_name ? r->model_name : "smolserve", "usage", "prompt_tokens",
-			 (int)r->n_tokens, "total_tokens", (int)r->n_tokens);
+	                 r->model_name ? r->model_name : "smolserve", "usage", "prompt_tokens",
+	                 (int)r->n_tokens, "total_tokens", (int)r->n_tokens);
 }
 
 static json_t *rerank(const struct request *r)
@@ -132,12 +132,12 @@ static json_t *rerank(const struct request *r)
 	qsort(s, (size_t)r->n_inputs, sizeof(s[0]), by_score_desc);
 	json_t *list = json_array();
 	for (int32_t i = 0; list != NULL && i < r->n_inputs; i++) {
-		json_t *item = json_pack("{s:i, s:f}", "index", (int)s[i].label, "score",
-					 (double)s[i].score);
+		json_t *item =
+		    json_pack("{s:i, s:f}", "index", (int)s[i].label, "score", (double)s[i].score);
 		if (r->return_text)
-			json_object_set_new(item, "text",
-					    json_stringn(r->pairs[s[i].label],
-							 r->pair_lens[s[i].label]));
+			json_object_set_new(
+			    item, "text",
+			    json_stringn(r->pairs[s[i].label], r->pair_lens[s[i].label]));
 		json_array_append_new(list, item);
 	}
 	free(s);
@@ -163,14 +163,14 @@ static json_t *decode(const struct model *m, const struct request *r)
 	for (int32_t i = 0; list != NULL && i < r->n_inputs; i++) {
 		char err[128];
 		int n = tokenizer_decode(m->tok, r->decode_ids[i], (size_t)r->decode_lens[i],
-					 r->skip_special, NULL, 0, err, sizeof(err));
+		                         r->skip_special, NULL, 0, err, sizeof(err));
 		char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
 		if (text == NULL) {
 			json_decref(list);
 			return NULL;
 		}
 		tokenizer_decode(m->tok, r->decode_ids[i], (size_t)r->decode_lens[i],
-				 r->skip_special, text, (size_t)n + 1, err, sizeof(err));
+		                 r->skip_special, text, (size_t)n + 1, err, sizeof(err));
 		json_array_append_new(list, json_stringn(text, (size_t)n));
 		free(text);
 	}

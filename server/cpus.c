@@ -49,7 +49,7 @@ int cpus_usable(struct thread_layout *out)
 }
 
 int cpus_layout(struct thread_layout *l, int want_workers, int want_blas, char *err,
-		unsigned long n_err)
+                unsigned long n_err)
 {
 	int cpus = l->cpus > 0 ? l->cpus : 1;
 	int workers = want_workers > 0 ? want_workers : 1;
@@ -58,8 +58,8 @@ int cpus_layout(struct thread_layout *l, int want_workers, int want_blas, char *
 		blas = 1;
 	if (workers * blas > cpus) {
 		snprintf(err, n_err,
-			 "%d workers x %d BLAS threads = %d threads exceeds the %d usable CPUs",
-			 workers, blas, workers * blas, cpus);
+		         "%d workers x %d BLAS threads = %d threads exceeds the %d usable CPUs",
+		         workers, blas, workers * blas, cpus);
 		return -1;
 	}
 	l->workers = workers;

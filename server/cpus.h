@@ -7,9 +7,9 @@
 #define SMOLSERVE_SERVER_CPUS_H
 
 struct thread_layout {
-	int cpus;	      /* usable CPUs */
-	int affinity_cpus;    /* CPUs in the affinity mask */
-	double quota_cpus;    /* cgroup cpu.max quota / period; 0 = none */
+	int cpus;          /* usable CPUs */
+	int affinity_cpus; /* CPUs in the affinity mask */
+	double quota_cpus; /* cgroup cpu.max quota / period; 0 = none */
 	int workers;
 	int blas_threads;
 };
@@ -24,6 +24,6 @@ int cpus_usable(struct thread_layout *out);
  * workers x BLAS threads would exceed the usable CPUs (err says so).
  */
 int cpus_layout(struct thread_layout *l, int want_workers, int want_blas, char *err,
-		unsigned long n_err);
+                unsigned long n_err);
 
 #endif

@@ -17,10 +17,9 @@ int engine_ctx_init(struct engine_ctx *c, const struct model *m, int32_t max_tok
 		return rc;
 	size_t t = (size_t)max_tokens, h = (size_t)m->enc.hidden;
 	size_t labels = (size_t)(m->n_labels > 0 ? m->n_labels : 1);
-	size_t bytes = arena_size_of(t * sizeof(int32_t)) * 2 +
-		       arena_size_of((t + 1) * sizeof(int32_t)) +
-		       arena_size_of(t * h * sizeof(float)) +
-		       arena_size_of(t * labels * sizeof(float));
+	size_t bytes =
+	    arena_size_of(t * sizeof(int32_t)) * 2 + arena_size_of((t + 1) * sizeof(int32_t)) +
+	    arena_size_of(t * h * sizeof(float)) + arena_size_of(t * labels * sizeof(float));
 	if (arena_init(&c->arena, bytes) != 0) {
 		model_ctx_dispose(&c->mc);
 		return STATUS_ENOMEM;
@@ -43,7 +42,7 @@ void engine_ctx_dispose(struct engine_ctx *c)
 
 /* Packs the inputs of every model-bound request; returns sequences. */
 static int32_t pack(struct engine_ctx *c, struct request *const *reqs, int n_reqs,
-		    struct packed_batch *b)
+                    struct packed_batch *b)
 {
 	int32_t n_seqs = 0, n_tokens = 0;
 	c->seq_start[0] = 0;
@@ -77,15 +76,15 @@ static int32_t batch_tokens(struct request *const *reqs, int n_reqs)
 	return n > INT32_MAX ? INT32_MAX : (int32_t)n;
 }
 
-int engine_run(const struct model *m, struct engine_ctx *c, struct request *const *reqs,
-	       int n_reqs, char *err, size_t n_err)
+int engine_run(const struct model *m, struct engine_ctx *c, struct request *const *reqs, int n_reqs,
+               char *err, size_t n_err)
 {
 	struct packed_batch b;
 	int32_t total = batch_tokens(reqs, n_reqs);
 	if (total > c->max_tokens)
 		return status_fail(err, n_err, STATUS_EINVAL,
-				   "batch of %d tokens exceeds the worker's %d", (int)total,
-				   (int)c->max_tokens);
+		                   "batch of %d tokens exceeds the worker's %d", (int)total,
+		                   (int)c->max_tokens);
 	if (pack(c, reqs, n_reqs, &b) == 0)
 		return 0;
 	int rc = model_forward(m, &c->mc, &b, err, n_err);

@@ -17,11 +17,11 @@ struct engine_ctx {
 	struct model_ctx mc;
 	struct arena arena; /* the engine's own buffers below */
 	int32_t max_tokens;
-	int32_t *ids;	    /* (max_tokens) */
+	int32_t *ids;       /* (max_tokens) */
 	int32_t *type_ids;  /* (max_tokens) */
 	int32_t *seq_start; /* (max_tokens + 1) */
-	float *pooled;	    /* (max_tokens, hidden): pooled rows */
-	float *logits;	    /* (max_tokens, max(n_labels, 1)) */
+	float *pooled;      /* (max_tokens, hidden): pooled rows */
+	float *logits;      /* (max_tokens, max(n_labels, 1)) */
 };
 
 /* 0 or STATUS_ENOMEM. max_tokens bounds the tokens of one engine_run. */
@@ -33,7 +33,7 @@ void engine_ctx_dispose(struct engine_ctx *c);
  * c->max_tokens) and fills each request's out. Tokenize requests need no
  * model and are skipped. 0 or a negative status with err.
  */
-int engine_run(const struct model *m, struct engine_ctx *c, struct request *const *reqs,
-	       int n_reqs, char *err, size_t n_err);
+int engine_run(const struct model *m, struct engine_ctx *c, struct request *const *reqs, int n_reqs,
+               char *err, size_t n_err);
 
 #endif

@@ -28,19 +28,19 @@ struct route_entry {
 };
 
 static const struct route_entry ROUTES[] = {
-	{"/embed", "POST", H_MODEL, ROUTE_EMBED},
-	{"/embed_all", "POST", H_MODEL, ROUTE_EMBED_ALL},
-	{"/predict", "POST", H_MODEL, ROUTE_PREDICT},
-	{"/tokenize", "POST", H_MODEL, ROUTE_TOKENIZE},
-	{"/rerank", "POST", H_MODEL, ROUTE_RERANK},
-	{"/similarity", "POST", H_MODEL, ROUTE_SIMILARITY},
-	{"/decode", "POST", H_MODEL, ROUTE_DECODE},
-	{"/v1/embeddings", "POST", H_MODEL, ROUTE_OPENAI},
-	{"/embeddings", "POST", H_MODEL, ROUTE_OPENAI},
-	{"/health", "GET", H_HEALTH, ROUTE_COUNT_},
-	{"/ping", "GET", H_PING, ROUTE_COUNT_},
-	{"/info", "GET", H_INFO, ROUTE_COUNT_},
-	{"/metrics", "GET", H_METRICS, ROUTE_COUNT_},
+    {"/embed", "POST", H_MODEL, ROUTE_EMBED},
+    {"/embed_all", "POST", H_MODEL, ROUTE_EMBED_ALL},
+    {"/predict", "POST", H_MODEL, ROUTE_PREDICT},
+    {"/tokenize", "POST", H_MODEL, ROUTE_TOKENIZE},
+    {"/rerank", "POST", H_MODEL, ROUTE_RERANK},
+    {"/similarity", "POST", H_MODEL, ROUTE_SIMILARITY},
+    {"/decode", "POST", H_MODEL, ROUTE_DECODE},
+    {"/v1/embeddings", "POST", H_MODEL, ROUTE_OPENAI},
+    {"/embeddings", "POST", H_MODEL, ROUTE_OPENAI},
+    {"/health", "GET", H_HEALTH, ROUTE_COUNT_},
+    {"/ping", "GET", H_PING, ROUTE_COUNT_},
+    {"/info", "GET", H_INFO, ROUTE_COUNT_},
+    {"/metrics", "GET", H_METRICS, ROUTE_COUNT_},
 };
 #define N_ROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
@@ -62,8 +62,8 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-static void log_request(const struct service *s, const char *method, const char *url,
-			int status, const struct conn *st)
+static void log_request(const struct service *s, const char *method, const char *url, int status,
+                        const struct conn *st)
 {
 	const struct job *j = st->job;
 	uint64_t now = now_ns();
@@ -73,17 +73,17 @@ static void log_request(const struct service *s, const char *method, const char 
 	double total = ms(now - st->t_arrival_ns);
 	if (s->cfg->json_output)
 		fprintf(stderr,
-			"{\"level\":\"info\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-			"\"inputs\":%d,\"tokens\":%d,\"batch_requests\":%d,\"queue_ms\":%.3f,"
-			"\"inference_ms\":%.3f,\"total_ms\":%.3f}\n",
-			method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
-			infer, total);
+		        "{\"level\":\"info\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
+		        "\"inputs\":%d,\"tokens\":%d,\"batch_requests\":%d,\"queue_ms\":%.3f,"
+		        "\"inference_ms\":%.3f,\"total_ms\":%.3f}\n",
+		        method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
+		        infer, total);
 	else
 		fprintf(stderr,
-			"%s %s %d inputs=%d tokens=%d batch=%d queue_ms=%.3f inference_ms=%.3f "
-			"total_ms=%.3f\n",
-			method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
-			infer, total);
+		        "%s %s %d inputs=%d tokens=%d batch=%d queue_ms=%.3f inference_ms=%.3f "
+		        "total_ms=%.3f\n",
+		        method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
+		        infer, total);
 }
 
 static void add_timing_headers(struct MHD_Response *r, const struct conn *st)
@@ -110,13 +110,12 @@ static void add_timing_headers(struct MHD_Response *r, const struct conn *st)
 
 /* Queues body (malloc'd, taken over) with status; records metrics, log. */
 static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int status,
-			     const char *ctype, char *body, size_t len, const char *method,
-			     const char *url)
+                             const char *ctype, char *body, size_t len, const char *method,
+                             const char *url)
 {
 	struct service *s = st->s;
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, body ? body : (char *)"",
-						body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (r == NULL) {
 		free(body);
 		return MHD_NO;
@@ -139,7 +138,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 		s->metrics.request_success[idx]++;
 	if (st->route != NULL && st->route->kind == H_MODEL) {
 		histogram_observe(&s->metrics.request_duration,
-				  (double)(now_ns() - st->t_arrival_ns) / 1e9);
+		                  (double)(now_ns() - st->t_arrival_ns) / 1e9);
 		log_request(s, method, url, status, st);
 	}
 	if (st->admitted) {
@@ -150,8 +149,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, struct conn *st,
-				   enum api_error_kind kind, const char *message, const char *method,
-				   const char *url)
+                                   enum api_error_kind kind, const char *message,
+                                   const char *method, const char *url)
 {
 	struct api_error e = {.kind = kind};
 	snprintf(e.message, sizeof(e.message), "%s", message);
@@ -160,11 +159,11 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct conn *st,
 	json_decref(v);
 	st->s->metrics.request_failure[kind]++;
 	return reply(c, st, api_error_http_status(kind), "application/json", text,
-		     text ? strlen(text) : 0, method, url);
+	             text ? strlen(text) : 0, method, url);
 }
 
 static enum MHD_Result reply_json(struct MHD_Connection *c, struct conn *st, json_t *v,
-				  const char *method, const char *url)
+                                  const char *method, const char *url)
 {
 	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 	json_decref(v);
@@ -190,36 +189,35 @@ static json_t *info_json(const struct service *s)
 		type = json_pack("{s:{s:o}}", "classifier", "id2label", labels);
 	} else {
 		type = json_pack("{s:{s:s}}", "embedding", "pooling",
-				 m->pooling == POOLING_CLS ? "cls" : "mean");
+		                 m->pooling == POOLING_CLS ? "cls" : "mean");
 	}
 	return json_pack(
-		"{s:s, s:s, s:s, s:s?, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:i, "
-		"s:i, s:i, s:s, s:f, s:s}",
-		"model_id", c->model_id, "model_dtype", "float32", "architecture",
-		m->cfg.model_type, "model_class",
-		m->cfg.n_architectures ? m->cfg.architectures[0] : NULL, "model_type", type,
-		"max_input_length", (int)m->max_input_length, "hidden_size", (int)m->enc.hidden,
-		"max_concurrent_requests", (json_int_t)c->max_concurrent_requests,
-		"max_batch_tokens", (json_int_t)c->max_batch_tokens, "max_batch_requests",
-		(json_int_t)c->max_batch_requests, "max_batch_delay_us",
-		(json_int_t)c->max_batch_delay_us, "max_client_batch_size",
-		(json_int_t)c->max_client_batch_size, "payload_limit", (json_int_t)c->payload_limit,
-		"auto_truncate", c->auto_truncate, "shutdown_timeout_s",
-		(json_int_t)c->shutdown_timeout_s, "workers", s->layout.workers, "blas_threads",
-		s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
-		"model_load_seconds", s->metrics.model_load_seconds, "version", SMOLSERVE_VERSION);
+	    "{s:s, s:s, s:s, s:s?, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:i, "
+	    "s:i, s:i, s:s, s:f, s:s}",
+	    "model_id", c->model_id, "model_dtype", "float32", "architecture", m->cfg.model_type,
+	    "model_class", m->cfg.n_architectures ? m->cfg.architectures[0] : NULL, "model_type",
+	    type, "max_input_length", (int)m->max_input_length, "hidden_size", (int)m->enc.hidden,
+	    "max_concurrent_requests", (json_int_t)c->max_concurrent_requests, "max_batch_tokens",
+	    (json_int_t)c->max_batch_tokens, "max_batch_requests",
+	    (json_int_t)c->max_batch_requests, "max_batch_delay_us",
+	    (json_int_t)c->max_batch_delay_us, "max_client_batch_size",
+	    (json_int_t)c->max_client_batch_size, "payload_limit", (json_int_t)c->payload_limit,
+	    "auto_truncate", c->auto_truncate, "shutdown_timeout_s",
+	    (json_int_t)c->shutdown_timeout_s, "workers", s->layout.workers, "blas_threads",
+	    s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
+	    "model_load_seconds", s->metrics.model_load_seconds, "version", SMOLSERVE_VERSION);
 }
 
-static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st,
-				     const char *method, const char *url)
+static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, const char *method,
+                                     const char *url)
 {
 	struct service *s = st->s;
 	switch (st->route->kind) {
 	case H_HEALTH:
 		if (!s->ready || s->draining)
 			return reply_error(c, st, API_ERR_UNHEALTHY,
-					   s->draining ? "shutting down" : "model not loaded",
-					   method, url);
+			                   s->draining ? "shutting down" : "model not loaded",
+			                   method, url);
 		return reply_json(c, st, json_pack("{s:s}", "status", "ok"), method, url);
 	case H_PING:
 		return reply_json(c, st, json_pack("{s:s}", "message", "pong"), method, url);
@@ -236,7 +234,7 @@ static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st,
 		size_t len;
 		char *text = strbuf_take(&b, &len);
 		return reply(c, st, 200, "text/plain; version=0.0.4; charset=utf-8", text, len,
-			     method, url);
+		             method, url);
 	}
 	default:
 		return reply_error(c, st, API_ERR_NOT_FOUND, "not found", method, url);
@@ -245,32 +243,32 @@ static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st,
 
 /* The answer of a model request whose job came back from the batcher. */
 static enum MHD_Result answer_job(struct MHD_Connection *c, struct conn *st, const char *method,
-				  const char *url)
+                                  const char *url)
 {
 	struct service *s = st->s;
 	struct job *j = st->job;
 	switch (j->state) {
 	case JOB_DONE:
 		histogram_observe(&s->metrics.queue_duration,
-				  (double)(j->t_start_ns - j->t_queued_ns) / 1e9);
+		                  (double)(j->t_start_ns - j->t_queued_ns) / 1e9);
 		histogram_observe(&s->metrics.inference_duration,
-				  (double)(j->t_end_ns - j->t_start_ns) / 1e9);
+		                  (double)(j->t_end_ns - j->t_start_ns) / 1e9);
 		return reply_json(c, st, codec_respond(s->model, &j->req), method, url);
 	case JOB_FAILED:
 		return reply_error(c, st, API_ERR_BACKEND, j->err, method, url);
 	case JOB_EXPIRED:
 		s->metrics.dropped[DROP_EXPIRED]++;
 		return reply_error(c, st, API_ERR_DEADLINE,
-				   "X-Request-Timeout-Ms passed before the request could run",
-				   method, url);
+		                   "X-Request-Timeout-Ms passed before the request could run",
+		                   method, url);
 	case JOB_DISCONNECTED:
 		s->metrics.dropped[DROP_DISCONNECTED]++;
 		return reply_error(c, st, API_ERR_UNHEALTHY, "client disconnected", method, url);
 	case JOB_SHUTDOWN:
 		s->metrics.dropped[DROP_SHUTDOWN]++;
 		return reply_error(c, st, API_ERR_UNHEALTHY,
-				   "shutting down: the drain timed out before this request ran",
-				   method, url);
+		                   "shutting down: the drain timed out before this request ran",
+		                   method, url);
 	default:
 		return MHD_NO; /* resumed too early: cannot happen */
 	}
@@ -279,7 +277,7 @@ static enum MHD_Result answer_job(struct MHD_Connection *c, struct conn *st, con
 /* Parses, validates and tokenizes a complete model request; answers it or
  * queues it and suspends the connection. */
 static enum MHD_Result start_model_work(struct MHD_Connection *c, struct conn *st,
-					const char *method, const char *url)
+                                        const char *method, const char *url)
 {
 	struct service *s = st->s;
 	struct api_error e = {0};
@@ -294,12 +292,12 @@ static enum MHD_Result start_model_work(struct MHD_Connection *c, struct conn *s
 	j->deadline_ns = st->deadline_ns;
 	j->conn = c;
 	j->body = json_loadb(st->body.data ? st->body.data : "", st->body.len,
-			     JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+	                     JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
 	strbuf_dispose(&st->body);
 	if (j->body == NULL) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
+		         jerr.column, jerr.text);
 		return reply_error(c, st, API_ERR_VALIDATION, msg, method, url);
 	}
 	if (codec_parse(s->model, st->route->route, j->body, &s->limits, &j->req, &e) != 0)
@@ -314,8 +312,8 @@ static enum MHD_Result start_model_work(struct MHD_Connection *c, struct conn *s
 	if (j->req.n_tokens > s->cfg->max_batch_tokens) {
 		char msg[200];
 		snprintf(msg, sizeof(msg),
-			 "the request holds %d tokens, more than --max-batch-tokens %lld",
-			 (int)j->req.n_tokens, (long long)s->cfg->max_batch_tokens);
+		         "the request holds %d tokens, more than --max-batch-tokens %lld",
+		         (int)j->req.n_tokens, (long long)s->cfg->max_batch_tokens);
 		return reply_error(c, st, API_ERR_VALIDATION, msg, method, url);
 	}
 	j->t_queued_ns = now_ns();
@@ -340,7 +338,7 @@ static const struct route_entry *find_route(const char *url, const char *method,
 /* First call for a request: route, admission, header checks. Returns 1 if
  * an error answer was queued. */
 static int first_call(struct MHD_Connection *c, struct conn *st, const char *url,
-		      const char *method, enum MHD_Result *ret)
+                      const char *method, enum MHD_Result *ret)
 {
 	struct service *s = st->s;
 	int known;
@@ -351,7 +349,8 @@ static int first_call(struct MHD_Connection *c, struct conn *st, const char *url
 			for (size_t i = 0; i < N_ROUTES; i++)
 				if (strcmp(url, ROUTES[i].path) == 0)
 					st->route = &ROUTES[i];
-			*ret = reply_error(c, st, API_ERR_METHOD, "method not allowed", method, url);
+			*ret =
+			    reply_error(c, st, API_ERR_METHOD, "method not allowed", method, url);
 			return 1;
 		}
 		st->route = &any;
@@ -366,29 +365,29 @@ static int first_call(struct MHD_Connection *c, struct conn *st, const char *url
 		return 1;
 	}
 	if (s->metrics.in_flight >= s->cfg->max_concurrent_requests) {
-		*ret = reply_error(c, st, API_ERR_OVERLOADED,
-				   "model is overloaded: too many concurrent requests", method,
-				   url);
+		*ret =
+		    reply_error(c, st, API_ERR_OVERLOADED,
+		                "model is overloaded: too many concurrent requests", method, url);
 		return 1;
 	}
 	s->metrics.in_flight++;
 	st->admitted = 1;
-	const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *len =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len != NULL && strtoull(len, NULL, 10) > (unsigned long long)s->cfg->payload_limit) {
 		*ret = reply_error(c, st, API_ERR_PAYLOAD, "payload too large", method, url);
 		return 1;
 	}
-	const char *timeout = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							  "X-Request-Timeout-Ms");
+	const char *timeout =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Timeout-Ms");
 	if (timeout != NULL) {
 		char *end;
 		double t = strtod(timeout, &end);
 		if (end == timeout || *end != '\0' || !(t > 0) || t > 1e9) {
 			*ret = reply_error(c, st, API_ERR_VALIDATION,
-					   "X-Request-Timeout-Ms must be a positive number of "
-					   "milliseconds",
-					   method, url);
+			                   "X-Request-Timeout-Ms must be a positive number of "
+			                   "milliseconds",
+			                   method, url);
 			return 1;
 		}
 		st->deadline_ns = st->t_arrival_ns + (uint64_t)(t * 1e6);
@@ -397,8 +396,8 @@ static int first_call(struct MHD_Connection *c, struct conn *st, const char *url
 }
 
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
-				const char *method, const char *version, const char *upload_data,
-				size_t *upload_data_size, void **con_cls)
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	struct service *s = cls;
@@ -441,7 +440,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-		       enum MHD_RequestTerminationCode toe)
+                       enum MHD_RequestTerminationCode toe)
 {
 	(void)c;
 	(void)toe;

@@ -48,7 +48,7 @@ void http_run(struct service *s)
 	MHD_UNSIGNED_LONG_LONG timeout_ms;
 	if (MHD_get_timeout(s->mhd, &timeout_ms) == MHD_YES)
 		uv_timer_start(&s->mhd_timer, on_mhd_timer,
-			       timeout_ms > 60000 ? 60000 : (uint64_t)timeout_ms, 0);
+		               timeout_ms > 60000 ? 60000 : (uint64_t)timeout_ms, 0);
 	else
 		uv_timer_stop(&s->mhd_timer);
 	service_maybe_finish(s);
@@ -71,7 +71,7 @@ void http_job_finished(struct service *s, struct job *j)
 int http_job_disconnected(struct job *j)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(j->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(j->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci == NULL)
 		return 0;
 	char c;
@@ -82,7 +82,7 @@ int http_job_disconnected(struct job *j)
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
-		   char *err, size_t n_err)
+                   char *err, size_t n_err)
 {
 	struct addrinfo hints = {0}, *res = NULL;
 	char service[16];
@@ -107,19 +107,18 @@ int http_start(struct service *s, char *err, size_t n_err)
 	socklen_t len;
 	if (resolve(s->cfg->hostname, (int)s->cfg->port, &ss, &len, err, n_err) != 0)
 		return -1;
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->mhd = MHD_start_daemon(
-		flags, (uint16_t)s->cfg->port, NULL, NULL, http_on_request, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
-		http_on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->cfg->max_concurrent_requests + 256),
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+	    flags, (uint16_t)s->cfg->port, NULL, NULL, http_on_request, s, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)(s->cfg->max_concurrent_requests + 256), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)1024, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(err, n_err, "cannot listen on %s:%d: %s", s->cfg->hostname,
-			 (int)s->cfg->port, strerror(errno));
+		         (int)s->cfg->port, strerror(errno));
 		return -1;
 	}
 	const union MHD_DaemonInfo *port = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);

@@ -15,27 +15,27 @@
 enum job_state {
 	JOB_QUEUED = 0,
 	JOB_RUNNING,
-	JOB_DONE,	  /* results in req.out */
-	JOB_FAILED,	  /* the batch failed: err */
+	JOB_DONE,         /* results in req.out */
+	JOB_FAILED,       /* the batch failed: err */
 	JOB_DISCONNECTED, /* client gone before the batch ran: dropped */
-	JOB_EXPIRED,	  /* its deadline passed before the batch ran: 504 */
-	JOB_SHUTDOWN,	  /* still queued when the drain timed out: 503 */
+	JOB_EXPIRED,      /* its deadline passed before the batch ran: 504 */
+	JOB_SHUTDOWN,     /* still queued when the drain timed out: 503 */
 };
 
 struct job {
 	struct request req;
-	json_t *body;	/* owned: req's texts point into it */
-	void *conn;	/* borrowed struct MHD_Connection, suspended while queued */
+	json_t *body; /* owned: req's texts point into it */
+	void *conn;   /* borrowed struct MHD_Connection, suspended while queued */
 	enum job_state state;
-	uint64_t t_arrival_ns;	 /* first byte of the request seen */
-	uint64_t t_queued_ns;	 /* parsed + tokenized, entered the queue */
-	uint64_t t_start_ns;	 /* its batch started */
-	uint64_t t_end_ns;	 /* its batch ended */
-	uint64_t tokenize_ns;	 /* parse + tokenize time */
-	uint64_t deadline_ns;	 /* 0 = none */
-	int32_t batch_requests;	 /* company in its batch (for logs) */
-	char err[256];		 /* JOB_FAILED */
-	struct job *next;	 /* batcher queue link */
+	uint64_t t_arrival_ns;  /* first byte of the request seen */
+	uint64_t t_queued_ns;   /* parsed + tokenized, entered the queue */
+	uint64_t t_start_ns;    /* its batch started */
+	uint64_t t_end_ns;      /* its batch ended */
+	uint64_t tokenize_ns;   /* parse + tokenize time */
+	uint64_t deadline_ns;   /* 0 = none */
+	int32_t batch_requests; /* company in its batch (for logs) */
+	char err[256];          /* JOB_FAILED */
+	struct job *next;       /* batcher queue link */
 };
 
 struct batch {
@@ -44,9 +44,9 @@ struct batch {
 	int rc; /* engine_run status */
 	char err[256];
 	uint64_t t_start_ns, t_end_ns;
-	struct batch *next;	  /* worker queue link */
-	struct job **jobs;	  /* (n_jobs) borrowed */
-	struct request **reqs;	  /* (n_jobs) &jobs[i]->req */
+	struct batch *next;    /* worker queue link */
+	struct job **jobs;     /* (n_jobs) borrowed */
+	struct request **reqs; /* (n_jobs) &jobs[i]->req */
 };
 
 /* Monotonic clock in nanoseconds. */

@@ -11,19 +11,20 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "smolserve %s: serve small Hugging Face transformer encoders\n\n"
-		   "usage:\n"
-		   "  smolserve serve --model DIR [options]\n"
-		   "      serve the model over HTTP (TEI's API); `smolserve --model DIR` too\n"
-		   "  smolserve run ROUTE --model DIR [options] < request.json\n"
-		   "      answer one request (JSON on stdin) as the HTTP route ROUTE would;\n"
-		   "      ROUTE is embed, embed_all, predict, tokenize, rerank, similarity,\n"
-		   "      decode or v1/embeddings.\n"
-		   "      exit 0: answered; 1: request rejected (error JSON on stdout);\n"
-		   "      2: model or usage error (message on stderr)\n"
-		   "  smolserve --version | --help\n\n"
-		   "options (flag > environment variable > default):\n",
-		SMOLSERVE_VERSION);
+	fprintf(f,
+	        "smolserve %s: serve small Hugging Face transformer encoders\n\n"
+	        "usage:\n"
+	        "  smolserve serve --model DIR [options]\n"
+	        "      serve the model over HTTP (TEI's API); `smolserve --model DIR` too\n"
+	        "  smolserve run ROUTE --model DIR [options] < request.json\n"
+	        "      answer one request (JSON on stdin) as the HTTP route ROUTE would;\n"
+	        "      ROUTE is embed, embed_all, predict, tokenize, rerank, similarity,\n"
+	        "      decode or v1/embeddings.\n"
+	        "      exit 0: answered; 1: request rejected (error JSON on stdout);\n"
+	        "      2: model or usage error (message on stderr)\n"
+	        "  smolserve --version | --help\n\n"
+	        "options (flag > environment variable > default):\n",
+	        SMOLSERVE_VERSION);
 	settings_usage(f);
 }
 

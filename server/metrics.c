@@ -7,12 +7,12 @@
 
 /* Seconds: 100 us .. 60 s, roughly x2.5 per bucket. */
 static const double DURATION_BOUNDS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-					 0.01,	 0.025,	  0.05,	  0.1,	 0.25,	 0.5,
-					 1.0,	 2.5,	  5.0,	  10.0,	 30.0,	 60.0};
+                                         0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                         1.0,    2.5,     5.0,    10.0,  30.0,   60.0};
 static const double LENGTH_BOUNDS[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 static const double COUNT_BOUNDS[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
-static const double TOKEN_BOUNDS[] = {16,   32,	  64,	128,   256,   512,  1024,
-				      2048, 4096, 8192, 16384, 32768, 65536};
+static const double TOKEN_BOUNDS[] = {16,   32,   64,   128,   256,   512,  1024,
+                                      2048, 4096, 8192, 16384, 32768, 65536};
 static const double FILL_BOUNDS[] = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
 
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
@@ -59,15 +59,14 @@ static void hist(struct strbuf *o, const char *name, const char *help, const str
 	for (int i = 0; i < h->n_bounds; i++) {
 		cum += h->counts[i];
 		strbuf_printf(o, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i],
-			      (unsigned long long)cum);
+		              (unsigned long long)cum);
 	}
 	cum += h->counts[h->n_bounds];
 	strbuf_printf(o, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9g\n%s_count %llu\n", name,
-		      (unsigned long long)cum, name, h->sum, name, (unsigned long long)h->count);
+	              (unsigned long long)cum, name, h->sum, name, (unsigned long long)h->count);
 }
 
-static void scalar(struct strbuf *o, const char *name, const char *type, const char *help,
-		   double v)
+static void scalar(struct strbuf *o, const char *name, const char *type, const char *help, double v)
 {
 	header(o, name, type, help);
 	strbuf_printf(o, "%s %.9g\n", name, v);
@@ -83,11 +82,11 @@ void metrics_render(const struct metrics *m, struct strbuf *o)
 	header(o, "te_request_count", "counter", "Requests received, by route");
 	for (int i = 0; i <= ROUTE_COUNT_; i++)
 		strbuf_printf(o, "te_request_count{method=\"%s\"} %llu\n", method_label(i),
-			      (unsigned long long)m->request_count[i]);
+		              (unsigned long long)m->request_count[i]);
 	header(o, "te_request_success", "counter", "Requests answered successfully, by route");
 	for (int i = 0; i <= ROUTE_COUNT_; i++)
 		strbuf_printf(o, "te_request_success{method=\"%s\"} %llu\n", method_label(i),
-			      (unsigned long long)m->request_success[i]);
+		              (unsigned long long)m->request_success[i]);
 	header(o, "te_request_failure", "counter", "Requests answered with an error, by kind");
 	for (int i = 0; i < METRICS_N_ERRORS; i++) {
 		char lower[32];
@@ -97,8 +96,8 @@ void metrics_render(const struct metrics *m, struct strbuf *o)
 			lower[j] = (char)(t[j] >= 'A' && t[j] <= 'Z' ? t[j] + 32 : t[j]);
 		lower[sizeof(lower) - 1] = '\0';
 		strbuf_printf(o, "te_request_failure{err=\"%s\",status=\"%d\"} %llu\n", lower,
-			      api_error_http_status((enum api_error_kind)i),
-			      (unsigned long long)m->request_failure[i]);
+		              api_error_http_status((enum api_error_kind)i),
+		              (unsigned long long)m->request_failure[i]);
 	}
 	scalar(o, "te_queue_size", "gauge", "Requests waiting for a batch", (double)m->queue_size);
 	hist(o, "te_request_duration", "Request duration, arrival to answer, seconds",
@@ -125,8 +124,8 @@ void metrics_render(const struct metrics *m, struct strbuf *o)
 	       "Accepted requests whose work was dropped, by reason");
 	static const char *const reasons[DROP_COUNT_] = {"disconnected", "expired", "shutdown"};
 	for (int i = 0; i < DROP_COUNT_; i++)
-		strbuf_printf(o, "smolserve_dropped_requests_total{reason=\"%s\"} %llu\n", reasons[i],
-			      (unsigned long long)m->dropped[i]);
+		strbuf_printf(o, "smolserve_dropped_requests_total{reason=\"%s\"} %llu\n",
+		              reasons[i], (unsigned long long)m->dropped[i]);
 	scalar(o, "smolserve_model_load_seconds", "gauge", "Time to load the model at start",
 	       m->model_load_seconds);
 	scalar(o, "smolserve_max_batch_tokens", "gauge", "Token budget of one batch",

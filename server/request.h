@@ -17,10 +17,10 @@ enum route {
 	ROUTE_EMBED_ALL,
 	ROUTE_PREDICT,
 	ROUTE_TOKENIZE,
-	ROUTE_RERANK,	  /* (query, text) pairs through the classifier */
+	ROUTE_RERANK,     /* (query, text) pairs through the classifier */
 	ROUTE_SIMILARITY, /* source + sentences embedded, cosine */
-	ROUTE_DECODE,	  /* ids -> text, no model run */
-	ROUTE_OPENAI,	  /* OpenAI-style /v1/embeddings */
+	ROUTE_DECODE,     /* ids -> text, no model run */
+	ROUTE_OPENAI,     /* OpenAI-style /v1/embeddings */
 	ROUTE_COUNT_,
 };
 
@@ -37,15 +37,15 @@ enum route_work route_work(enum route r);
 /* TEI's error kinds; error_type in the JSON body. */
 enum api_error_kind {
 	API_ERR_VALIDATION = 0, /* 422 */
-	API_ERR_TOKENIZER,	/* 422 */
-	API_ERR_EMPTY,		/* 400 */
-	API_ERR_BACKEND,	/* 424 */
-	API_ERR_OVERLOADED,	/* 429 */
-	API_ERR_UNHEALTHY,	/* 503 */
-	API_ERR_PAYLOAD,	/* 413 */
-	API_ERR_NOT_FOUND,	/* 404 */
-	API_ERR_METHOD,		/* 405 */
-	API_ERR_DEADLINE,	/* 504 */
+	API_ERR_TOKENIZER,      /* 422 */
+	API_ERR_EMPTY,          /* 400 */
+	API_ERR_BACKEND,        /* 424 */
+	API_ERR_OVERLOADED,     /* 429 */
+	API_ERR_UNHEALTHY,      /* 503 */
+	API_ERR_PAYLOAD,        /* 413 */
+	API_ERR_NOT_FOUND,      /* 404 */
+	API_ERR_METHOD,         /* 405 */
+	API_ERR_DEADLINE,       /* 504 */
 };
 
 struct api_error {
@@ -63,30 +63,30 @@ const char *route_name(enum route r);
 
 /* Server-wide settings that shape request validation. */
 struct request_limits {
-	int auto_truncate;	    /* truncate even if the request does not ask */
+	int auto_truncate;             /* truncate even if the request does not ask */
 	int32_t max_client_batch_size; /* inputs per request; 0 = no limit */
 };
 
 struct request {
 	enum route route;
-	int batch;	   /* 1 if inputs was a list: answer with a list */
-	int normalize;	   /* embed */
-	int raw_scores;	   /* predict, rerank */
-	int return_text;   /* rerank */
-	int base64;	   /* openai: encoding_format "base64" */
-	int32_t dimensions; /* openai: truncate embeddings to this; 0 = all */
-	char *model_name;   /* openai: echoed "model" (owned) */
+	int batch;            /* 1 if inputs was a list: answer with a list */
+	int normalize;        /* embed */
+	int raw_scores;       /* predict, rerank */
+	int return_text;      /* rerank */
+	int base64;           /* openai: encoding_format "base64" */
+	int32_t dimensions;   /* openai: truncate embeddings to this; 0 = all */
+	char *model_name;     /* openai: echoed "model" (owned) */
 	int32_t **decode_ids; /* decode: (n_inputs) owned id lists */
 	int32_t *decode_lens; /* decode: (n_inputs) */
-	int skip_special;   /* decode */
+	int skip_special;     /* decode */
 	int32_t n_inputs;
 	struct encoding *inputs; /* (n_inputs) owned */
-	int32_t n_tokens;	 /* sum of inputs[i].n */
-	const char **texts;	 /* (n_inputs) borrowed from the body: tokenize */
-	const char **pairs;	 /* (n_inputs) borrowed or NULL entries */
-	size_t *text_lens;	 /* (n_inputs) bytes (texts may hold NUL) */
-	size_t *pair_lens;	 /* (n_inputs) */
-	float *out;		 /* owned results, shape by route: */
+	int32_t n_tokens;        /* sum of inputs[i].n */
+	const char **texts;      /* (n_inputs) borrowed from the body: tokenize */
+	const char **pairs;      /* (n_inputs) borrowed or NULL entries */
+	size_t *text_lens;       /* (n_inputs) bytes (texts may hold NUL) */
+	size_t *pair_lens;       /* (n_inputs) */
+	float *out;              /* owned results, shape by route: */
 	/* embed (n_inputs, hidden); embed_all (n_tokens, hidden);
 	 * predict (n_inputs, n_labels), scores already applied unless raw */
 	size_t n_out;

@@ -71,9 +71,10 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 	request_init(&r);
 	memset(&ctx, 0, sizeof(ctx));
 	if (route < 0) {
-		fprintf(stderr, "smolserve run: unknown route \"%s\" (embed, embed_all, predict, "
-				"tokenize)\n",
-			name);
+		fprintf(stderr,
+		        "smolserve run: unknown route \"%s\" (embed, embed_all, predict, "
+		        "tokenize)\n",
+		        name);
 		return 2;
 	}
 	if (s->model_id[0] == '\0') {
@@ -82,8 +83,8 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 	}
 	gemm_set_threads((int)s->blas_threads);
 	struct model_opts mo = {.pooling_set = s->pooling[0] != '\0',
-				.pooling = strcmp(s->pooling, "cls") == 0 ? POOLING_CLS
-									  : POOLING_MEAN};
+	                        .pooling =
+	                            strcmp(s->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
 	if (model_load(s->model_id, &mo, &m, err, sizeof(err)) != 0) {
 		fprintf(stderr, "smolserve: %s\n", err);
 		return 2;
@@ -96,7 +97,7 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 	if (text == NULL) {
 		e.kind = too_big ? API_ERR_PAYLOAD : API_ERR_BACKEND;
 		snprintf(e.message, sizeof(e.message), "%s",
-			 too_big ? "payload too large" : "cannot read the request body");
+		         too_big ? "payload too large" : "cannot read the request body");
 		status = reject(out, &e);
 		goto done;
 	}
@@ -105,20 +106,19 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 	if (body == NULL) {
 		e.kind = API_ERR_VALIDATION;
 		snprintf(e.message, sizeof(e.message), "invalid JSON at line %d column %d: %s",
-			 jerr.line, jerr.column, jerr.text);
+		         jerr.line, jerr.column, jerr.text);
 		status = reject(out, &e);
 		goto done;
 	}
 	struct request_limits lim = {.auto_truncate = s->auto_truncate,
-				     .max_client_batch_size = (int32_t)s->max_client_batch_size};
+	                             .max_client_batch_size = (int32_t)s->max_client_batch_size};
 	if (codec_parse(m, (enum route)route, body, &lim, &r, &e) != 0) {
 		status = reject(out, &e);
 		goto done;
 	}
 	int32_t tokens = r.n_tokens > 0 ? r.n_tokens : 1;
 	if (engine_ctx_init(&ctx, m, tokens) != 0) {
-		fprintf(stderr, "smolserve: out of memory for a batch of %d tokens\n",
-			(int)tokens);
+		fprintf(stderr, "smolserve: out of memory for a batch of %d tokens\n", (int)tokens);
 		goto done;
 	}
 	struct request *reqs[1] = {&r};

@@ -63,7 +63,8 @@ void service_maybe_finish(struct service *s)
 {
 	if (!s->draining || s->stopping)
 		return;
-	if (s->queue_len > 0 || (s->workers && workers_idle(s->workers) < workers_count(s->workers)))
+	if (s->queue_len > 0 ||
+	    (s->workers && workers_idle(s->workers) < workers_count(s->workers)))
 		return;
 	if (s->metrics.in_flight > 0 || s->requests_open > 0)
 		return;
@@ -89,11 +90,11 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (s->draining)
 		return;
 	fprintf(stderr, "smolserve: %s: draining (at most %llds)\n",
-		signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
+	        signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
 	s->draining = 1;
 	http_quiesce(s);
 	uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
-		       (uint64_t)s->cfg->shutdown_timeout_s * 1000u, 0);
+	               (uint64_t)s->cfg->shutdown_timeout_s * 1000u, 0);
 	batcher_dispatch(s); /* no more waiting for company */
 }
 
@@ -102,7 +103,7 @@ static int warm_up(const struct model *m, char *err, size_t n_err)
 {
 	struct model_ctx ctx;
 	int32_t ids[2] = {m->tok->cls_id >= 0 ? m->tok->cls_id : 0,
-			  m->tok->sep_id >= 0 ? m->tok->sep_id : 0};
+	                  m->tok->sep_id >= 0 ? m->tok->sep_id : 0};
 	int32_t types[2] = {0, 0}, starts[2] = {0, 2};
 	struct packed_batch b = {1, 2, ids, types, starts};
 	if (model_ctx_init(&ctx, m, 2) != 0)
@@ -123,8 +124,8 @@ static int start(struct service *s, char *err, size_t n_err)
 	gemm_set_threads(s->layout.blas_threads);
 
 	struct model_opts mo = {.pooling_set = c->pooling[0] != '\0',
-				.pooling = strcmp(c->pooling, "cls") == 0 ? POOLING_CLS
-									  : POOLING_MEAN};
+	                        .pooling =
+	                            strcmp(c->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
 	uint64_t t0 = now_ns();
 	int rc = model_load(c->model_id, &mo, &s->model, err, n_err);
 	if (rc != 0)
@@ -134,9 +135,9 @@ static int start(struct service *s, char *err, size_t n_err)
 	s->metrics.model_load_seconds = (double)(now_ns() - t0) / 1e9;
 	if (c->max_batch_tokens < s->model->max_input_length)
 		return status_fail(err, n_err, STATUS_EINVAL,
-				   "--max-batch-tokens %lld is below the model's max input "
-				   "length %d",
-				   (long long)c->max_batch_tokens, (int)s->model->max_input_length);
+		                   "--max-batch-tokens %lld is below the model's max input "
+		                   "length %d",
+		                   (long long)c->max_batch_tokens, (int)s->model->max_input_length);
 	s->limits.auto_truncate = c->auto_truncate;
 	s->limits.max_client_batch_size = (int32_t)c->max_client_batch_size;
 	s->metrics.max_batch_tokens = c->max_batch_tokens;
@@ -144,7 +145,7 @@ static int start(struct service *s, char *err, size_t n_err)
 	s->metrics.blas_threads = s->layout.blas_threads;
 
 	rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
-			   (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
+	                   (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
 	if (rc != 0)
 		return rc;
 	if (http_start(s, err, n_err) != 0)
@@ -153,11 +154,11 @@ static int start(struct service *s, char *err, size_t n_err)
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	s->ready = 1;
 	fprintf(stderr,
-		"smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
-		"CPUs; listening on http://%s:%d\n",
-		SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
-		s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
-		gemm_corename(), s->layout.cpus, c->hostname, s->port);
+	        "smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
+	        "CPUs; listening on http://%s:%d\n",
+	        SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
+	        s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
+	        gemm_corename(), s->layout.cpus, c->hostname, s->port);
 	return 0;
 }
 

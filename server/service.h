@@ -23,14 +23,14 @@ struct MHD_Daemon;
 
 struct service {
 	const struct settings *cfg; /* borrowed */
-	struct model *model;	    /* owned */
+	struct model *model;        /* owned */
 	struct thread_layout layout;
 	struct request_limits limits;
 	uv_loop_t loop;
 	struct MHD_Daemon *mhd;
 	uv_poll_t mhd_poll;
 	uv_timer_t mhd_timer;
-	uv_timer_t batch_timer;	   /* --max-batch-delay-us */
+	uv_timer_t batch_timer;    /* --max-batch-delay-us */
 	uv_timer_t shutdown_timer; /* --shutdown-timeout-s */
 	uv_signal_t sigterm, sigint;
 	struct workers *workers;

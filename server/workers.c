@@ -26,7 +26,7 @@ struct workers {
 	uv_cond_t cv;
 	struct batch *todo_head, *todo_tail; /* guarded by mu */
 	struct batch *done_head, *done_tail; /* guarded by mu */
-	int stopping;			     /* guarded by mu */
+	int stopping;                        /* guarded by mu */
 	int n;
 	int busy; /* loop thread only */
 	workers_done_cb cb;
@@ -71,8 +71,8 @@ static void worker_main(void *arg)
 
 		b->t_start_ns = now_ns();
 		b->err[0] = '\0';
-		b->rc = engine_run(w->model, &self->ctx, b->reqs, b->n_jobs, b->err,
-				   sizeof(b->err));
+		b->rc =
+		    engine_run(w->model, &self->ctx, b->reqs, b->n_jobs, b->err, sizeof(b->err));
 		b->t_end_ns = now_ns();
 
 		uv_mutex_lock(&w->mu);
@@ -112,7 +112,7 @@ static void join_all(struct workers *w)
 }
 
 int workers_start(struct workers **out, uv_loop_t *loop, const struct model *m, int n,
-		  int32_t max_tokens, workers_done_cb cb, void *cb_data, char *err, size_t n_err)
+                  int32_t max_tokens, workers_done_cb cb, void *cb_data, char *err, size_t n_err)
 {
 	struct workers *w = calloc(1, sizeof(*w));
 	if (w == NULL || (w->threads = calloc((size_t)n, sizeof(*w->threads))) == NULL) {
@@ -134,8 +134,8 @@ int workers_start(struct workers **out, uv_loop_t *loop, const struct model *m, 
 		t->pool = w;
 		if (engine_ctx_init(&t->ctx, m, max_tokens) != 0)
 			rc = status_fail(err, n_err, STATUS_ENOMEM,
-					 "out of memory for a worker's scratch (%d tokens)",
-					 (int)max_tokens);
+			                 "out of memory for a worker's scratch (%d tokens)",
+			                 (int)max_tokens);
 		else if (uv_thread_create(&t->thread, worker_main, t) != 0)
 			rc = status_fail(err, n_err, STATUS_ENOMEM, "cannot start worker thread");
 		else

@@ -25,7 +25,7 @@ typedef void (*workers_done_cb)(void *data, struct batch *b);
  * nothing is left running).
  */
 int workers_start(struct workers **out, uv_loop_t *loop, const struct model *m, int n,
-		  int32_t max_tokens, workers_done_cb cb, void *cb_data, char *err, size_t n_err);
+                  int32_t max_tokens, workers_done_cb cb, void *cb_data, char *err, size_t n_err);
 
 /* Hands b to an idle worker. Loop thread only; at most workers_idle() at
  * a time. */

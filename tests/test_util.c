@@ -117,9 +117,12 @@ static int status_from_name(const char *name)
 		const char *name;
 		int code;
 	} codes[] = {
-	    {"EINVAL", STATUS_EINVAL},	   {"ENOMEM", STATUS_ENOMEM},
-	    {"EIO", STATUS_EIO},	   {"EFORMAT", STATUS_EFORMAT},
-	    {"EUNSUPPORTED", STATUS_EUNSUPPORTED}, {"ETOOLONG", STATUS_ETOOLONG},
+	    {"EINVAL", STATUS_EINVAL},
+	    {"ENOMEM", STATUS_ENOMEM},
+	    {"EIO", STATUS_EIO},
+	    {"EFORMAT", STATUS_EFORMAT},
+	    {"EUNSUPPORTED", STATUS_EUNSUPPORTED},
+	    {"ETOOLONG", STATUS_ETOOLONG},
 	};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (strcmp(codes[i].name, name) == 0)

@@ -58,7 +58,7 @@ START_TEST(test_precedence)
 	struct settings s;
 	char err[256];
 	write_file("# a comment\nport = 1111\nMAX_BATCH_TOKENS = 2222\nhostname = \"::1\"\n"
-		   "auto-truncate = true\n");
+	           "auto-truncate = true\n");
 	setenv("PORT", "3333", 1);
 	ck_assert_msg(parse(&s, err, sizeof(err), 2, "--config", file_path) == 0, "%s", err);
 	ck_assert_int_eq((int)s.port, 3333); /* env beats file */
@@ -66,7 +66,7 @@ START_TEST(test_precedence)
 	ck_assert_str_eq(s.hostname, "::1");
 	ck_assert_int_eq(s.auto_truncate, 1);
 	ck_assert_int_eq(parse(&s, err, sizeof(err), 4, "--config", file_path, "--port", "4444"),
-			 0);
+	                 0);
 	ck_assert_int_eq((int)s.port, 4444); /* flag beats env */
 	ck_assert_int_eq(parse(&s, err, sizeof(err), 3, "--port=5555", "--model-id", "/m"), 0);
 	ck_assert_int_eq((int)s.port, 5555);
@@ -114,9 +114,16 @@ START_TEST(test_usage_lists_every_flag)
 	FILE *f = open_memstream(&buf, &len);
 	settings_usage(f);
 	fclose(f);
-	static const char *const flags[] = {"--model", "--hostname", "--port", "--max-batch-tokens",
-					    "--max-batch-delay-us", "--workers", "--blas-threads",
-					    "--json-output", "--config", "MAX_CONCURRENT_REQUESTS"};
+	static const char *const flags[] = {"--model",
+	                                    "--hostname",
+	                                    "--port",
+	                                    "--max-batch-tokens",
+	                                    "--max-batch-delay-us",
+	                                    "--workers",
+	                                    "--blas-threads",
+	                                    "--json-output",
+	                                    "--config",
+	                                    "MAX_CONCURRENT_REQUESTS"};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		ck_assert_msg(strstr(buf, flags[i]) != NULL, "usage lacks %s", flags[i]);
 	free(buf);

@@ -21,8 +21,8 @@ static void fill(float *x, size_t n, unsigned seed)
 		x[i] = frand(&seed);
 }
 
-static const size_t SHAPES[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 65}, {64, 64, 64},
-				   {128, 96, 384}, {1, 300, 64}, {250, 1, 13}};
+static const size_t SHAPES[][3] = {{1, 1, 1},      {3, 5, 7},    {17, 33, 65}, {64, 64, 64},
+                                   {128, 96, 384}, {1, 300, 64}, {250, 1, 13}};
 #define N_SHAPES (int)(sizeof(SHAPES) / sizeof(SHAPES[0]))
 
 START_TEST(test_gemm_nt_matches_naive)

@@ -92,7 +92,7 @@ START_TEST(test_status_text)
 	ck_assert_str_eq(status_str(STATUS_ETOOLONG), "input too long");
 	ck_assert_str_eq(status_str(-999), "unknown error");
 	ck_assert_int_eq(status_fail(err, sizeof(err), STATUS_EINVAL, "%s", "a long message"),
-			 STATUS_EINVAL);
+	                 STATUS_EINVAL);
 	ck_assert_str_eq(err, "a long message");
 	status_fail(err, sizeof(err), STATUS_EINVAL, "%s", "a much longer message here");
 	ck_assert_int_eq((int)strlen(err), 15);

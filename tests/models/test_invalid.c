@@ -27,24 +27,24 @@ START_TEST(test_model_corpus_case)
 	corpus_expect(dir, &want, substr, sizeof(substr));
 	int rc = model_load(dir, NULL, &m, err, sizeof(err));
 	ck_assert_msg(rc == want, "case %s: got %d (%s) \"%s\", want %d (%s)", name, rc,
-		      status_str(rc), err, want, status_str(want));
+	              status_str(rc), err, want, status_str(want));
 	ck_assert_ptr_null(m);
 	ck_assert_msg(strstr(err, substr) != NULL, "case %s: \"%s\" does not contain \"%s\"", name,
-		      err, substr);
+	              err, substr);
 }
 END_TEST
 
 START_TEST(test_model_corpus_found)
 {
 	ck_assert_msg(cases.n >= MIN_CASES, "found %d cases, expected at least %d", cases.n,
-		      MIN_CASES);
+	              MIN_CASES);
 }
 END_TEST
 
 START_TEST(test_good_folders_load)
 {
-	static const char *const ok[] = {"bert", "bert-seqcls", "bert-tokcls", "bert-mlm",
-					 "distilbert", "distilbert-seqcls"};
+	static const char *const ok[] = {"bert",     "bert-seqcls", "bert-tokcls",
+	                                 "bert-mlm", "distilbert",  "distilbert-seqcls"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char err[1024] = "";
 		struct model *m = NULL;

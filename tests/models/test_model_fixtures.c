@@ -14,11 +14,11 @@
 #include "model.h"
 #include "test_util.h"
 
-#define TOL_REF 1e-4
+#define TOL_REF    1e-4
 #define TOL_PACKED 1e-5
 
-static const char *const FOLDERS[] = {"bert",	    "bert-seqcls", "bert-tokcls",
-				      "bert-mlm",   "distilbert",  "distilbert-seqcls"};
+static const char *const FOLDERS[] = {"bert",     "bert-seqcls", "bert-tokcls",
+                                      "bert-mlm", "distilbert",  "distilbert-seqcls"};
 #define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
 
 struct fixture {
@@ -32,8 +32,8 @@ static void fixture_open(struct fixture *f, const char *name)
 {
 	char err[512];
 	struct model_opts opts = {0};
-	ck_assert_msg(model_load(fixture_path(name), &opts, &f->m, err, sizeof(err)) == 0,
-		      "%s: %s", name, err);
+	ck_assert_msg(model_load(fixture_path(name), &opts, &f->m, err, sizeof(err)) == 0, "%s: %s",
+	              name, err);
 	f->expected = fixture_expected(name);
 	f->cases = json_object_get(f->expected, "cases");
 	f->n_cases = json_array_size(f->cases);
@@ -53,7 +53,7 @@ static double compare(const json_t *c, const char *key, const float *out, size_t
 	size_t n_ref = 0;
 	float *ref = json_floats(json_object_get(field, "data"), &n_ref);
 	ck_assert_msg(ref != NULL, "case %s has no %s",
-		      json_string_value(json_object_get(c, "name")), key);
+	              json_string_value(json_object_get(c, "name")), key);
 	ck_assert_msg(n_ref == n, "%s: %zu values, reference has %zu", key, n, n_ref);
 	double d = max_abs_diff(out, ref, n);
 	free(ref);
@@ -64,7 +64,7 @@ static double compare(const json_t *c, const char *key, const float *out, size_t
 	do {                                                                                       \
 		double d_ = compare(c, key, out, n);                                               \
 		ck_assert_msg(d_ <= (tol), "%s / %s: %s differs by %g", name,                      \
-			      json_string_value(json_object_get(c, "name")), key, d_);             \
+		              json_string_value(json_object_get(c, "name")), key, d_);             \
 	} while (0)
 
 /* One case on its own, checked against the reference. */
@@ -82,14 +82,14 @@ static void check_case(const char *name, const struct model *m, const json_t *c)
 	struct model_ctx ctx;
 	ck_assert_int_eq(model_ctx_init(&ctx, m, (int32_t)n), 0);
 	int debug = json_object_get(c, "hidden_states") != NULL &&
-		    !json_is_null(json_object_get(c, "hidden_states"));
+	            !json_is_null(json_object_get(c, "hidden_states"));
 	float *layers = NULL;
 	if (debug) {
 		layers = malloc((size_t)(m->enc.n_layers + 1) * n * h * sizeof(float));
 		ck_assert_int_eq(encoder_forward(&m->enc, &ctx.enc, &b, layers, err, sizeof(err)),
-				 0);
+		                 0);
 		CHECK_CLOSE(c, "hidden_states", layers, (size_t)(m->enc.n_layers + 1) * n * h,
-			    TOL_REF);
+		            TOL_REF);
 	}
 	ck_assert_msg(model_forward(m, &ctx, &b, err, sizeof(err)) == 0, "%s", err);
 	CHECK_CLOSE(c, "last_hidden_state", ctx.enc.x, n * h, TOL_REF);
@@ -106,7 +106,7 @@ static void check_case(const char *name, const struct model *m, const json_t *c)
 		CHECK_CLOSE(c, "pooler_output", v, h, TOL_REF);
 	} else {
 		ck_assert(json_is_null(json_object_get(c, "pooler_output")) ||
-			  json_object_get(c, "pooler_output") == NULL);
+		          json_object_get(c, "pooler_output") == NULL);
 	}
 	if (m->head == HEAD_SEQCLS) {
 		model_logits(m, &ctx, &b, v);
@@ -130,9 +130,8 @@ START_TEST(test_cases_match_reference)
 	struct fixture f;
 	fixture_open(&f, name);
 	ck_assert_int_eq(f.m->enc.hidden,
-			 (int)json_integer_value(json_object_get(f.expected, "hidden_size")));
-	ck_assert_int_eq(f.m->has_pooler,
-			 json_is_true(json_object_get(f.expected, "has_pooler")));
+	                 (int)json_integer_value(json_object_get(f.expected, "hidden_size")));
+	ck_assert_int_eq(f.m->has_pooler, json_is_true(json_object_get(f.expected, "has_pooler")));
 	for (size_t i = 0; i < f.n_cases; i++)
 		check_case(name, f.m, json_array_get(f.cases, i));
 	fixture_close(&f);
@@ -150,9 +149,10 @@ START_TEST(test_packed_batch_equals_single)
 	int32_t *ids = NULL, *types = NULL, *starts = calloc(f.n_cases + 1, sizeof(int32_t));
 	for (size_t i = 0; i < f.n_cases; i++) {
 		size_t n = 0;
-		int32_t *ci = json_ints(json_object_get(json_array_get(f.cases, i), "input_ids"), &n);
+		int32_t *ci =
+		    json_ints(json_object_get(json_array_get(f.cases, i), "input_ids"), &n);
 		int32_t *ct =
-			json_ints(json_object_get(json_array_get(f.cases, i), "token_type_ids"), &n);
+		    json_ints(json_object_get(json_array_get(f.cases, i), "token_type_ids"), &n);
 		ids = realloc(ids, (total + n) * sizeof(int32_t));
 		types = realloc(types, (total + n) * sizeof(int32_t));
 		memcpy(ids + total, ci, n * sizeof(int32_t));
@@ -181,9 +181,9 @@ START_TEST(test_packed_batch_equals_single)
 		if (f.m->head == HEAD_SEQCLS) {
 			model_logits(f.m, &one, &b, logits_one);
 			d = max_abs_diff(logits_one, logits_all + i * (size_t)f.m->n_labels,
-					 (size_t)f.m->n_labels);
+			                 (size_t)f.m->n_labels);
 			ck_assert_msg(d <= TOL_PACKED, "%s case %zu: logits differ by %g", name, i,
-				      d);
+			              d);
 		}
 	}
 	model_ctx_dispose(&big);

@@ -219,7 +219,8 @@ START_TEST(test_exact_offsets)
 	for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
 		const struct span_case *sc = &spans[k];
 		struct tokenizer *t = load_folder(sc->folder);
-		json_t *root = fixture_expected(sc->folder), *cases = json_object_get(root, "cases");
+		json_t *root = fixture_expected(sc->folder),
+		       *cases = json_object_get(root, "cases");
 		const json_t *cs = NULL;
 		for (size_t c = 0; c < json_array_size(cases); c++)
 			if (strcmp(json_string_value(

@@ -19,7 +19,7 @@ struct result {
 
 /* Runs smolserve run ROUTE --model FIXTURE EXTRA with body (n bytes). */
 static struct result run(const char *route, const char *fixture, const char *extra,
-			 const char *body, size_t n)
+                         const char *body, size_t n)
 {
 	char in_path[] = "/tmp/smolserve-test-XXXXXX";
 	int fd = mkstemp(in_path);
@@ -28,8 +28,8 @@ static struct result run(const char *route, const char *fixture, const char *ext
 	close(fd);
 	char cmd[8192];
 	snprintf(cmd, sizeof(cmd), "'%s' run %s --model '%s' %s < %s 2>/dev/null",
-		 getenv("SMOLSERVE_BIN"), route, fixture_path(fixture), extra ? extra : "",
-		 in_path);
+	         getenv("SMOLSERVE_BIN"), route, fixture_path(fixture), extra ? extra : "",
+	         in_path);
 	FILE *p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	json_error_t jerr;
@@ -42,7 +42,7 @@ static struct result run(const char *route, const char *fixture, const char *ext
 }
 
 static struct result run_s(const char *route, const char *fixture, const char *extra,
-			   const char *body)
+                           const char *body)
 {
 	return run(route, fixture, extra, body, strlen(body));
 }
@@ -93,19 +93,19 @@ START_TEST(test_embed_matches_reference)
 	struct result r = run_s("embed", "bert", NULL, "{\"inputs\": \"Hello, world!\"}");
 	ck_assert_int_eq(r.exit_code, 0);
 	ck_assert_int_eq((int)json_array_size(r.json), 1);
-	ck_assert_double_le(diff_to(json_array_get(r.json, 0), find_case(exp, "hello"),
-				    "mean_pooled_l2norm"),
-			    1e-4);
+	ck_assert_double_le(
+	    diff_to(json_array_get(r.json, 0), find_case(exp, "hello"), "mean_pooled_l2norm"),
+	    1e-4);
 	json_decref(r.json);
 
 	r = run_s("embed", "bert", "--pooling cls",
-		  "{\"inputs\": [\"Hello, world!\", \"\"], \"normalize\": false}");
+	          "{\"inputs\": [\"Hello, world!\", \"\"], \"normalize\": false}");
 	ck_assert_int_eq(r.exit_code, 0);
 	ck_assert_int_eq((int)json_array_size(r.json), 2);
 	ck_assert_double_le(diff_to(json_array_get(r.json, 0), find_case(exp, "hello"), "cls"),
-			    1e-4);
+	                    1e-4);
 	ck_assert_double_le(diff_to(json_array_get(r.json, 1), find_case(exp, "empty"), "cls"),
-			    1e-4);
+	                    1e-4);
 	json_decref(r.json);
 
 	/* every case's text, truncated like the reference, in one request */
@@ -128,7 +128,7 @@ START_TEST(test_embed_matches_reference)
 			continue;
 		double d = diff_to(json_array_get(r.json, k++), c, "mean_pooled_l2norm");
 		ck_assert_msg(d <= 1e-4, "case %s differs by %g",
-			      json_string_value(json_object_get(c, "name")), d);
+		              json_string_value(json_object_get(c, "name")), d);
 	}
 	ck_assert_int_eq((int)k, (int)json_array_size(r.json));
 	free(text);
@@ -142,7 +142,7 @@ START_TEST(test_embed_all_matches_reference)
 {
 	json_t *exp = fixture_expected("distilbert");
 	struct result r = run_s("embed_all", "distilbert", NULL,
-				"{\"inputs\": [\"The quick brown fox jumps over the lazy dog.\"]}");
+	                        "{\"inputs\": [\"The quick brown fox jumps over the lazy dog.\"]}");
 	ck_assert_int_eq(r.exit_code, 0);
 	json_t *tokens = json_array_get(r.json, 0);
 	json_t *flat = json_array();
@@ -192,15 +192,15 @@ START_TEST(test_predict_matches_reference)
 	json_decref(r.json);
 
 	r = run_s("predict", "bert-seqcls", NULL,
-		  "{\"inputs\": [\"How old are you?\", \"I am six years old.\"], \"raw_scores\": "
-		  "true}");
+	          "{\"inputs\": [\"How old are you?\", \"I am six years old.\"], \"raw_scores\": "
+	          "true}");
 	ck_assert_int_eq(r.exit_code, 0);
 	check_predictions(r.json, find_case(exp, "pair"), "logits", labels);
 	json_decref(r.json);
 
 	r = run_s("predict", "bert-seqcls", NULL,
-		  "{\"inputs\": [[\"Hello, world!\"], [\"How old are you?\", \"I am six years "
-		  "old.\"]]}");
+	          "{\"inputs\": [[\"Hello, world!\"], [\"How old are you?\", \"I am six years "
+	          "old.\"]]}");
 	ck_assert_int_eq(r.exit_code, 0);
 	ck_assert_int_eq((int)json_array_size(r.json), 2);
 	check_predictions(json_array_get(r.json, 0), find_case(exp, "hello"), "probs", labels);
@@ -209,7 +209,7 @@ START_TEST(test_predict_matches_reference)
 
 	json_t *c = find_case(exp, "pair_long_truncated");
 	json_t *body = json_pack("{s:[O,O], s:b}", "inputs", json_object_get(c, "text"),
-				 json_object_get(c, "text_pair"), "truncate", 1);
+	                         json_object_get(c, "text_pair"), "truncate", 1);
 	char *text = json_dumps(body, 0);
 	r = run_s("predict", "bert-seqcls", NULL, text);
 	ck_assert_int_eq(r.exit_code, 0);
@@ -243,14 +243,14 @@ START_TEST(test_tokenize_ids_and_offsets)
 			ck_assert(json_is_null(json_object_get(t, "start")));
 		else
 			ck_assert_int_eq((int)json_integer_value(json_object_get(t, "start")),
-					 starts[i]);
+			                 starts[i]);
 	}
 	ck_assert_int_eq((int)json_integer_value(json_object_get(json_array_get(toks, 0), "id")),
-			 2);
+	                 2);
 	json_decref(r.json);
 
 	r = run_s("tokenize", "bert", NULL,
-		  "{\"inputs\": [\"Hello\"], \"add_special_tokens\": false}");
+	          "{\"inputs\": [\"Hello\"], \"add_special_tokens\": false}");
 	ck_assert_int_eq(r.exit_code, 0);
 	ck_assert_int_eq((int)json_array_size(json_array_get(r.json, 0)), 1);
 	json_decref(r.json);
@@ -265,7 +265,7 @@ START_TEST(test_rejections)
 		strcat(long_text, "word ");
 	strcat(long_text, "\"}");
 	assert_error(run_s("embed", "bert", NULL, long_text), "Validation",
-		     "must have less than 128 tokens");
+	             "must have less than 128 tokens");
 	struct result ok = run_s("embed", "bert", "--auto-truncate", long_text);
 	ck_assert_int_eq(ok.exit_code, 0);
 	json_decref(ok.json);
@@ -274,28 +274,28 @@ START_TEST(test_rejections)
 	assert_error(run_s("embed", "bert", NULL, "{\"inputs\": "), "Validation", "invalid JSON");
 	assert_error(run_s("embed", "bert", NULL, "[1, 2]"), "Validation", "JSON object");
 	assert_error(run_s("embed", "bert", NULL, "{\"input\": \"x\"}"), "Validation",
-		     "missing field `inputs`");
+	             "missing field `inputs`");
 	assert_error(run_s("embed", "bert", NULL, "{\"inputs\": 5}"), "Validation", "inputs");
 	assert_error(run_s("embed", "bert", NULL, "{\"inputs\": [\"a\", 7]}"), "Validation",
-		     "inputs[1]");
+	             "inputs[1]");
 	assert_error(run_s("embed", "bert", NULL, "{\"inputs\": []}"), "Empty", "cannot be empty");
 	assert_error(run_s("embed", "bert", "--max-client-batch-size 2",
-			   "{\"inputs\": [\"a\", \"b\", \"c\"]}"),
-		     "Validation", "batch size 3");
+	                   "{\"inputs\": [\"a\", \"b\", \"c\"]}"),
+	             "Validation", "batch size 3");
 	assert_error(run_s("embed", "bert", NULL, "{\"inputs\": \"a\", \"normalize\": \"yes\"}"),
-		     "Validation", "normalize");
-	assert_error(run_s("embed", "bert", NULL,
-			   "{\"inputs\": \"a\", \"truncation_direction\": \"up\"}"),
-		     "Validation", "truncation_direction");
+	             "Validation", "normalize");
+	assert_error(
+	    run_s("embed", "bert", NULL, "{\"inputs\": \"a\", \"truncation_direction\": \"up\"}"),
+	    "Validation", "truncation_direction");
 	assert_error(run_s("predict", "bert", NULL, "{\"inputs\": \"a\"}"), "Validation",
-		     "not a sequence classifier");
+	             "not a sequence classifier");
 	assert_error(run_s("predict", "bert-seqcls", NULL, "{\"inputs\": [[\"a\", \"b\", \"c\"]]}"),
-		     "Validation", "pair");
+	             "Validation", "pair");
 	static const char bad_utf8[] = "{\"inputs\": \"caf\xc3\x28\"}";
 	assert_error(run("embed", "bert", NULL, bad_utf8, sizeof(bad_utf8) - 1), "Validation",
-		     "invalid JSON");
+	             "invalid JSON");
 	assert_error(run_s("embed", "bert", "--payload-limit 10", "{\"inputs\": \"hello world\"}"),
-		     "Validation", "payload too large");
+	             "Validation", "payload too large");
 
 	struct result r = run_s("nope", "bert", NULL, "{}");
 	ck_assert_int_eq(r.exit_code, 2);
