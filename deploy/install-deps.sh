@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages smolserve needs to build and test, if any
-# is missing. Used by the README's commands, .ci/run and (later) the
+# Installs the Debian 12 packages smolserve needs to build, if any is
+# missing; with --test also what the test suite uses (promtool from the
+# prometheus package, curl). Used by the README's commands, .ci/run and the
 # Dockerfile's build stage. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 PKGS=(gcc meson ninja-build pkg-config libopenblas-dev libjansson-dev check
       libutf8proc-dev libmicrohttpd-dev libuv1-dev python3)
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(prometheus curl)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,11 +5,15 @@
 # MESON_ARGS adds setup options, e.g. -Db_sanitize=address,undefined.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash deploy/install-deps.sh || exit 1
+bash deploy/install-deps.sh --test || exit 1
 BUILD="${BUILD_DIR:-build}"
 if [ ! -f "$BUILD/build.ninja" ]; then
   # shellcheck disable=SC2086
-  meson setup "$BUILD" ${MESON_ARGS:-} >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+  if ! meson setup "$BUILD" ${MESON_ARGS:-} >"$BUILD.setup.log" 2>&1; then
+    cat "$BUILD.setup.log"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
 fi
 if ! ninja -C "$BUILD" >"$BUILD/ninja.log" 2>&1; then
   cat "$BUILD/ninja.log"
