@@ -50,6 +50,19 @@ struct tokenizer_ops {
 	int (*pieces)(const struct tokenizer *t, const char *text, size_t n_text,
 	              struct encoding *out, char *err, size_t n_err);
 	void (*destroy)(struct tokenizer *t);
+	/*
+	 * Optional: ids -> text for this algorithm (SentencePiece's U+2581,
+	 * byte-level BPE's byte alphabet). Same contract as tokenizer_decode,
+	 * which calls it; NULL means WordPiece's "##" joining.
+	 */
+	int (*decode)(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
+	              int skip_special_tokens, char *out, size_t n_out, char *err, size_t n_err);
+};
+
+/* How specials wrap one text or a pair. */
+enum template_kind {
+	TEMPLATE_BERT = 0, /* [CLS] A [SEP] (B [SEP]); type ids 0 then 1 */
+	TEMPLATE_ROBERTA,  /* <s> A </s> (</s> B </s>); type ids all 0 */
 };
 
 /* Vocabulary: id -> token string and string -> id (open hash). */
@@ -65,6 +78,7 @@ struct tokenizer {
 	struct vocab vocab;
 	int32_t cls_id, sep_id, pad_id, unk_id, mask_id; /* -1 if absent */
 	int32_t model_max_length;                        /* 0 if unknown */
+	enum template_kind template_kind;                /* TEMPLATE_BERT default */
 	void *impl;                                      /* owned, algorithm state */
 };
 

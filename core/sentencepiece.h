@@ -1,0 +1,40 @@
+/*
+ * SentencePiece tokenizers read from the model file itself (spiece.model,
+ * sentencepiece.bpe.model: a protobuf ModelProto): its pieces and scores,
+ * its normaliser (the precompiled character map, dummy prefix, whitespace
+ * handling) and its algorithm (unigram Viterbi or BPE merges), wrapped with
+ * the Hugging Face tokenizer class that uses it (AlbertTokenizer's
+ * preprocessing and ids; XLMRobertaTokenizer's fairseq id offset).
+ */
+#ifndef SMOLSERVE_CORE_SENTENCEPIECE_H
+#define SMOLSERVE_CORE_SENTENCEPIECE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer.h"
+
+enum sentencepiece_flavour {
+	SPM_ALBERT = 0,	 /* AlbertTokenizer: ids = piece ids; [CLS] A [SEP] */
+	SPM_XLM_ROBERTA, /* XLMRobertaTokenizer: fairseq ids; <s> A </s></s> B </s> */
+};
+
+struct sentencepiece_opts {
+	enum sentencepiece_flavour flavour;
+	int do_lower_case; /* ALBERT: default 1 */
+	int remove_space;  /* ALBERT: default 1 */
+	int keep_accents;  /* ALBERT: default 0 */
+};
+
+/*
+ * Builds a tokenizer from the n_model bytes of a SentencePiece model file
+ * (copied; the caller may free them). Fills the vocabulary in the model's
+ * id space for the flavour, the special ids, template_kind and the ops
+ * (pieces with byte offsets into the original text, decode, destroy).
+ * 0, or STATUS_EFORMAT (malformed protobuf: err says where), STATUS_EUNSUPPORTED
+ * (a model type or feature not implemented), STATUS_ENOMEM.
+ */
+int sentencepiece_create(const uint8_t *model, size_t n_model, const struct sentencepiece_opts *opts,
+			 struct tokenizer **out, char *err, size_t n_err);
+
+#endif
