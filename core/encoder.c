@@ -10,44 +10,51 @@
 #include <math.h>
 #include <string.h>
 
+#include "encoder-impl.h"
 #include "gemm.h"
 #include "status.h"
 
+#define N_SLOTS 11
+
 static size_t scratch_layout(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len,
-                             size_t sizes[8])
+                             size_t sizes[N_SLOTS])
 {
 	size_t t = (size_t)max_tokens, h = (size_t)e->hidden;
+	size_t emb_width = (size_t)e->embedding_size * (e->mobile && e->mobile->trigram ? 3 : 1);
 	sizes[0] = t * h * sizeof(float);                       /* x */
 	sizes[1] = sizes[0];                                    /* q */
 	sizes[2] = sizes[0];                                    /* k */
 	sizes[3] = sizes[0];                                    /* v */
 	sizes[4] = sizes[0];                                    /* ctx */
 	sizes[5] = t * (size_t)e->intermediate * sizeof(float); /* ffn */
-	sizes[6] = e->emb_proj.w != NULL ? t * (size_t)e->embedding_size * sizeof(float) : 0;
+	sizes[6] = e->emb_proj.w != NULL ? t * emb_width * sizeof(float) : 0;
 	sizes[7] = (size_t)max_seq_len * (size_t)max_seq_len * sizeof(float); /* scores */
+	for (int i = 8; i < N_SLOTS; i++)
+		sizes[i] = e->mobile != NULL ? sizes[0] : 0; /* t1, t2, t3 */
 	size_t total = 0;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < N_SLOTS; i++)
 		total += arena_size_of(sizes[i]);
 	return total;
 }
 
 size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len)
 {
-	size_t sizes[8];
+	size_t sizes[N_SLOTS];
 	return scratch_layout(e, max_tokens, max_seq_len, sizes);
 }
 
 int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int32_t max_tokens,
                          int32_t max_seq_len)
 {
-	size_t sizes[8];
+	size_t sizes[N_SLOTS];
 	memset(s, 0, sizeof(*s));
 	if (max_tokens <= 0 || max_seq_len <= 0)
 		return STATUS_EINVAL;
 	if (arena_init(&s->arena, scratch_layout(e, max_tokens, max_seq_len, sizes)) != 0)
 		return STATUS_ENOMEM;
-	float **slots[8] = {&s->x, &s->q, &s->k, &s->v, &s->ctx, &s->ffn, &s->emb, &s->scores};
-	for (int i = 0; i < 8; i++)
+	float **slots[N_SLOTS] = {&s->x,   &s->q,   &s->k,	&s->v,	&s->ctx, &s->ffn,
+	                          &s->emb, &s->scores, &s->t1, &s->t2, &s->t3};
+	for (int i = 0; i < N_SLOTS; i++)
 		*slots[i] = sizes[i] ? arena_alloc(&s->arena, sizes[i]) : NULL;
 	s->max_tokens = max_tokens;
 	s->max_seq_len = max_seq_len;
@@ -122,22 +129,40 @@ static void embed(const struct encoder *e, struct encoder_scratch *s, const stru
 		       (size_t)e->hidden);
 }
 
-/* Multi-head self-attention of each sequence on its own: ctx = softmax(q
- * k^T / sqrt(d)) v, head by head, reading strided slices of q, k, v. */
-static void attention(const struct encoder *e, struct encoder_scratch *s,
-                      const struct packed_batch *b)
+/*
+ * Multi-head self-attention of each sequence on its own: ctx = softmax(q
+ * k^T / sqrt(d)) v, head by head, reading strided slices of q, k, v (rows of
+ * width ld = n_heads * d). scores is (len, len) scratch.
+ */
+void encoder_attention(float *ctx, const float *q, const float *k, const float *v, float *scores,
+                       size_t ld, int32_t n_heads, int32_t head_dim, const struct packed_batch *b)
 {
-	size_t h = (size_t)e->hidden, d = (size_t)e->head_dim;
-	float scale = 1.0f / sqrtf((float)e->head_dim);
-	for (int32_t q = 0; q < b->n_seqs; q++) {
-		size_t t0 = (size_t)b->seq_start[q];
-		size_t len = (size_t)(b->seq_start[q + 1] - b->seq_start[q]);
-		for (size_t head = 0; head < (size_t)e->n_heads; head++) {
-			size_t off = t0 * h + head * d;
-			gemm_nt(s->scores, len, s->q + off, h, s->k + off, h, len, len, d, 0);
-			softmax_rows(s->scores, scale, len, len);
-			gemm_nn(s->ctx + off, h, s->scores, len, s->v + off, h, len, d, len);
+	size_t d = (size_t)head_dim;
+	float scale = 1.0f / sqrtf((float)head_dim);
+	for (int32_t s = 0; s < b->n_seqs; s++) {
+		size_t t0 = (size_t)b->seq_start[s];
+		size_t len = (size_t)(b->seq_start[s + 1] - b->seq_start[s]);
+		for (size_t head = 0; head < (size_t)n_heads; head++) {
+			size_t off = t0 * ld + head * d;
+			gemm_nt(scores, len, q + off, ld, k + off, ld, len, len, d, 0);
+			softmax_rows(scores, scale, len, len);
+			gemm_nn(ctx + off, ld, scores, len, v + off, ld, len, d, len);
 		}
+	}
+}
+
+void norm_rows(float *x, const float *residual, const struct layer_norm *ln, size_t n_rows,
+               size_t n)
+{
+	if (!ln->no_norm) {
+		layer_norm_rows(x, residual, ln->gamma, ln->beta, ln->eps, n_rows, n);
+		return;
+	}
+	for (size_t r = 0; r < n_rows; r++) { /* MobileBERT NoNorm */
+		float *row = x + r * n;
+		const float *res = residual ? residual + r * n : NULL;
+		for (size_t i = 0; i < n; i++)
+			row[i] = (row[i] + (res ? res[i] : 0.0f)) * ln->gamma[i] + ln->beta[i];
 	}
 }
 
@@ -148,6 +173,8 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 	if (rc != 0)
 		return rc;
 	size_t n = (size_t)b->n_tokens, h = (size_t)e->hidden, ff = (size_t)e->intermediate;
+	if (e->mobile != NULL)
+		return mobilebert_forward(e, s, b, layers_out);
 
 	embed(e, s, b);
 	if (layers_out != NULL)
@@ -159,7 +186,7 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 		linear(s->q, s->x, L->q.w, L->q.b, n, h, h);
 		linear(s->k, s->x, L->k.w, L->k.b, n, h, h);
 		linear(s->v, s->x, L->v.w, L->v.b, n, h, h);
-		attention(e, s, b);
+		encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, h, e->n_heads, e->head_dim, b);
 		/* BertSelfOutput: LayerNorm(dense(ctx) + x). q is free again. */
 		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
 		layer_norm_rows(s->x, s->q, L->ln_attn.gamma, L->ln_attn.beta, L->ln_attn.eps, n,

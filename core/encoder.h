@@ -31,6 +31,7 @@ struct layer_norm {
 	const float *gamma; /* (n) */
 	const float *beta;  /* (n) */
 	float eps;
+	int no_norm; /* MobileBERT's NoNorm: x * gamma + beta, no statistics */
 };
 
 /* BertLayer / DistilBERT TransformerBlock: post-norm. */
@@ -40,6 +41,38 @@ struct encoder_layer {
 	struct dense ffn_in;       /* (intermediate, hidden) */
 	struct dense ffn_out;      /* (hidden, intermediate) */
 	struct layer_norm ln_ffn;  /* LN(ffn_out + x) */
+};
+
+#define MOBILEBERT_MAX_FFN 8
+
+/* MobileBertLayer (modeling_mobilebert.py): a narrow transformer
+ * (true_hidden) between an input and an output bottleneck. */
+struct mobilebert_layer {
+	struct dense bn_input;	       /* (intra, hidden) */
+	struct layer_norm bn_input_norm;
+	struct dense bn_attention;     /* (intra, hidden) if key_query_shared */
+	struct layer_norm bn_attention_norm;
+	struct dense q, k, v, o;       /* q, k: (true, true); v: (true, hidden) */
+	struct layer_norm attn_norm;   /* norm(o(ctx) + layer_input) */
+	int n_ffn;		       /* num_feedforward_networks - 1 */
+	struct dense ffn_in[MOBILEBERT_MAX_FFN];  /* (intermediate, true) */
+	struct dense ffn_out[MOBILEBERT_MAX_FFN]; /* (true, intermediate) */
+	struct layer_norm ffn_norm[MOBILEBERT_MAX_FFN];
+	struct dense inter;	       /* (intermediate, true) */
+	struct dense out;	       /* (true, intermediate) */
+	struct layer_norm out_norm;
+	struct dense out_bn;	       /* (hidden, true) */
+	struct layer_norm out_bn_norm; /* norm(out_bn(x) + hidden_states) */
+};
+
+struct mobilebert {
+	int32_t true_hidden; /* attention width (n_heads * head_dim) */
+	int32_t intra;	     /* bottleneck width */
+	int use_bottleneck;
+	int use_bottleneck_attention;
+	int key_query_shared;
+	int trigram; /* word embeddings of next, this and previous token */
+	const struct mobilebert_layer *layers; /* (n_layers) borrowed */
 };
 
 struct encoder {
@@ -60,6 +93,7 @@ struct encoder {
 	struct layer_norm ln_emb;
 	struct dense emb_proj;              /* w == NULL unless factorised */
 	const struct encoder_layer *layers; /* (n_layers) borrowed */
+	const struct mobilebert *mobile;    /* non-NULL: MobileBERT layers instead */
 };
 
 /* Sequences packed back to back: sequence s is tokens
@@ -84,6 +118,7 @@ struct encoder_scratch {
 	float *ffn;    /* (max_tokens, intermediate) */
 	float *emb;    /* (max_tokens, embedding_size) if factorised */
 	float *scores; /* (max_seq_len, max_seq_len) one head at a time */
+	float *t1, *t2, *t3; /* (max_tokens, hidden) MobileBERT only */
 };
 
 /*

@@ -1,9 +1,10 @@
 /*
- * BERT (modeling_bert.py): BertModel with its pooler, and the heads of
- * BertForSequenceClassification (pooler -> classifier) and
- * BertForTokenClassification (classifier on every token). Checkpoints keep
- * encoder weights bare or under "bert."; extra heads (cls.* of a masked-LM
- * checkpoint) are simply never looked up.
+ * BERT (modeling_bert.py): BertEmbeddings + BertEncoder, which ELECTRA and
+ * RoBERTa share under their own prefixes (bertlike_encoder), BertModel's
+ * pooler, and the heads of BertForSequenceClassification (pooler ->
+ * classifier) and BertForTokenClassification (classifier on every token).
+ * Checkpoints keep encoder weights bare or under "bert."; extra heads (cls.*
+ * of a masked-LM checkpoint) are simply never looked up.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,11 +42,11 @@ static int bert_layer(const struct weight_src *w, int32_t l, int32_t h, int32_t 
 	return 0;
 }
 
-int bert_wire(struct model *m, char *err, size_t n_err)
+int bertlike_encoder(struct model *m, const struct weight_src *w, const char *proj_name, char *err,
+                     size_t n_err)
 {
 	const struct hf_config *c = &m->cfg;
 	struct encoder *e = &m->enc;
-	struct weight_src w = {.m = m, .prefixes = {"bert."}, .n_prefixes = 1};
 	int32_t h = c->hidden_size, es = c->embedding_size;
 	int rc;
 
@@ -54,45 +55,82 @@ int bert_wire(struct model *m, char *err, size_t n_err)
 		                   "%s/config.json: position_embedding_type \"%s\" is not "
 		                   "supported (only \"absolute\")",
 		                   m->dir, c->position_embedding_type);
-	if ((rc = weight_get(&w, "embeddings.word_embeddings.weight", c->vocab_size, es,
+	if ((rc = weight_get(w, "embeddings.word_embeddings.weight", c->vocab_size, es,
 	                     &e->word_emb, err, n_err)) != 0 ||
-	    (rc = weight_get(&w, "embeddings.position_embeddings.weight",
+	    (rc = weight_get(w, "embeddings.position_embeddings.weight",
 	                     c->max_position_embeddings, es, &e->pos_emb, err, n_err)) != 0)
 		return rc;
 	if (c->type_vocab_size > 0 &&
-	    (rc = weight_get(&w, "embeddings.token_type_embeddings.weight", c->type_vocab_size, es,
+	    (rc = weight_get(w, "embeddings.token_type_embeddings.weight", c->type_vocab_size, es,
 	                     &e->type_emb, err, n_err)) != 0)
 		return rc;
-	if ((rc = weight_layer_norm(&w, "embeddings.LayerNorm", es, c->layer_norm_eps, &e->ln_emb,
+	if ((rc = weight_layer_norm(w, "embeddings.LayerNorm", es, c->layer_norm_eps, &e->ln_emb,
 	                            err, n_err)) != 0)
 		return rc;
+	if (es != h) {
+		if (proj_name == NULL)
+			return status_fail(err, n_err, STATUS_EFORMAT,
+			                   "%s/config.json: embedding_size %d differs from hidden_size "
+			                   "%d, which %s does not support",
+			                   m->dir, (int)es, (int)h, c->model_type);
+		if ((rc = weight_dense(w, proj_name, h, es, &e->emb_proj, err, n_err)) != 0)
+			return rc;
+	}
 	for (int32_t l = 0; l < c->n_layers; l++) {
-		rc = bert_layer(&w, l, h, c->intermediate_size, c->layer_norm_eps, &m->layers[l],
+		rc = bert_layer(w, l, h, c->intermediate_size, c->layer_norm_eps, &m->layers[l],
 		                err, n_err);
 		if (rc != 0)
 			return rc;
 	}
+	return 0;
+}
 
-	if (weight_exists(&w, "pooler.dense.weight")) {
-		if ((rc = weight_dense(&w, "pooler.dense", h, h, &m->pooler.d, err, n_err)) != 0)
-			return rc;
-		m->pooler.act = ACT_TANH;
-		m->has_pooler = 1;
-	}
+int pooler_wire(struct model *m, const struct weight_src *w, const char *name, char *err,
+                size_t n_err)
+{
+	int32_t h = m->cfg.hidden_size;
+	char full[96];
+	snprintf(full, sizeof(full), "%s.weight", name);
+	if (!weight_exists(w, full))
+		return 0;
+	int rc = weight_dense(w, name, h, h, &m->pooler.d, err, n_err);
+	if (rc != 0)
+		return rc;
+	m->pooler.act = ACT_TANH;
+	m->has_pooler = 1;
+	return 0;
+}
+
+int head_wire_pooled(struct model *m, const struct weight_src *w, char *err, size_t n_err)
+{
 	if (model_arch_is(m, "ForSequenceClassification")) {
 		if (!m->has_pooler)
 			return status_fail(err, n_err, STATUS_EFORMAT,
-			                   "%s: BertForSequenceClassification needs "
-			                   "pooler.dense.weight, which model.safetensors lacks",
-			                   m->dir);
+			                   "%s: %s needs the pooler weights, which model.safetensors "
+			                   "lacks",
+			                   m->dir, m->cfg.architectures[0]);
 		m->head = HEAD_SEQCLS;
 		m->head_layers[0] = m->pooler;
 		m->n_head_layers = 1;
-		return head_set_classifier(m, &w, "classifier", h, err, n_err);
+		return head_set_classifier(m, w, "classifier", m->cfg.hidden_size, err, n_err);
 	}
-	if (model_arch_is(m, "ForTokenClassification")) {
-		m->head = HEAD_TOKCLS;
-		return head_set_classifier(m, &w, "classifier", h, err, n_err);
-	}
-	return 0;
+	return head_wire_tokcls(m, w, err, n_err);
+}
+
+int head_wire_tokcls(struct model *m, const struct weight_src *w, char *err, size_t n_err)
+{
+	if (!model_arch_is(m, "ForTokenClassification"))
+		return 0;
+	m->head = HEAD_TOKCLS;
+	return head_set_classifier(m, w, "classifier", m->cfg.hidden_size, err, n_err);
+}
+
+int bert_wire(struct model *m, char *err, size_t n_err)
+{
+	struct weight_src w = {.m = m, .prefixes = {"bert."}, .n_prefixes = 1};
+	int rc;
+	if ((rc = bertlike_encoder(m, &w, NULL, err, n_err)) != 0 ||
+	    (rc = pooler_wire(m, &w, "pooler.dense", err, n_err)) != 0)
+		return rc;
+	return head_wire_pooled(m, &w, err, n_err);
 }

@@ -42,6 +42,16 @@ static const struct model_spec model_specs[] = {
      "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
     {"distilbert", "dim", "n_layers", "n_heads", "hidden_dim", "activation", 768, 6, 12, 3072, 0, 0,
      0, 1},
+    {"electra", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
+    {"roberta", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
+    {"xlm-roberta", "hidden_size", "num_hidden_layers", "num_attention_heads",
+     "intermediate_size", "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
+    {"albert", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
+    {"mobilebert", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_act", 0, 0, 0, 0, 1, 1, 0, 0},
 };
 #define N_MODEL_SPECS (sizeof(model_specs) / sizeof(model_specs[0]))
 
@@ -337,6 +347,56 @@ fail:
 	return rc;
 }
 
+/* Optional boolean key: def when absent; EFORMAT when not a boolean. */
+static int read_bool(const struct reader *r, const char *key, int def, int *out)
+{
+	const json_t *v = get(r, key);
+	char got[64];
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_boolean(v))
+		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
+		                   "%s: \"%s\" must be true or false, got %s", r->path, key,
+		                   describe(v, got, sizeof(got)));
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* ALBERT's layer sharing and MobileBERT's bottlenecks, with
+ * AlbertConfig / MobileBertConfig defaults; other families ignore them. */
+static int read_family_options(const struct reader *r, struct hf_config *cfg)
+{
+	int rc;
+	const char *norm = NULL;
+	if ((rc = read_int(r, "num_hidden_groups", 0, 1, 1, &cfg->num_hidden_groups)) != 0 ||
+	    (rc = read_int(r, "inner_group_num", 0, 1, 1, &cfg->inner_group_num)) != 0 ||
+	    (rc = read_int(r, "true_hidden_size", 0, 128, 1, &cfg->true_hidden_size)) != 0 ||
+	    (rc = read_int(r, "intra_bottleneck_size", 0, 128, 1, &cfg->intra_bottleneck_size)) !=
+	        0 ||
+	    (rc = read_int(r, "num_feedforward_networks", 0, 4, 1,
+	                   &cfg->num_feedforward_networks)) != 0 ||
+	    (rc = read_bool(r, "use_bottleneck", 1, &cfg->use_bottleneck)) != 0 ||
+	    (rc = read_bool(r, "use_bottleneck_attention", 0, &cfg->use_bottleneck_attention)) != 0 ||
+	    (rc = read_bool(r, "key_query_shared_bottleneck", 1,
+	                    &cfg->key_query_shared_bottleneck)) != 0 ||
+	    (rc = read_bool(r, "trigram_input", 1, &cfg->trigram_input)) != 0 ||
+	    (rc = read_bool(r, "classifier_activation", 1, &cfg->classifier_activation)) != 0 ||
+	    (rc = read_str(r, "normalization_type", "no_norm", &norm)) != 0)
+		return rc;
+	if (strcmp(norm, "no_norm") != 0 && strcmp(norm, "layer_norm") != 0)
+		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
+		                   "%s: normalization_type \"%.40s\" is neither no_norm nor layer_norm",
+		                   r->path, norm);
+	cfg->no_norm = strcmp(norm, "no_norm") == 0;
+	if (cfg->num_hidden_groups > cfg->n_layers)
+		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
+		                   "%s: num_hidden_groups %d is more than num_hidden_layers %d",
+		                   r->path, cfg->num_hidden_groups, cfg->n_layers);
+	return 0;
+}
+
 static int read_problem_type(const struct reader *r, struct hf_config *cfg)
 {
 	const char *s = NULL;
@@ -487,7 +547,8 @@ int hf_config_load(const char *path, struct hf_config *cfg, char *err, size_t n_
 	r.root = root;
 	if ((rc = read_model_type(&r, cfg, &spec)) != 0 ||
 	    (rc = read_architectures(&r, cfg)) != 0 || (rc = read_sizes(&r, spec, cfg)) != 0 ||
-	    (rc = read_options(&r, spec, cfg)) != 0 || (rc = read_problem_type(&r, cfg)) != 0 ||
+	    (rc = read_options(&r, spec, cfg)) != 0 || (rc = read_family_options(&r, cfg)) != 0 ||
+	    (rc = read_problem_type(&r, cfg)) != 0 ||
 	    (rc = read_labels(&r, cfg)) != 0)
 		goto fail;
 	json_decref(root);

@@ -39,6 +39,19 @@ struct hf_config {
 	enum problem_type problem_type;
 	int sinusoidal_pos_embds;         /* distilbert; unsupported if 1 */
 	char position_embedding_type[16]; /* "absolute" */
+	/* ALBERT: layers share weights in groups. */
+	int32_t num_hidden_groups; /* default 1 */
+	int32_t inner_group_num;   /* default 1 */
+	/* MobileBERT: bottlenecks around a narrow transformer. */
+	int32_t true_hidden_size;         /* default 128 */
+	int32_t intra_bottleneck_size;    /* default 128 */
+	int32_t num_feedforward_networks; /* default 4 */
+	int use_bottleneck;               /* default 1 */
+	int use_bottleneck_attention;     /* default 0 */
+	int key_query_shared_bottleneck;  /* default 1 */
+	int trigram_input;                /* default 1 */
+	int classifier_activation;        /* default 1: pooler dense + tanh */
+	int no_norm;                      /* normalization_type "no_norm" (default) */
 	int32_t n_labels;                 /* 0 if no id2label */
 	char **id2label;                  /* (n_labels) owned */
 };

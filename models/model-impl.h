@@ -37,4 +37,21 @@ int model_arch_is(const struct model *m, const char *suffix);
 int head_set_classifier(struct model *m, const struct weight_src *w, const char *classifier_name,
                         int32_t n_in, char *err, size_t n_err);
 
+/* BertEmbeddings + BertEncoder under w's prefixes (BERT, ELECTRA,
+ * RoBERTa); proj_name names the embedding projection when embedding_size
+ * differs from hidden_size (NULL: not allowed). */
+int bertlike_encoder(struct model *m, const struct weight_src *w, const char *proj_name, char *err,
+                     size_t n_err);
+
+/* name.weight/.bias (hidden, hidden) + tanh as m->pooler, if present. */
+int pooler_wire(struct model *m, const struct weight_src *w, const char *name, char *err,
+                size_t n_err);
+
+/* ...ForSequenceClassification: pooler -> "classifier"; or the token
+ * classification head; or nothing, by architectures[0]. */
+int head_wire_pooled(struct model *m, const struct weight_src *w, char *err, size_t n_err);
+
+/* ...ForTokenClassification: "classifier" on every token; else nothing. */
+int head_wire_tokcls(struct model *m, const struct weight_src *w, char *err, size_t n_err);
+
 #endif

@@ -22,8 +22,9 @@ struct arch_entry {
 };
 
 static const struct arch_entry ARCHS[] = {
-    {"bert", bert_wire},
-    {"distilbert", distilbert_wire},
+    {"bert", bert_wire},       {"distilbert", distilbert_wire}, {"electra", electra_wire},
+    {"roberta", roberta_wire}, {"xlm-roberta", roberta_wire},   {"albert", albert_wire},
+    {"mobilebert", mobilebert_wire},
 };
 
 int weight_get(const struct weight_src *w, const char *name, int64_t rows, int64_t cols,
@@ -195,8 +196,7 @@ static int wire(struct model *m, char *err, size_t n_err)
 		return ARCHS[i].wire(m, err, n_err);
 	}
 	return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-	                   "%s/config.json: model_type \"%s\" is not supported (supported: bert, "
-	                   "distilbert)",
+	                   "%s/config.json: model_type \"%s\" has no architecture wiring",
 	                   m->dir, c->model_type);
 }
 
@@ -272,6 +272,7 @@ void model_destroy(struct model *m)
 	safetensors_close(m->st);
 	hf_config_dispose(&m->cfg);
 	free(m->layers);
+	free(m->mobile_layers);
 	free(m->dir);
 	free(m);
 }

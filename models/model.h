@@ -39,6 +39,8 @@ struct model {
 	struct tokenizer *tok;        /* owned */
 	struct encoder enc;           /* weights borrowed from st */
 	struct encoder_layer *layers; /* (n_layers) owned */
+	struct mobilebert mobile;     /* MobileBERT only, enc.mobile points here */
+	struct mobilebert_layer *mobile_layers; /* (n_layers) owned, MobileBERT only */
 
 	enum pooling pooling;
 	int pooling_from_folder; /* 1 if 1_Pooling/config.json said so */
@@ -67,10 +69,14 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
                size_t n_err);
 void model_destroy(struct model *m);
 
-/* "bert", "distilbert": the architecture's wiring of weights into m->enc
- * and heads. Called by model_load after config and safetensors are open. */
+/* Each architecture's wiring of weights into m->enc and heads (models/
+ * <family>.c). Called by model_load after config and safetensors are open. */
 int bert_wire(struct model *m, char *err, size_t n_err);
 int distilbert_wire(struct model *m, char *err, size_t n_err);
+int electra_wire(struct model *m, char *err, size_t n_err);
+int roberta_wire(struct model *m, char *err, size_t n_err);
+int albert_wire(struct model *m, char *err, size_t n_err);
+int mobilebert_wire(struct model *m, char *err, size_t n_err);
 
 /* A worker's scratch for one model. */
 struct model_ctx {

@@ -145,16 +145,37 @@ START_TEST(test_fixture_labels)
 }
 END_TEST
 
-/* The electra fixture is a real config whose model_type is not supported yet. */
-START_TEST(test_electra_not_yet_supported)
+/* Every family's fixture config loads, with its own options read. */
+START_TEST(test_other_families_load)
 {
-	struct hf_config cfg;
-	char err[1024] = "";
-	int rc = hf_config_load(fixture_path("electra/config.json"), &cfg, err, sizeof(err));
-	ck_assert_int_eq(rc, STATUS_EUNSUPPORTED);
-	ck_assert_msg(strstr(err, "model_type \"electra\" is not supported (supported: bert, "
-	                          "distilbert)") != NULL,
-	              "%s", err);
+	static const char *const folders[] = {"electra", "roberta", "xlm-roberta", "albert",
+	                                      "mobilebert"};
+	for (size_t i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
+		struct hf_config cfg;
+		char err[1024] = "", sub[64];
+		snprintf(sub, sizeof(sub), "%s/config.json", folders[i]);
+		int rc = hf_config_load(fixture_path(sub), &cfg, err, sizeof(err));
+		ck_assert_msg(rc == 0, "%s: %s", folders[i], err);
+		ck_assert_str_eq(cfg.model_type, folders[i]);
+		if (i == 0)
+			ck_assert_int_eq(cfg.embedding_size, 32);
+		if (i == 1) {
+			ck_assert_int_eq(cfg.pad_token_id, 1);
+			ck_assert_float_eq(cfg.layer_norm_eps, 1e-5f);
+		}
+		if (i == 3) {
+			ck_assert_int_eq(cfg.num_hidden_groups, 1);
+			ck_assert_int_eq(cfg.hidden_act, ACT_GELU_TANH);
+		}
+		if (i == 4) {
+			ck_assert_int_eq(cfg.true_hidden_size, 32);
+			ck_assert_int_eq(cfg.num_feedforward_networks, 4);
+			ck_assert_int_eq(cfg.no_norm, 1);
+			ck_assert_int_eq(cfg.trigram_input, 1);
+			ck_assert_int_eq(cfg.hidden_act, ACT_RELU);
+		}
+		hf_config_dispose(&cfg);
+	}
 }
 END_TEST
 
@@ -327,7 +348,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_fixture_loads, 0,
 	                    (int)(sizeof(fixtures) / sizeof(fixtures[0])));
 	tcase_add_test(tc, test_fixture_labels);
-	tcase_add_test(tc, test_electra_not_yet_supported);
+	tcase_add_test(tc, test_other_families_load);
 	tcase_add_test(tc, test_bert_defaults);
 	tcase_add_test(tc, test_distilbert_defaults);
 	tcase_add_test(tc, test_options);
