@@ -52,7 +52,7 @@ int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int
 		return STATUS_EINVAL;
 	if (arena_init(&s->arena, scratch_layout(e, max_tokens, max_seq_len, sizes)) != 0)
 		return STATUS_ENOMEM;
-	float **slots[N_SLOTS] = {&s->x,   &s->q,   &s->k,	&s->v,	&s->ctx, &s->ffn,
+	float **slots[N_SLOTS] = {&s->x,   &s->q,      &s->k,  &s->v,  &s->ctx, &s->ffn,
 	                          &s->emb, &s->scores, &s->t1, &s->t2, &s->t3};
 	for (int i = 0; i < N_SLOTS; i++)
 		*slots[i] = sizes[i] ? arena_alloc(&s->arena, sizes[i]) : NULL;
@@ -186,7 +186,8 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 		linear(s->q, s->x, L->q.w, L->q.b, n, h, h);
 		linear(s->k, s->x, L->k.w, L->k.b, n, h, h);
 		linear(s->v, s->x, L->v.w, L->v.b, n, h, h);
-		encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, h, e->n_heads, e->head_dim, b);
+		encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, h, e->n_heads, e->head_dim,
+		                  b);
 		/* BertSelfOutput: LayerNorm(dense(ctx) + x). q is free again. */
 		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
 		layer_norm_rows(s->x, s->q, L->ln_attn.gamma, L->ln_attn.beta, L->ln_attn.eps, n,

@@ -48,26 +48,26 @@ struct encoder_layer {
 /* MobileBertLayer (modeling_mobilebert.py): a narrow transformer
  * (true_hidden) between an input and an output bottleneck. */
 struct mobilebert_layer {
-	struct dense bn_input;	       /* (intra, hidden) */
+	struct dense bn_input; /* (intra, hidden) */
 	struct layer_norm bn_input_norm;
-	struct dense bn_attention;     /* (intra, hidden) if key_query_shared */
+	struct dense bn_attention; /* (intra, hidden) if key_query_shared */
 	struct layer_norm bn_attention_norm;
-	struct dense q, k, v, o;       /* q, k: (true, true); v: (true, hidden) */
-	struct layer_norm attn_norm;   /* norm(o(ctx) + layer_input) */
-	int n_ffn;		       /* num_feedforward_networks - 1 */
+	struct dense q, k, v, o;                  /* q, k: (true, true); v: (true, hidden) */
+	struct layer_norm attn_norm;              /* norm(o(ctx) + layer_input) */
+	int n_ffn;                                /* num_feedforward_networks - 1 */
 	struct dense ffn_in[MOBILEBERT_MAX_FFN];  /* (intermediate, true) */
 	struct dense ffn_out[MOBILEBERT_MAX_FFN]; /* (true, intermediate) */
 	struct layer_norm ffn_norm[MOBILEBERT_MAX_FFN];
-	struct dense inter;	       /* (intermediate, true) */
-	struct dense out;	       /* (true, intermediate) */
+	struct dense inter; /* (intermediate, true) */
+	struct dense out;   /* (true, intermediate) */
 	struct layer_norm out_norm;
-	struct dense out_bn;	       /* (hidden, true) */
+	struct dense out_bn;           /* (hidden, true) */
 	struct layer_norm out_bn_norm; /* norm(out_bn(x) + hidden_states) */
 };
 
 struct mobilebert {
 	int32_t true_hidden; /* attention width (n_heads * head_dim) */
-	int32_t intra;	     /* bottleneck width */
+	int32_t intra;       /* bottleneck width */
 	int use_bottleneck;
 	int use_bottleneck_attention;
 	int key_query_shared;
@@ -110,14 +110,14 @@ struct encoder_scratch {
 	struct arena arena;
 	int32_t max_tokens;
 	int32_t max_seq_len;
-	float *x;      /* (max_tokens, hidden): the hidden state, output */
-	float *q;      /* (max_tokens, hidden) */
-	float *k;      /* (max_tokens, hidden) */
-	float *v;      /* (max_tokens, hidden) */
-	float *ctx;    /* (max_tokens, hidden) attention context */
-	float *ffn;    /* (max_tokens, intermediate) */
-	float *emb;    /* (max_tokens, embedding_size) if factorised */
-	float *scores; /* (max_seq_len, max_seq_len) one head at a time */
+	float *x;            /* (max_tokens, hidden): the hidden state, output */
+	float *q;            /* (max_tokens, hidden) */
+	float *k;            /* (max_tokens, hidden) */
+	float *v;            /* (max_tokens, hidden) */
+	float *ctx;          /* (max_tokens, hidden) attention context */
+	float *ffn;          /* (max_tokens, intermediate) */
+	float *emb;          /* (max_tokens, embedding_size) if factorised */
+	float *scores;       /* (max_seq_len, max_seq_len) one head at a time */
 	float *t1, *t2, *t3; /* (max_tokens, hidden) MobileBERT only */
 };
 

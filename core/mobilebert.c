@@ -32,7 +32,8 @@ static void mobilebert_embed(const struct encoder *e, struct encoder_scratch *s,
 			}
 			/* cat([next token, this token, previous token]) */
 			if (t + 1 < end)
-				memcpy(row, e->word_emb + (size_t)b->ids[t + 1] * es, es * sizeof(float));
+				memcpy(row, e->word_emb + (size_t)b->ids[t + 1] * es,
+				       es * sizeof(float));
 			else
 				memset(row, 0, es * sizeof(float));
 			memcpy(row + es, cur, es * sizeof(float));
@@ -63,8 +64,8 @@ static void mobilebert_embed(const struct encoder *e, struct encoder_scratch *s,
 	norm_rows(s->x, NULL, &e->ln_emb, n, h);
 }
 
-static void dense_norm(float *y, const float *x, const struct dense *d,
-                       const struct layer_norm *ln, const float *residual, size_t n)
+static void dense_norm(float *y, const float *x, const struct dense *d, const struct layer_norm *ln,
+                       const float *residual, size_t n)
 {
 	linear(y, x, d->w, d->b, n, (size_t)d->n_in, (size_t)d->n_out);
 	norm_rows(y, residual, ln, n, (size_t)d->n_out);

@@ -57,8 +57,8 @@ int bertlike_encoder(struct model *m, const struct weight_src *w, const char *pr
 		                   m->dir, c->position_embedding_type);
 	if ((rc = weight_get(w, "embeddings.word_embeddings.weight", c->vocab_size, es,
 	                     &e->word_emb, err, n_err)) != 0 ||
-	    (rc = weight_get(w, "embeddings.position_embeddings.weight",
-	                     c->max_position_embeddings, es, &e->pos_emb, err, n_err)) != 0)
+	    (rc = weight_get(w, "embeddings.position_embeddings.weight", c->max_position_embeddings,
+	                     es, &e->pos_emb, err, n_err)) != 0)
 		return rc;
 	if (c->type_vocab_size > 0 &&
 	    (rc = weight_get(w, "embeddings.token_type_embeddings.weight", c->type_vocab_size, es,
@@ -69,10 +69,11 @@ int bertlike_encoder(struct model *m, const struct weight_src *w, const char *pr
 		return rc;
 	if (es != h) {
 		if (proj_name == NULL)
-			return status_fail(err, n_err, STATUS_EFORMAT,
-			                   "%s/config.json: embedding_size %d differs from hidden_size "
-			                   "%d, which %s does not support",
-			                   m->dir, (int)es, (int)h, c->model_type);
+			return status_fail(
+			    err, n_err, STATUS_EFORMAT,
+			    "%s/config.json: embedding_size %d differs from hidden_size "
+			    "%d, which %s does not support",
+			    m->dir, (int)es, (int)h, c->model_type);
 		if ((rc = weight_dense(w, proj_name, h, es, &e->emb_proj, err, n_err)) != 0)
 			return rc;
 	}
@@ -105,10 +106,11 @@ int head_wire_pooled(struct model *m, const struct weight_src *w, char *err, siz
 {
 	if (model_arch_is(m, "ForSequenceClassification")) {
 		if (!m->has_pooler)
-			return status_fail(err, n_err, STATUS_EFORMAT,
-			                   "%s: %s needs the pooler weights, which model.safetensors "
-			                   "lacks",
-			                   m->dir, m->cfg.architectures[0]);
+			return status_fail(
+			    err, n_err, STATUS_EFORMAT,
+			    "%s: %s needs the pooler weights, which model.safetensors "
+			    "lacks",
+			    m->dir, m->cfg.architectures[0]);
 		m->head = HEAD_SEQCLS;
 		m->head_layers[0] = m->pooler;
 		m->n_head_layers = 1;

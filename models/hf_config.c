@@ -46,8 +46,8 @@ static const struct model_spec model_specs[] = {
      "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
     {"roberta", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
      "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
-    {"xlm-roberta", "hidden_size", "num_hidden_layers", "num_attention_heads",
-     "intermediate_size", "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
+    {"xlm-roberta", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
     {"albert", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
      "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
     {"mobilebert", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
@@ -378,7 +378,8 @@ static int read_family_options(const struct reader *r, struct hf_config *cfg)
 	    (rc = read_int(r, "num_feedforward_networks", 0, 4, 1,
 	                   &cfg->num_feedforward_networks)) != 0 ||
 	    (rc = read_bool(r, "use_bottleneck", 1, &cfg->use_bottleneck)) != 0 ||
-	    (rc = read_bool(r, "use_bottleneck_attention", 0, &cfg->use_bottleneck_attention)) != 0 ||
+	    (rc = read_bool(r, "use_bottleneck_attention", 0, &cfg->use_bottleneck_attention)) !=
+	        0 ||
 	    (rc = read_bool(r, "key_query_shared_bottleneck", 1,
 	                    &cfg->key_query_shared_bottleneck)) != 0 ||
 	    (rc = read_bool(r, "trigram_input", 1, &cfg->trigram_input)) != 0 ||
@@ -386,9 +387,10 @@ static int read_family_options(const struct reader *r, struct hf_config *cfg)
 	    (rc = read_str(r, "normalization_type", "no_norm", &norm)) != 0)
 		return rc;
 	if (strcmp(norm, "no_norm") != 0 && strcmp(norm, "layer_norm") != 0)
-		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
-		                   "%s: normalization_type \"%.40s\" is neither no_norm nor layer_norm",
-		                   r->path, norm);
+		return status_fail(
+		    r->err, r->n_err, STATUS_EFORMAT,
+		    "%s: normalization_type \"%.40s\" is neither no_norm nor layer_norm", r->path,
+		    norm);
 	cfg->no_norm = strcmp(norm, "no_norm") == 0;
 	if (cfg->num_hidden_groups > cfg->n_layers)
 		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
@@ -548,8 +550,7 @@ int hf_config_load(const char *path, struct hf_config *cfg, char *err, size_t n_
 	if ((rc = read_model_type(&r, cfg, &spec)) != 0 ||
 	    (rc = read_architectures(&r, cfg)) != 0 || (rc = read_sizes(&r, spec, cfg)) != 0 ||
 	    (rc = read_options(&r, spec, cfg)) != 0 || (rc = read_family_options(&r, cfg)) != 0 ||
-	    (rc = read_problem_type(&r, cfg)) != 0 ||
-	    (rc = read_labels(&r, cfg)) != 0)
+	    (rc = read_problem_type(&r, cfg)) != 0 || (rc = read_labels(&r, cfg)) != 0)
 		goto fail;
 	json_decref(root);
 	return 0;

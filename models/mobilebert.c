@@ -19,8 +19,7 @@ struct mb_ctx {
 	size_t n_err;
 };
 
-static int dense(struct mb_ctx *x, const char *suffix, int32_t n_out, int32_t n_in,
-                 struct dense *d)
+static int dense(struct mb_ctx *x, const char *suffix, int32_t n_out, int32_t n_in, struct dense *d)
 {
 	char name[160];
 	snprintf(name, sizeof(name), "encoder.layer.%d.%s", (int)x->layer, suffix);
@@ -41,7 +40,10 @@ static int mobilebert_layer(struct mb_ctx *x, struct mobilebert_layer *L)
 	const struct hf_config *c = x->c;
 	int32_t h = c->hidden_size, tr = c->true_hidden_size, it = c->intra_bottleneck_size;
 	int32_t ff = c->intermediate_size;
-	int32_t qk_in = c->use_bottleneck ? (c->use_bottleneck_attention || c->key_query_shared_bottleneck ? it : h) : h;
+	int32_t qk_in =
+	    c->use_bottleneck
+	        ? (c->use_bottleneck_attention || c->key_query_shared_bottleneck ? it : h)
+	        : h;
 	int32_t v_in = c->use_bottleneck && c->use_bottleneck_attention ? it : h;
 	int rc;
 	if (c->use_bottleneck) {
@@ -50,7 +52,8 @@ static int mobilebert_layer(struct mb_ctx *x, struct mobilebert_layer *L)
 			return rc;
 		if (c->key_query_shared_bottleneck && !c->use_bottleneck_attention &&
 		    ((rc = dense(x, "bottleneck.attention.dense", it, h, &L->bn_attention)) != 0 ||
-		     (rc = norm(x, "bottleneck.attention.LayerNorm", it, &L->bn_attention_norm)) != 0))
+		     (rc = norm(x, "bottleneck.attention.LayerNorm", it, &L->bn_attention_norm)) !=
+		         0))
 			return rc;
 	}
 	if ((rc = dense(x, "attention.self.query", tr, qk_in, &L->q)) != 0 ||
@@ -87,22 +90,24 @@ static int check_shape(const struct model *m, char *err, size_t n_err)
 	if (c->num_feedforward_networks < 1 || c->num_feedforward_networks > MOBILEBERT_MAX_FFN + 1)
 		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
 		                   "%s/config.json: num_feedforward_networks %d is outside 1..%d",
-		                   m->dir, (int)c->num_feedforward_networks, MOBILEBERT_MAX_FFN + 1);
+		                   m->dir, (int)c->num_feedforward_networks,
+		                   MOBILEBERT_MAX_FFN + 1);
 	if (c->true_hidden_size % c->n_heads != 0 || c->true_hidden_size > c->hidden_size ||
 	    c->intra_bottleneck_size > c->hidden_size)
-		return status_fail(err, n_err, STATUS_EFORMAT,
-		                   "%s/config.json: true_hidden_size %d and intra_bottleneck_size %d "
-		                   "must divide by the %d heads and not exceed hidden_size %d",
-		                   m->dir, (int)c->true_hidden_size, (int)c->intra_bottleneck_size,
-		                   (int)c->n_heads, (int)c->hidden_size);
+		return status_fail(
+		    err, n_err, STATUS_EFORMAT,
+		    "%s/config.json: true_hidden_size %d and intra_bottleneck_size %d "
+		    "must divide by the %d heads and not exceed hidden_size %d",
+		    m->dir, (int)c->true_hidden_size, (int)c->intra_bottleneck_size,
+		    (int)c->n_heads, (int)c->hidden_size);
 	if (c->use_bottleneck ? c->intra_bottleneck_size != c->true_hidden_size
 	                      : c->true_hidden_size != c->hidden_size)
-		return status_fail(err, n_err, STATUS_EFORMAT,
-		                   "%s/config.json: true_hidden_size %d must equal %s %d", m->dir,
-		                   (int)c->true_hidden_size,
-		                   c->use_bottleneck ? "intra_bottleneck_size" : "hidden_size",
-		                   (int)(c->use_bottleneck ? c->intra_bottleneck_size
-		                                           : c->hidden_size));
+		return status_fail(
+		    err, n_err, STATUS_EFORMAT,
+		    "%s/config.json: true_hidden_size %d must equal %s %d", m->dir,
+		    (int)c->true_hidden_size,
+		    c->use_bottleneck ? "intra_bottleneck_size" : "hidden_size",
+		    (int)(c->use_bottleneck ? c->intra_bottleneck_size : c->hidden_size));
 	return 0;
 }
 

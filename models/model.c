@@ -22,8 +22,12 @@ struct arch_entry {
 };
 
 static const struct arch_entry ARCHS[] = {
-    {"bert", bert_wire},       {"distilbert", distilbert_wire}, {"electra", electra_wire},
-    {"roberta", roberta_wire}, {"xlm-roberta", roberta_wire},   {"albert", albert_wire},
+    {"bert", bert_wire},
+    {"distilbert", distilbert_wire},
+    {"electra", electra_wire},
+    {"roberta", roberta_wire},
+    {"xlm-roberta", roberta_wire},
+    {"albert", albert_wire},
     {"mobilebert", mobilebert_wire},
 };
 
@@ -196,8 +200,8 @@ static int wire(struct model *m, char *err, size_t n_err)
 		return ARCHS[i].wire(m, err, n_err);
 	}
 	return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-	                   "%s/config.json: model_type \"%s\" has no architecture wiring",
-	                   m->dir, c->model_type);
+	                   "%s/config.json: model_type \"%s\" has no architecture wiring", m->dir,
+	                   c->model_type);
 }
 
 int model_load(const char *dir, const struct model_opts *opts, struct model **out, char *err,

@@ -24,7 +24,8 @@ int roberta_wire(struct model *m, char *err, size_t n_err)
 		return head_wire_tokcls(m, &w, err, n_err);
 	m->head = HEAD_SEQCLS;
 	int32_t h = m->cfg.hidden_size;
-	if ((rc = weight_dense(&w, "classifier.dense", h, h, &m->head_layers[0].d, err, n_err)) != 0)
+	if ((rc = weight_dense(&w, "classifier.dense", h, h, &m->head_layers[0].d, err, n_err)) !=
+	    0)
 		return rc;
 	m->head_layers[0].act = ACT_TANH;
 	m->n_head_layers = 1;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ner.h"
 #include "status.h"
 
 static int fail(struct api_error *e, enum api_error_kind kind, const char *fmt, ...)
@@ -336,6 +337,48 @@ static int parse_truncation(const json_t *body, const struct request_limits *lim
 	return 0;
 }
 
+/* predict_tokens: {"inputs", "aggregation_strategy": "none", "ignore_labels": ["O"]}. */
+static int parse_predict_tokens(const struct model *m, const json_t *body,
+                                const struct request_limits *lim, struct request *r,
+                                struct api_error *e)
+{
+	if (m->head != HEAD_TOKCLS)
+		return fail(e, API_ERR_VALIDATION,
+		            "this model is not a token classifier (config.json architectures: %s); "
+		            "/predict_tokens needs a ...ForTokenClassification folder",
+		            m->cfg.n_architectures ? m->cfg.architectures[0] : "none");
+	if (parse_texts(json_object_get(body, "inputs"), lim, r, e) != 0)
+		return -1;
+	const json_t *agg = json_object_get(body, "aggregation_strategy");
+	r->aggregation = AGG_NONE;
+	if (agg != NULL && !json_is_null(agg)) {
+		int a = json_is_string(agg) ? aggregation_from_name(json_string_value(agg)) : -1;
+		if (a < 0)
+			return fail(e, API_ERR_VALIDATION,
+			            "`aggregation_strategy` must be one of none, simple, first, "
+			            "average, max");
+		r->aggregation = a;
+	}
+	const json_t *ign = json_object_get(body, "ignore_labels");
+	size_t n = ign == NULL || json_is_null(ign) ? 1 : json_array_size(ign);
+	if (ign != NULL && !json_is_null(ign) && !json_is_array(ign))
+		return fail(e, API_ERR_VALIDATION, "`ignore_labels` must be a list of strings");
+	r->ignore_labels = calloc(n ? n : 1, sizeof(*r->ignore_labels));
+	if (r->ignore_labels == NULL)
+		return fail(e, API_ERR_BACKEND, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *v = ign == NULL || json_is_null(ign) ? NULL : json_array_get(ign, i);
+		if (v != NULL && !json_is_string(v))
+			return fail(e, API_ERR_VALIDATION, "`ignore_labels[%zu]` must be a string",
+			            i);
+		r->ignore_labels[i] = strdup(v ? json_string_value(v) : "O");
+		if (r->ignore_labels[i] == NULL)
+			return fail(e, API_ERR_BACKEND, "out of memory");
+		r->n_ignore = (int32_t)i + 1;
+	}
+	return 0;
+}
+
 /* The route's own fields; inputs land in r->texts / r->pairs. */
 static int parse_route(const struct model *m, enum route route, const json_t *body,
                        const struct request_limits *lim, struct encode_opts *opts,
@@ -343,7 +386,8 @@ static int parse_route(const struct model *m, enum route route, const json_t *bo
 {
 	const json_t *inputs = json_object_get(body, "inputs");
 	int needs_inputs = route == ROUTE_EMBED || route == ROUTE_EMBED_ALL ||
-	                   route == ROUTE_PREDICT || route == ROUTE_TOKENIZE;
+	                   route == ROUTE_PREDICT || route == ROUTE_TOKENIZE ||
+	                   route == ROUTE_PREDICT_TOKENS;
 	if (needs_inputs && inputs == NULL)
 		return fail(e, API_ERR_VALIDATION, "missing field `inputs`");
 	switch (route) {
@@ -371,6 +415,8 @@ static int parse_route(const struct model *m, enum route route, const json_t *bo
 		return parse_openai(m, body, lim, r, e);
 	case ROUTE_DECODE:
 		return parse_decode(m, body, lim, r, e);
+	case ROUTE_PREDICT_TOKENS:
+		return parse_predict_tokens(m, body, lim, r, e);
 	default:
 		return fail(e, API_ERR_NOT_FOUND, "unknown route");
 	}

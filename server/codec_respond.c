@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "ner.h"
 
 static json_t *float_array(const float *x, size_t n)
 {
@@ -177,6 +178,69 @@ static json_t *decode(const struct model *m, const struct request *r)
 	return list;
 }
 
+static int ignored(const struct request *r, const char *label)
+{
+	for (int32_t i = 0; i < r->n_ignore; i++)
+		if (strcmp(r->ignore_labels[i], label) == 0)
+			return 1;
+	return 0;
+}
+
+/* One input's entities, as the token-classification pipeline lists them. */
+static json_t *entities(const struct model *m, const struct request *r, int32_t i, size_t row)
+{
+	const struct encoding *en = &r->inputs[i];
+	size_t nl = (size_t)m->n_labels;
+	float *logits = malloc(((size_t)en->n * nl + 1) * sizeof(float));
+	struct ner_entity *ents = NULL;
+	int32_t n = 0;
+	if (logits == NULL)
+		return NULL;
+	memcpy(logits, r->out + row * nl, (size_t)en->n * nl * sizeof(float));
+	int rc = ner_entities(m, r->texts[i], r->text_lens[i], en, logits,
+	                      (enum aggregation)r->aggregation, &ents, &n);
+	free(logits);
+	if (rc != 0)
+		return NULL;
+	json_t *list = json_array();
+	for (int32_t k = 0; list != NULL && k < n; k++) {
+		const struct ner_entity *x = &ents[k];
+		if (ignored(r, x->label_text))
+			continue;
+		json_t *o =
+		    r->aggregation == AGG_NONE
+		        ? json_pack("{s:s, s:f, s:i, s:s, s:i, s:i}", "entity", x->label_text,
+		                    "score", (double)x->score, "index", (int)x->index, "word",
+		                    x->word, "start", (int)x->start, "end", (int)x->end)
+		        : json_pack("{s:s, s:f, s:s, s:i, s:i}", "entity_group", x->label_text,
+		                    "score", (double)x->score, "word", x->word, "start",
+		                    (int)x->start, "end", (int)x->end);
+		json_array_append_new(list, o);
+	}
+	ner_entities_free(ents, n);
+	return list;
+}
+
+static json_t *predict_tokens(const struct model *m, const struct request *r)
+{
+	json_t *out = json_array();
+	size_t row = 0;
+	for (int32_t i = 0; out != NULL && i < r->n_inputs; i++) {
+		json_t *list = entities(m, r, i, row);
+		row += (size_t)r->inputs[i].n;
+		if (list == NULL) {
+			json_decref(out);
+			return NULL;
+		}
+		if (!r->batch) {
+			json_decref(out);
+			return list;
+		}
+		json_array_append_new(out, list);
+	}
+	return out;
+}
+
 json_t *codec_respond(const struct model *m, const struct request *r)
 {
 	switch (r->route) {
@@ -188,6 +252,8 @@ json_t *codec_respond(const struct model *m, const struct request *r)
 		return decode(m, r);
 	case ROUTE_OPENAI:
 		return openai(m, r);
+	case ROUTE_PREDICT_TOKENS:
+		return predict_tokens(m, r);
 	default:
 		break;
 	}

@@ -94,11 +94,12 @@ int engine_run(const struct model *m, struct engine_ctx *c, struct request *cons
 	int need_pool = 0, need_logits = 0;
 	for (int r = 0; r < n_reqs; r++) {
 		need_pool |= route_work(reqs[r]->route) == WORK_POOLED;
-		need_logits |= route_work(reqs[r]->route) == WORK_CLASSIFY;
+		need_logits |= route_work(reqs[r]->route) == WORK_CLASSIFY ||
+		               route_work(reqs[r]->route) == WORK_TOKEN_CLASSIFY;
 	}
 	if (need_pool)
 		model_pool(m, &c->mc, &b, m->pooling, 0, c->pooled);
-	if (need_logits && m->head == HEAD_SEQCLS)
+	if (need_logits && m->head != HEAD_NONE) /* per sequence or per token */
 		model_logits(m, &c->mc, &b, c->logits);
 
 	size_t h = (size_t)m->enc.hidden, nl = (size_t)m->n_labels;
@@ -106,7 +107,7 @@ int engine_run(const struct model *m, struct engine_ctx *c, struct request *cons
 	for (int r = 0; r < n_reqs; r++) {
 		struct request *q = reqs[r];
 		enum route_work work = route_work(q->route);
-		size_t off = 0; /* WORK_TOKENS: rows written so far */
+		size_t off = 0; /* WORK_TOKENS, WORK_TOKEN_CLASSIFY: rows written so far */
 		for (int32_t i = 0; work != WORK_NONE && i < q->n_inputs; i++, seq++) {
 			switch (work) {
 			case WORK_POOLED: {
@@ -122,6 +123,13 @@ int engine_run(const struct model *m, struct engine_ctx *c, struct request *cons
 				size_t rows = (size_t)q->inputs[i].n;
 				memcpy(q->out + off * h, c->mc.enc.x + (size_t)b.seq_start[seq] * h,
 				       rows * h * sizeof(float));
+				off += rows;
+				break;
+			}
+			case WORK_TOKEN_CLASSIFY: {
+				size_t rows = (size_t)q->inputs[i].n;
+				memcpy(q->out + off * nl, c->logits + (size_t)b.seq_start[seq] * nl,
+				       rows * nl * sizeof(float));
 				off += rows;
 				break;
 			}

@@ -37,6 +37,7 @@ static const struct route_entry ROUTES[] = {
     {"/decode", "POST", H_MODEL, ROUTE_DECODE},
     {"/v1/embeddings", "POST", H_MODEL, ROUTE_OPENAI},
     {"/embeddings", "POST", H_MODEL, ROUTE_OPENAI},
+    {"/predict_tokens", "POST", H_MODEL, ROUTE_PREDICT_TOKENS},
     {"/health", "GET", H_HEALTH, ROUTE_COUNT_},
     {"/ping", "GET", H_PING, ROUTE_COUNT_},
     {"/info", "GET", H_INFO, ROUTE_COUNT_},

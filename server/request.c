@@ -10,7 +10,8 @@
 #include "status.h"
 
 static const char *const ROUTE_NAMES[ROUTE_COUNT_] = {
-    "embed", "embed_all", "predict", "tokenize", "rerank", "similarity", "decode", "v1/embeddings"};
+    "embed",      "embed_all", "predict",       "tokenize",      "rerank",
+    "similarity", "decode",    "v1/embeddings", "predict_tokens"};
 
 enum route_work route_work(enum route r)
 {
@@ -24,6 +25,8 @@ enum route_work route_work(enum route r)
 	case ROUTE_PREDICT:
 	case ROUTE_RERANK:
 		return WORK_CLASSIFY;
+	case ROUTE_PREDICT_TOKENS:
+		return WORK_TOKEN_CLASSIFY;
 	default:
 		return WORK_NONE;
 	}
@@ -113,6 +116,9 @@ void request_dispose(struct request *r)
 			free(r->decode_ids[i]);
 	free(r->decode_ids);
 	free(r->decode_lens);
+	for (int32_t i = 0; r->ignore_labels != NULL && i < r->n_ignore; i++)
+		free(r->ignore_labels[i]);
+	free(r->ignore_labels);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -128,6 +134,9 @@ int request_alloc_output(struct request *r, const struct model *m)
 		break;
 	case WORK_CLASSIFY:
 		r->n_out = (size_t)r->n_inputs * (size_t)(m->n_labels > 0 ? m->n_labels : 1);
+		break;
+	case WORK_TOKEN_CLASSIFY:
+		r->n_out = (size_t)r->n_tokens * (size_t)(m->n_labels > 0 ? m->n_labels : 1);
 		break;
 	default:
 		r->n_out = 0;

@@ -17,19 +17,21 @@ enum route {
 	ROUTE_EMBED_ALL,
 	ROUTE_PREDICT,
 	ROUTE_TOKENIZE,
-	ROUTE_RERANK,     /* (query, text) pairs through the classifier */
-	ROUTE_SIMILARITY, /* source + sentences embedded, cosine */
-	ROUTE_DECODE,     /* ids -> text, no model run */
-	ROUTE_OPENAI,     /* OpenAI-style /v1/embeddings */
+	ROUTE_RERANK,         /* (query, text) pairs through the classifier */
+	ROUTE_SIMILARITY,     /* source + sentences embedded, cosine */
+	ROUTE_DECODE,         /* ids -> text, no model run */
+	ROUTE_OPENAI,         /* OpenAI-style /v1/embeddings */
+	ROUTE_PREDICT_TOKENS, /* token classification (NER) */
 	ROUTE_COUNT_,
 };
 
 /* What the engine computes for a route. */
 enum route_work {
-	WORK_NONE = 0, /* tokenizer only */
-	WORK_POOLED,   /* one pooled vector per input */
-	WORK_TOKENS,   /* every token's hidden state */
-	WORK_CLASSIFY, /* classifier scores per input */
+	WORK_NONE = 0,       /* tokenizer only */
+	WORK_POOLED,         /* one pooled vector per input */
+	WORK_TOKENS,         /* every token's hidden state */
+	WORK_CLASSIFY,       /* classifier scores per input */
+	WORK_TOKEN_CLASSIFY, /* classifier scores per token */
 };
 
 enum route_work route_work(enum route r);
@@ -79,6 +81,9 @@ struct request {
 	int32_t **decode_ids; /* decode: (n_inputs) owned id lists */
 	int32_t *decode_lens; /* decode: (n_inputs) */
 	int skip_special;     /* decode */
+	int aggregation;      /* predict_tokens: enum aggregation */
+	char **ignore_labels; /* predict_tokens: (n_ignore) owned */
+	int32_t n_ignore;
 	int32_t n_inputs;
 	struct encoding *inputs; /* (n_inputs) owned */
 	int32_t n_tokens;        /* sum of inputs[i].n */
@@ -88,7 +93,8 @@ struct request {
 	size_t *pair_lens;       /* (n_inputs) */
 	float *out;              /* owned results, shape by route: */
 	/* embed (n_inputs, hidden); embed_all (n_tokens, hidden);
-	 * predict (n_inputs, n_labels), scores already applied unless raw */
+	 * predict (n_inputs, n_labels), scores already applied unless raw;
+	 * predict_tokens (n_tokens, n_labels) logits */
 	size_t n_out;
 };
 
