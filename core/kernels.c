@@ -7,90 +7,66 @@
 
 #include <math.h>
 
-void add_bias_rows(float *x, const float *b, size_t n_rows, size_t n)
+#include "kernels-impl.h"
+
+/* Which compiled variant of the hot loops this CPU runs (kernels-simd.c). */
+struct kernel_table {
+	void (*add_bias_rows)(float *, const float *, size_t, size_t);
+	void (*layer_norm_rows)(float *, const float *, const float *, const float *, float, size_t,
+	                        size_t);
+	void (*activation_apply)(float *, size_t, enum activation);
+	void (*softmax_rows)(float *, float, size_t, size_t);
+	const char *name;
+};
+
+static const struct kernel_table GENERIC = {add_bias_rows_generic, layer_norm_rows_generic,
+                                            activation_apply_generic, softmax_rows_generic,
+                                            "generic"};
+#ifdef SMOLSERVE_HAVE_AVX2
+static const struct kernel_table AVX2 = {add_bias_rows_avx2, layer_norm_rows_avx2,
+                                         activation_apply_avx2, softmax_rows_avx2, "avx2+fma"};
+#endif
+
+static const struct kernel_table *kernels(void)
 {
-	for (size_t r = 0; r < n_rows; r++) {
-		float *row = x + r * n;
-		for (size_t i = 0; i < n; i++)
-			row[i] += b[i];
-	}
+	static const struct kernel_table *_Atomic chosen;
+	const struct kernel_table *k = chosen;
+	if (k != NULL)
+		return k;
+	k = &GENERIC;
+#ifdef SMOLSERVE_HAVE_AVX2
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		k = &AVX2;
+#endif
+	chosen = k; /* every thread computes the same answer: a benign race */
+	return k;
 }
 
-/* torch.nn.LayerNorm: (x - mean) / sqrt(var + eps) * gamma + beta. */
+const char *kernels_variant(void)
+{
+	return kernels()->name;
+}
+
+void add_bias_rows(float *x, const float *b, size_t n_rows, size_t n)
+{
+	kernels()->add_bias_rows(x, b, n_rows, n);
+}
+
 void layer_norm_rows(float *x, const float *residual, const float *gamma, const float *beta,
                      float eps, size_t n_rows, size_t n)
 {
-	for (size_t r = 0; r < n_rows; r++) {
-		float *row = x + r * n;
-		if (residual != NULL) {
-			const float *res = residual + r * n;
-			for (size_t i = 0; i < n; i++)
-				row[i] += res[i];
-		}
-		float sum = 0.0f;
-		for (size_t i = 0; i < n; i++)
-			sum += row[i];
-		float mean = sum / (float)n;
-		float var = 0.0f;
-		for (size_t i = 0; i < n; i++) {
-			float d = row[i] - mean;
-			var += d * d;
-		}
-		var /= (float)n;
-		float inv = 1.0f / sqrtf(var + eps);
-		for (size_t i = 0; i < n; i++)
-			row[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
-	}
+	kernels()->layer_norm_rows(x, residual, gamma, beta, eps, n_rows, n);
 }
 
-/* transformers.activations: GELUActivation (erf), NewGELUActivation (tanh). */
 void activation_apply(float *x, size_t n, enum activation act)
 {
-	switch (act) {
-	case ACT_NONE:
-		break;
-	case ACT_GELU:
-		for (size_t i = 0; i < n; i++)
-			x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-		break;
-	case ACT_GELU_TANH:
-		for (size_t i = 0; i < n; i++) {
-			float v = x[i];
-			float inner = 0.79788456080286536f * (v + 0.044715f * v * v * v);
-			x[i] = 0.5f * v * (1.0f + tanhf(inner));
-		}
-		break;
-	case ACT_RELU:
-		for (size_t i = 0; i < n; i++)
-			x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-		break;
-	case ACT_TANH:
-		for (size_t i = 0; i < n; i++)
-			x[i] = tanhf(x[i]);
-		break;
-	}
+	kernels()->activation_apply(x, n, act);
 }
 
-/* torch.softmax(scores * scale, dim=-1). */
 void softmax_rows(float *x, float scale, size_t n_rows, size_t n)
 {
-	for (size_t r = 0; r < n_rows; r++) {
-		float *row = x + r * n;
-		float max = -INFINITY;
-		for (size_t i = 0; i < n; i++) {
-			row[i] *= scale;
-			if (row[i] > max)
-				max = row[i];
-		}
-		float sum = 0.0f;
-		for (size_t i = 0; i < n; i++) {
-			row[i] = expf(row[i] - max);
-			sum += row[i];
-		}
-		float inv = 1.0f / sum;
-		for (size_t i = 0; i < n; i++)
-			row[i] *= inv;
-	}
+	kernels()->softmax_rows(x, scale, n_rows, n);
 }
 
 void l2_normalize(float *out, const float *x, size_t n)

@@ -31,6 +31,10 @@ void softmax_rows(float *x, float scale, size_t n_rows, size_t n);
 /* out = x / max(||x||_2, 1e-12), as torch.nn.functional.normalize. */
 void l2_normalize(float *out, const float *x, size_t n);
 
+/* Which compiled variant of the hot loops runs here: "avx2+fma" or
+ * "generic" (chosen once from the CPU's features). */
+const char *kernels_variant(void);
+
 /* 1 / (1 + exp(-x)) over n elements, out may equal x. */
 void sigmoid(float *out, const float *x, size_t n);
 
