@@ -46,6 +46,13 @@ static void close_all(struct service *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
+	/* Workers first: a batch still running is answered (its connections
+	 * resumed) while the daemon can still send; then the daemon stops. */
+	if (s->workers != NULL) {
+		struct workers *w = s->workers;
+		s->workers = NULL;
+		workers_stop(w);
+	}
 	http_stop(s);
 	uv_timer_stop(&s->batch_timer);
 	uv_timer_stop(&s->shutdown_timer);
@@ -53,10 +60,6 @@ static void close_all(struct service *s)
 	uv_close((uv_handle_t *)&s->shutdown_timer, on_closed);
 	uv_close((uv_handle_t *)&s->sigterm, on_closed);
 	uv_close((uv_handle_t *)&s->sigint, on_closed);
-	if (s->workers != NULL) {
-		workers_stop(s->workers);
-		s->workers = NULL;
-	}
 }
 
 void service_maybe_finish(struct service *s)
@@ -66,22 +69,33 @@ void service_maybe_finish(struct service *s)
 	if (s->queue_len > 0 ||
 	    (s->workers && workers_idle(s->workers) < workers_count(s->workers)))
 		return;
-	if (s->metrics.in_flight > 0 || s->requests_open > 0)
+	if (s->metrics.in_flight > 0 || (s->requests_open > 0 && !s->drain_expired))
 		return;
 	fprintf(stderr, "smolserve: drained, exiting\n");
 	close_all(s);
 }
 
+/*
+ * The drain's bound. First expiry: queued requests are answered 503 and
+ * running batches still finish and are answered; a short grace lets those
+ * answers reach their clients. Second expiry: stop, even if some client
+ * keeps a half-sent request open.
+ */
+#define DRAIN_GRACE_MS 2000
+
 static void on_shutdown_timeout(uv_timer_t *t)
 {
 	struct service *s = t->data;
-	fprintf(stderr, "smolserve: drain timed out; answering queued requests with 503\n");
-	batcher_flush_shutdown(s);
-	/* Running batches still finish and are answered; then stop even if
-	 * clients keep connections half-open. */
-	s->requests_open = 0;
-	s->metrics.in_flight = 0;
-	service_maybe_finish(s);
+	if (!s->drain_expired) {
+		fprintf(stderr, "smolserve: drain timed out; answering queued requests with 503\n");
+		s->drain_expired = 1;
+		batcher_flush_shutdown(s);
+		uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, DRAIN_GRACE_MS, 0);
+		service_maybe_finish(s);
+		return;
+	}
+	fprintf(stderr, "smolserve: closing connections still open after the drain\n");
+	close_all(s);
 }
 
 static void on_signal(uv_signal_t *h, int signum)

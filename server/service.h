@@ -38,6 +38,7 @@ struct service {
 	int port; /* bound port */
 	int ready;
 	int draining;
+	int drain_expired; /* --shutdown-timeout-s passed: stop waiting for idle requests */
 	int stopping;
 	int64_t requests_open; /* requests MHD has not completed yet */
 	/* batcher queue (FIFO) */
