@@ -1,10 +1,13 @@
 /*
  * The algorithm-independent half of every tokenizer: the vocabulary (an
  * open-addressing hash from token string to id), the caller-owned encoding
- * buffers, the special-token template and truncation rules of Hugging Face's
- * slow tokenizers (transformers v4.31 PreTrainedTokenizer), decoding, and a
- * strict UTF-8 validator. The per-algorithm part (WordPiece, ...) only turns
- * one text into pieces through struct tokenizer_ops.
+ * buffers, special tokens written in the text (split out with their
+ * AddedToken strip flags, as PreTrainedTokenizer.tokenize does), the
+ * special-token templates (BERT's and RoBERTa's) and truncation rules of
+ * Hugging Face's slow tokenizers (transformers v4.31), decoding, and a
+ * strict UTF-8 validator. The per-algorithm part (WordPiece, SentencePiece,
+ * byte-level BPE) only turns one text into pieces through struct
+ * tokenizer_ops.
  */
 #include "tokenizer.h"
 
@@ -134,6 +137,196 @@ void vocab_dispose(struct vocab *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* See tokenizer.h: Python str.isspace(), with utf8proc's tables. */
+int unicode_is_space(int32_t cp)
+{
+	if (cp < 0x80)
+		return cp == ' ' || (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1f);
+	const utf8proc_property_t *p = utf8proc_get_property(cp);
+	return p->category == UTF8PROC_CATEGORY_ZS || p->bidi_class == UTF8PROC_BIDI_CLASS_WS ||
+	       p->bidi_class == UTF8PROC_BIDI_CLASS_B || p->bidi_class == UTF8PROC_BIDI_CLASS_S;
+}
+
+/* Python str.strip() on s[*from, *to); left and right say which sides. */
+static void py_strip_sides(const char *s, size_t *from, size_t *to, int left, int right)
+{
+	while (left && *from < *to) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)s + *from,
+		                                      (utf8proc_ssize_t)(*to - *from), &cp);
+		if (k <= 0 || !unicode_is_space(cp))
+			break;
+		*from += (size_t)k;
+	}
+	while (right && *to > *from) {
+		size_t b = *to - 1;
+		while (b > *from && ((uint8_t)s[b] & 0xc0) == 0x80)
+			b--;
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k =
+		    utf8proc_iterate((const uint8_t *)s + b, (utf8proc_ssize_t)(*to - b), &cp);
+		if (k <= 0 || (size_t)k != *to - b || !unicode_is_space(cp))
+			break;
+		*to = b;
+	}
+}
+
+/* Python str.strip() on s[*from, *to). */
+static void py_strip(const char *s, size_t *from, size_t *to)
+{
+	py_strip_sides(s, from, to, 1, 1);
+}
+
+/* --- added tokens ----------------------------------------------------- */
+
+/* See tokenizer.h. The array grows one entry at a time: a handful of
+ * special tokens, build time only. */
+int tokenizer_add_special(struct tokenizer *t, const char *text, size_t n_text, int32_t id,
+                          int lstrip, int rstrip)
+{
+	if (text == NULL || n_text == 0 || !utf8_valid(text, n_text) ||
+	    memchr(text, '\0', n_text) != NULL || t->n_added >= INT32_MAX - 1)
+		return STATUS_EINVAL;
+	struct added_token *a = realloc(t->added, ((size_t)t->n_added + 1) * sizeof(*a));
+	if (a == NULL)
+		return STATUS_ENOMEM;
+	t->added = a;
+	a += t->n_added;
+	if ((a->text = malloc(n_text + 1)) == NULL)
+		return STATUS_ENOMEM;
+	memcpy(a->text, text, n_text);
+	a->text[n_text] = '\0';
+	a->n_text = n_text;
+	a->id = id;
+	a->lstrip = lstrip != 0;
+	a->rstrip = rstrip != 0;
+	t->n_added++;
+	return 0;
+}
+
+void tokenizer_clear_specials(struct tokenizer *t)
+{
+	for (int32_t i = 0; i < t->n_added; i++)
+		free(t->added[i].text);
+	free(t->added);
+	t->added = NULL;
+	t->n_added = 0;
+}
+
+int tokenizer_is_special_id(const struct tokenizer *t, int32_t id)
+{
+	if (id < 0)
+		return 0;
+	if (id == t->cls_id || id == t->sep_id || id == t->pad_id || id == t->unk_id ||
+	    id == t->mask_id)
+		return 1;
+	for (int32_t i = 0; i < t->n_added; i++)
+		if (t->added[i].id == id)
+			return 1;
+	return 0;
+}
+
+/* Longest added token at s[0, n) (the leftmost match is the caller's
+ * scan), or NULL. */
+static const struct added_token *match_added(const struct tokenizer *t, const char *s, size_t n)
+{
+	const struct added_token *best = NULL;
+	for (int32_t i = 0; i < t->n_added; i++) {
+		const struct added_token *a = &t->added[i];
+		if (a->n_text <= n && (best == NULL || a->n_text > best->n_text) &&
+		    (uint8_t)a->text[0] == (uint8_t)s[0] && memcmp(a->text, s, a->n_text) == 0)
+			best = a;
+	}
+	return best;
+}
+
+/*
+ * ops->pieces on text[from, to), offsets shifted into text. With prefix,
+ * the pieces of " " + text[from, to) (RobertaTokenizer's add_prefix_space):
+ * a copy, one malloc per call; offsets that fall on the added space are
+ * clamped to from.
+ */
+static int stretch_pieces(const struct tokenizer *t, const char *text, size_t from, size_t to,
+                          int prefix, struct encoding *out, char *err, size_t n_err)
+{
+	int32_t first = out->n;
+	char *buf = NULL;
+	int rc;
+
+	if (!prefix) {
+		if (from >= to)
+			return 0;
+		rc = t->ops->pieces(t, text + from, to - from, out, err, n_err);
+	} else {
+		if ((buf = malloc(to - from + 1)) == NULL)
+			return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+		buf[0] = ' ';
+		memcpy(buf + 1, text + from, to - from);
+		rc = t->ops->pieces(t, buf, to - from + 1, out, err, n_err);
+		free(buf);
+	}
+	if (rc != 0)
+		return rc;
+	for (int32_t i = first; i < out->n; i++) {
+		int32_t shift = prefix ? -1 : 0;
+		int32_t a = out->starts[i] + shift, b = out->stops[i] + shift;
+		out->starts[i] = (int32_t)from + (a > 0 ? a : 0);
+		out->stops[i] = (int32_t)from + (b > 0 ? b : 0);
+	}
+	return 0;
+}
+
+/*
+ * The pieces of one text, as PreTrainedTokenizer.tokenize (v4.31): the
+ * added tokens are cut out (leftmost, longest, as its trie), the stretch
+ * before a token with lstrip loses its trailing whitespace and the stretch
+ * after one with rstrip its leading whitespace, each stretch goes through
+ * ops->pieces alone, and a token becomes its id with its own byte span.
+ * add_prefix_space puts " " before the text first, so it joins the first
+ * stretch only. Without added tokens and prefix, ops->pieces sees the text.
+ */
+static int text_pieces(const struct tokenizer *t, const char *text, size_t n,
+                       struct encoding *out, char *err, size_t n_err)
+{
+	int prefix = 0, eat_left = 0, rc;
+	size_t from = 0, i = 0;
+
+	if (t->add_prefix_space && n > 0) {
+		utf8proc_int32_t cp;
+		prefix = utf8proc_iterate((const uint8_t *)text, (utf8proc_ssize_t)n, &cp) > 0 &&
+		         !unicode_is_space(cp);
+	}
+	if (t->n_added == 0 && !prefix)
+		return t->ops->pieces(t, text, n, out, err, n_err);
+	while (i <= n) {
+		const struct added_token *a = i < n ? match_added(t, text + i, n - i) : NULL;
+		if (a == NULL && i < n) {
+			i++; /* a token starts with a lead byte: never inside a character */
+			continue;
+		}
+		size_t lo = from, hi = i;
+		py_strip_sides(text, &lo, &hi, eat_left, a != NULL && a->lstrip);
+		/* " " + text[0, i): a text starting with no space keeps " " unless
+		 * the stretch is empty and the token strips on its left. */
+		int pre = prefix && !(lo == hi && a != NULL && a->lstrip);
+		if ((rc = stretch_pieces(t, text, lo, hi, pre, out, err, n_err)) != 0)
+			return rc;
+		prefix = 0;
+		if (a == NULL)
+			break;
+		if (encoding_reserve(out, 1) != 0)
+			return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+		out->ids[out->n] = a->id >= 0 ? a->id : t->unk_id;
+		out->starts[out->n] = (int32_t)i;
+		out->stops[out->n] = (int32_t)(i + a->n_text);
+		out->n++;
+		i += a->n_text;
+		from = i;
+		eat_left = a->rstrip;
+	}
+	return 0;
+}
+
 /* --- encoding --------------------------------------------------------- */
 
 void encoding_init(struct encoding *e)
@@ -210,10 +403,10 @@ static void encoding_set_special(struct encoding *e, int32_t i, int32_t id, int3
 	e->special[i] = 1;
 }
 
-static void encoding_set_seq(struct encoding *e, int32_t from, int32_t n, int seq)
+static void encoding_set_seq(struct encoding *e, int32_t from, int32_t n, int seq, int32_t type)
 {
 	for (int32_t i = from; i < from + n; i++) {
-		e->type_ids[i] = seq;
+		e->type_ids[i] = type;
 		e->seq[i] = (int8_t)seq;
 		e->special[i] = 0;
 	}
@@ -248,9 +441,10 @@ static void truncation_amounts(int32_t n_a, int32_t n_b, int has_pair, int64_t r
 }
 
 /*
- * Runs ops->pieces for both texts into out, laid out as the template wants
- * ([CLS] slot, A, [SEP] slot, B), truncates, then fills the template. Any
- * thread, on a const tokenizer; out is the only thing written.
+ * Runs the pieces of both texts into out, laid out as the template wants
+ * ([CLS] slot, A, one [SEP] slot (BERT) or two </s> slots (RoBERTa), B),
+ * truncates, then fills the template. Any thread, on a const tokenizer;
+ * out is the only thing written.
  */
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text, const char *pair,
                      size_t n_pair, const struct encode_opts *opts, struct encoding *out, char *err,
@@ -259,6 +453,8 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
 	int rc = 0;
 	int add = opts->add_special_tokens != 0;
 	int has_pair = pair != NULL;
+	int roberta = t->template_kind == TEMPLATE_ROBERTA;
+	int32_t n_mid = add ? (roberta ? 2 : 1) : 0; /* specials between A and B */
 
 	out->n = 0;
 	out->n_untruncated = 0;
@@ -281,28 +477,28 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
 		goto fail;
 	}
 
-	/* Pieces of A after an optional [CLS] slot, then a [SEP] slot, B. */
+	/* Pieces of A after an optional [CLS] slot, then the middle slots, B. */
 	if ((rc = encoding_reserve(out, 3)) != 0)
 		goto fail_nomem;
 	int32_t pos_a = add ? 1 : 0;
 	out->n = pos_a;
-	if ((rc = t->ops->pieces(t, text ? text : "", n_text, out, err, n_err)) != 0)
+	if ((rc = text_pieces(t, text ? text : "", n_text, out, err, n_err)) != 0)
 		goto fail;
 	int32_t n_a = out->n - pos_a;
 	int32_t pos_b = out->n, n_b = 0;
 	if (has_pair) {
-		if ((rc = encoding_reserve(out, 1)) != 0)
+		if ((rc = encoding_reserve(out, n_mid)) != 0)
 			goto fail_nomem;
-		out->n += add;
+		out->n += n_mid;
 		pos_b = out->n;
-		if ((rc = t->ops->pieces(t, pair, n_pair, out, err, n_err)) != 0)
+		if ((rc = text_pieces(t, pair, n_pair, out, err, n_err)) != 0)
 			goto fail;
 		n_b = out->n - pos_b;
 	}
 	if ((rc = encoding_reserve(out, 1)) != 0) /* the final [SEP] */
 		goto fail_nomem;
 
-	int32_t n_specials = add ? (has_pair ? 3 : 2) : 0;
+	int32_t n_specials = add ? (has_pair ? 1 + n_mid + 1 : 2) : 0;
 	int64_t total = (int64_t)n_a + n_b + n_specials;
 	out->n_untruncated = total > INT32_MAX ? INT32_MAX : (int32_t)total;
 	int32_t r_a = 0, r_b = 0;
@@ -328,19 +524,20 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
 	int32_t len_a = n_a - r_a, len_b = n_b - r_b;
 	int32_t at = pos_a;
 	encoding_move(out, at, pos_a + (left ? r_a : 0), len_a);
-	encoding_set_seq(out, at, len_a, 0);
+	encoding_set_seq(out, at, len_a, 0, 0);
 	at += len_a;
 	if (add)
 		encoding_set_special(out, 0, t->cls_id, 0);
+	int32_t type_b = roberta ? 0 : 1; /* RoBERTa: token_type_ids all 0 */
 	if (has_pair) {
-		if (add)
+		for (int32_t k = 0; k < n_mid; k++)
 			encoding_set_special(out, at++, t->sep_id, 0);
 		encoding_move(out, at, pos_b + (left ? r_b : 0), len_b);
-		encoding_set_seq(out, at, len_b, 1);
+		encoding_set_seq(out, at, len_b, 1, type_b);
 		at += len_b;
 	}
 	if (add)
-		encoding_set_special(out, at++, t->sep_id, has_pair ? 1 : 0);
+		encoding_set_special(out, at++, t->sep_id, has_pair ? type_b : 0);
 	out->n = at;
 	return 0;
 
@@ -378,59 +575,30 @@ static size_t replace_all(char *s, size_t n, const char *from, const char *to)
 	return w;
 }
 
-/* Python str.isspace() for one code point. */
-static int py_isspace(int32_t cp)
-{
-	if (cp < 0x80)
-		return cp == ' ' || (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1f);
-	const utf8proc_property_t *p = utf8proc_get_property(cp);
-	return p->category == UTF8PROC_CATEGORY_ZS || p->bidi_class == UTF8PROC_BIDI_CLASS_WS ||
-	       p->bidi_class == UTF8PROC_BIDI_CLASS_B || p->bidi_class == UTF8PROC_BIDI_CLASS_S;
-}
-
-/* Python str.strip() on s[*from, *to). */
-static void py_strip(const char *s, size_t *from, size_t *to)
-{
-	while (*from < *to) {
-		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)s + *from,
-		                                      (utf8proc_ssize_t)(*to - *from), &cp);
-		if (k <= 0 || !py_isspace(cp))
-			break;
-		*from += (size_t)k;
-	}
-	while (*to > *from) {
-		size_t b = *to - 1;
-		while (b > *from && ((uint8_t)s[b] & 0xc0) == 0x80)
-			b--;
-		utf8proc_int32_t cp;
-		utf8proc_ssize_t k =
-		    utf8proc_iterate((const uint8_t *)s + b, (utf8proc_ssize_t)(*to - b), &cp);
-		if (k <= 0 || (size_t)k != *to - b || !py_isspace(cp))
-			break;
-		*to = b;
-	}
-}
-
-static int is_special_id(const struct tokenizer *t, int32_t id)
-{
-	return id == t->cls_id || id == t->sep_id || id == t->pad_id || id == t->unk_id ||
-	       id == t->mask_id;
-}
-
-/*
- * Slow BertTokenizer.decode (transformers v4.31): tokens joined by " ",
- * " ##" removed, stripped, then clean_up_tokenization's replacements in
- * order. skip_special_tokens drops [CLS] [SEP] [PAD] [UNK] [MASK] by id.
- * One temporary buffer per call; any thread.
- */
-int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
-                     int skip_special_tokens, char *out, size_t n_out, char *err, size_t n_err)
+size_t tokenizer_clean_up_spaces(char *s, size_t n)
 {
 	static const char *const cleanup[][2] = {
 	    {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
 	    {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
 	};
+	for (size_t i = 0; i < sizeof(cleanup) / sizeof(cleanup[0]); i++)
+		n = replace_all(s, n, cleanup[i][0], cleanup[i][1]);
+	return n;
+}
+
+/*
+ * Slow BertTokenizer.decode (transformers v4.31): tokens joined by " ",
+ * " ##" removed, stripped, then clean_up_tokenization's replacements in
+ * order. skip_special_tokens drops [CLS] [SEP] [PAD] [UNK] [MASK] (and
+ * added tokens) by id. An algorithm with its own decode op (SentencePiece,
+ * byte-level BPE) is handed the call. One temporary buffer per call; any
+ * thread.
+ */
+int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
+                     int skip_special_tokens, char *out, size_t n_out, char *err, size_t n_err)
+{
+	if (t->ops != NULL && t->ops->decode != NULL)
+		return t->ops->decode(t, ids, n_ids, skip_special_tokens, out, n_out, err, n_err);
 	int rc = 0;
 	char *buf = NULL;
 	size_t len = 0, n_used = 0;
@@ -442,7 +610,7 @@ int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids
 			                 (int)t->vocab.n_tokens);
 			goto fail;
 		}
-		if (skip_special_tokens && is_special_id(t, ids[i]))
+		if (skip_special_tokens && tokenizer_is_special_id(t, ids[i]))
 			continue;
 		len += (n_used++ ? 1 : 0) + strlen(t->vocab.tokens[ids[i]]);
 	}
@@ -458,7 +626,7 @@ int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids
 	len = 0;
 	n_used = 0;
 	for (size_t i = 0; i < n_ids; i++) {
-		if (skip_special_tokens && is_special_id(t, ids[i]))
+		if (skip_special_tokens && tokenizer_is_special_id(t, ids[i]))
 			continue;
 		if (n_used++)
 			buf[len++] = ' ';
@@ -471,8 +639,7 @@ int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids
 	py_strip(buf, &from, &to);
 	len = to - from;
 	memmove(buf, buf + from, len);
-	for (size_t i = 0; i < sizeof(cleanup) / sizeof(cleanup[0]); i++)
-		len = replace_all(buf, len, cleanup[i][0], cleanup[i][1]);
+	len = tokenizer_clean_up_spaces(buf, len);
 	if (out != NULL && n_out > 0) {
 		size_t k = len < n_out - 1 ? len : n_out - 1;
 		memcpy(out, buf, k);
@@ -494,6 +661,7 @@ void tokenizer_destroy(struct tokenizer *t)
 		return;
 	if (t->ops != NULL && t->ops->destroy != NULL)
 		t->ops->destroy(t);
+	tokenizer_clear_specials(t);
 	vocab_dispose(&t->vocab);
 	free(t);
 }

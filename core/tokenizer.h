@@ -1,9 +1,9 @@
 /*
  * The tokenizer interface every model uses: text in, token ids with byte
  * offsets out, special-token templates, pairs and truncation. One concrete
- * tokenizer per algorithm (WordPiece now; SentencePiece and byte-level BPE
- * later) sits behind a table of function pointers, so encoding, templates
- * and truncation are written once here.
+ * tokenizer per algorithm (WordPiece, SentencePiece, byte-level BPE) sits
+ * behind a table of function pointers, so special tokens written in the
+ * text, encoding, templates and truncation are written once here.
  *
  * A tokenizer is built once (by models/tokenizer_load.c from a Hugging Face
  * folder), then is read-only: any number of threads may encode with it at
@@ -44,7 +44,9 @@ struct tokenizer;
 
 /* The per-algorithm part. `pieces` appends the word-level tokens of one
  * text (no specials) to out: ids, starts, stops only (the caller fills the
- * rest). Must be thread-safe on a const tokenizer. */
+ * rest). Must be thread-safe on a const tokenizer. When the tokenizer has
+ * added tokens (below), pieces is called once per stretch of text between
+ * them, with offsets relative to that stretch. */
 struct tokenizer_ops {
 	const char *name; /* "wordpiece", ... */
 	int (*pieces)(const struct tokenizer *t, const char *text, size_t n_text,
@@ -65,6 +67,20 @@ enum template_kind {
 	TEMPLATE_ROBERTA,  /* <s> A </s> (</s> B </s>); type ids all 0 */
 };
 
+/*
+ * A special token written literally in the text. tokenizer_encode splits
+ * these out before ops->pieces runs, as the slow tokenizers' added-tokens
+ * trie does (leftmost, longest), and maps each to id. lstrip: the token
+ * eats the whitespace before it, rstrip: after it (AddedToken flags; a
+ * special given as a plain string strips both sides, as transformers v4.31).
+ */
+struct added_token {
+	char *text; /* owned, NUL-terminated, valid UTF-8, not empty */
+	size_t n_text;
+	int32_t id;
+	uint8_t lstrip, rstrip;
+};
+
 /* Vocabulary: id -> token string and string -> id (open hash). */
 struct vocab {
 	char **tokens; /* (n_tokens) owned, NUL-terminated */
@@ -73,6 +89,7 @@ struct vocab {
 	uint32_t n_slots; /* power of two */
 };
 
+/* Every creator allocates this zeroed (calloc): fields added later stay 0. */
 struct tokenizer {
 	const struct tokenizer_ops *ops;
 	struct vocab vocab;
@@ -80,6 +97,14 @@ struct tokenizer {
 	int32_t model_max_length;                        /* 0 if unknown */
 	enum template_kind template_kind;                /* TEMPLATE_BERT default */
 	void *impl;                                      /* owned, algorithm state */
+	/* Split out of the text before ops->pieces; none (WordPiece, which
+	 * does its own): pieces sees each whole text. */
+	struct added_token *added; /* (n_added) owned */
+	int32_t n_added;
+	/* RobertaTokenizer's add_prefix_space: a text that does not start
+	 * with whitespace is encoded as " " + text (offsets still point into
+	 * the text; a piece made of that space alone gets [0, 0)). */
+	int add_prefix_space;
 };
 
 /* --- vocab ------------------------------------------------------------ */
@@ -89,6 +114,19 @@ int vocab_add(struct vocab *v, const char *token, size_t n_token);
 int32_t vocab_find(const struct vocab *v, const char *token, size_t n_token);
 void vocab_dispose(struct vocab *v);
 
+/* --- added tokens ----------------------------------------------------- */
+/* Appends a special token to t->added (copied). 0, STATUS_EINVAL (empty or
+ * not valid UTF-8), STATUS_ENOMEM. Build time only. */
+int tokenizer_add_special(struct tokenizer *t, const char *text, size_t n_text, int32_t id,
+                          int lstrip, int rstrip);
+/* Empties t->added. Build time only. */
+void tokenizer_clear_specials(struct tokenizer *t);
+/* 1 if id is one of the special ids or an added token's id. Any thread. */
+int tokenizer_is_special_id(const struct tokenizer *t, int32_t id);
+/* clean_up_tokenization (transformers v4.31) on s[0, n) in place: " ." ->
+ * ".", " n't" -> "n't", ... Returns the new length. Any thread. */
+size_t tokenizer_clean_up_spaces(char *s, size_t n);
+
 /* --- encoding --------------------------------------------------------- */
 void encoding_init(struct encoding *e);
 void encoding_dispose(struct encoding *e);
@@ -96,12 +134,15 @@ void encoding_dispose(struct encoding *e);
 int encoding_reserve(struct encoding *e, int32_t n_more);
 
 /*
- * Encodes text (and pair, if pair != NULL) into out (reset first): pieces,
- * truncation per opts (longest_first for pairs, one token at a time from the
- * longer, ties from the pair, as Hugging Face's slow tokenizers), then the
- * special-token template. text must be valid UTF-8 (STATUS_EINVAL if not).
- * Returns 0, STATUS_ETOOLONG (err names length and limit) when the input is
- * longer than opts->max_length and !opts->truncate, or another status.
+ * Encodes text (and pair, if pair != NULL) into out (reset first): added
+ * tokens split out, pieces, truncation per opts (longest_first for pairs,
+ * one token at a time from the longer, ties from the pair, as Hugging
+ * Face's slow tokenizers), then the special-token template (TEMPLATE_BERT
+ * [CLS] A [SEP] B [SEP], 3 specials for a pair; TEMPLATE_ROBERTA <s> A
+ * </s></s> B </s>, 4, token type ids all 0). text must be valid UTF-8
+ * (STATUS_EINVAL if not). Returns 0, STATUS_ETOOLONG (err names length and
+ * limit) when the input is longer than opts->max_length and !opts->truncate,
+ * or another status.
  */
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text, const char *pair,
                      size_t n_pair, const struct encode_opts *opts, struct encoding *out, char *err,
@@ -111,8 +152,9 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
 const char *tokenizer_id_to_token(const struct tokenizer *t, int32_t id);
 
 /*
- * Decodes ids into text the way Hugging Face's slow tokenizer decode does
- * (WordPiece: join with spaces, "##" glued to the previous piece, then
+ * Decodes ids into text the way Hugging Face's slow tokenizer decode does:
+ * ops->decode when the algorithm has one, else WordPiece's (join with
+ * spaces, "##" glued to the previous piece, then
  * clean_up_tokenization_spaces). Writes at most n_out bytes incl. NUL into
  * out; returns the length needed (excl. NUL) or a negative status for an
  * id out of range.
@@ -124,5 +166,9 @@ void tokenizer_destroy(struct tokenizer *t);
 
 /* 1 if the n bytes are valid UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const char *s, size_t n);
+
+/* 1 if the code point is whitespace for Python's str.isspace() (and so
+ * for str.split() and str.strip()). Any thread. */
+int unicode_is_space(int32_t cp);
 
 #endif
