@@ -15,7 +15,7 @@
 #include "tokenizer.h"
 
 enum sentencepiece_flavour {
-	SPM_ALBERT = 0,	 /* AlbertTokenizer: ids = piece ids; [CLS] A [SEP] */
+	SPM_ALBERT = 0,  /* AlbertTokenizer: ids = piece ids; [CLS] A [SEP] */
 	SPM_XLM_ROBERTA, /* XLMRobertaTokenizer: fairseq ids; <s> A </s></s> B </s> */
 };
 
@@ -27,6 +27,19 @@ struct sentencepiece_opts {
 };
 
 /*
+ * Notes for callers (additions; the declarations above are unchanged):
+ * - opts may be NULL: {SPM_ALBERT, 1, 1, 0}, AlbertTokenizer's defaults.
+ *   SPM_XLM_ROBERTA ignores do_lower_case, remove_space and keep_accents.
+ * - The special tokens are the classes' defaults, looked up in the model:
+ *   ALBERT [CLS] [SEP] <pad> <unk> [MASK] (ids of those pieces, -1 if
+ *   absent); XLM-R <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=n_pieces+1. They are
+ *   split out of the text as the slow tokenizer does (the mask token eats
+ *   the whitespace before it, the others the whitespace on both sides).
+ * - ops->name is "sentencepiece"; ops->decode is set; model_max_length is
+ *   left 0 for the caller to fill.
+ */
+
+/*
  * Builds a tokenizer from the n_model bytes of a SentencePiece model file
  * (copied; the caller may free them). Fills the vocabulary in the model's
  * id space for the flavour, the special ids, template_kind and the ops
@@ -34,7 +47,8 @@ struct sentencepiece_opts {
  * 0, or STATUS_EFORMAT (malformed protobuf: err says where), STATUS_EUNSUPPORTED
  * (a model type or feature not implemented), STATUS_ENOMEM.
  */
-int sentencepiece_create(const uint8_t *model, size_t n_model, const struct sentencepiece_opts *opts,
-			 struct tokenizer **out, char *err, size_t n_err);
+int sentencepiece_create(const uint8_t *model, size_t n_model,
+                         const struct sentencepiece_opts *opts, struct tokenizer **out, char *err,
+                         size_t n_err);
 
 #endif

@@ -285,8 +285,8 @@ static int stretch_pieces(const struct tokenizer *t, const char *text, size_t fr
  * add_prefix_space puts " " before the text first, so it joins the first
  * stretch only. Without added tokens and prefix, ops->pieces sees the text.
  */
-static int text_pieces(const struct tokenizer *t, const char *text, size_t n,
-                       struct encoding *out, char *err, size_t n_err)
+static int text_pieces(const struct tokenizer *t, const char *text, size_t n, struct encoding *out,
+                       char *err, size_t n_err)
 {
 	int prefix = 0, eat_left = 0, rc;
 	size_t from = 0, i = 0;
@@ -459,7 +459,8 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
 	out->n = 0;
 	out->n_untruncated = 0;
 	out->truncated = 0;
-	if ((text == NULL && n_text > 0) || n_text > INT32_MAX || n_pair > INT32_MAX) {
+	/* Offsets are int32_t, and add_prefix_space adds a byte. */
+	if ((text == NULL && n_text > 0) || n_text >= INT32_MAX || n_pair >= INT32_MAX) {
 		rc = status_fail(err, n_err, STATUS_EINVAL, "input is too large or NULL");
 		goto fail;
 	}
