@@ -1,11 +1,15 @@
 /*
  * Reads the classic tokenizer files of a Hugging Face model folder, the ones
- * save_pretrained writes for BertTokenizer and its WordPiece relatives:
- * vocab.txt (one token a line, id = line number), tokenizer_config.json
- * (the constructor's keyword arguments) and special_tokens_map.json (which
- * overrides the special token strings, as from_pretrained does). Folders
- * whose tokenizer is SentencePiece, byte-level BPE or only tokenizer.json
- * are recognised and refused with STATUS_EUNSUPPORTED.
+ * save_pretrained writes for the slow tokenizers, and builds the matching
+ * tokenizer: vocab.txt -> WordPiece (BertTokenizer and its renamings),
+ * vocab.json + merges.txt -> byte-level BPE (RobertaTokenizer),
+ * spiece.model -> SentencePiece as AlbertTokenizer, sentencepiece.bpe.model
+ * -> SentencePiece as XLMRobertaTokenizer. tokenizer_config.json (the
+ * constructor's keyword arguments, its tokenizer_class choosing the kind)
+ * and special_tokens_map.json (which overrides the special tokens, as
+ * from_pretrained does) give the options, the special tokens and how they
+ * strip whitespace when written in the text. A folder with only
+ * tokenizer.json is refused with STATUS_EUNSUPPORTED.
  */
 #include "tokenizer_load.h"
 
@@ -17,32 +21,81 @@
 
 #include <jansson.h>
 
+#include "bpe.h"
+#include "sentencepiece.h"
 #include "status.h"
 #include "wordpiece.h"
 
-enum { SPECIAL_CLS, SPECIAL_SEP, SPECIAL_PAD, SPECIAL_UNK, SPECIAL_MASK, N_SPECIALS };
-
-static const char *const special_keys[N_SPECIALS] = {"cls_token", "sep_token", "pad_token",
-                                                     "unk_token", "mask_token"};
-static const char *const special_defaults[N_SPECIALS] = {"[CLS]", "[SEP]", "[PAD]", "[UNK]",
-                                                         "[MASK]"};
-
-/* tokenizer_class values that are BertTokenizer with another name. */
-static const char *const wordpiece_classes[] = {
-    "BertTokenizer",        "DistilBertTokenizer", "ElectraTokenizer",  "MobileBertTokenizer",
-    "SqueezeBertTokenizer", "LayoutLMTokenizer",   "ConvBertTokenizer", "RetriBertTokenizer",
+enum {
+	SPECIAL_CLS,
+	SPECIAL_SEP,
+	SPECIAL_PAD,
+	SPECIAL_UNK,
+	SPECIAL_MASK,
+	SPECIAL_BOS,
+	SPECIAL_EOS,
+	N_SPECIALS
 };
 
-/* What tokenizer_config.json and special_tokens_map.json say. Strings are
- * borrowed from the JSON documents. */
+static const char *const special_keys[N_SPECIALS] = {
+    "cls_token", "sep_token", "pad_token", "unk_token", "mask_token", "bos_token", "eos_token",
+};
+
+enum tok_kind { KIND_WORDPIECE, KIND_BPE, KIND_SPM_ALBERT, KIND_SPM_XLM_ROBERTA };
+
+/* What each kind reads and what its tokenizer class's __init__ does with
+ * special tokens given as plain strings (transformers v4.31). */
+struct kind_info {
+	const char *file, *file2; /* the files it needs (file2 may be NULL) */
+	const char *classes[8];   /* tokenizer_class values (without "Fast") */
+	const char *defaults[N_SPECIALS];
+	int wrap_all;  /* every special becomes AddedToken(lstrip=False, rstrip=False) */
+	int wrap_mask; /* mask_token becomes AddedToken(lstrip=True) */
+};
+
+static const struct kind_info kinds[] = {
+    [KIND_WORDPIECE] = {"vocab.txt",
+                        NULL,
+                        {"BertTokenizer", "DistilBertTokenizer", "ElectraTokenizer",
+                         "MobileBertTokenizer", "SqueezeBertTokenizer", "LayoutLMTokenizer",
+                         "ConvBertTokenizer", "RetriBertTokenizer"},
+                        {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]", NULL, NULL},
+                        0,
+                        0},
+    [KIND_BPE] = {"vocab.json",
+                  "merges.txt",
+                  {"RobertaTokenizer"},
+                  {"<s>", "</s>", "<pad>", "<unk>", "<mask>", "<s>", "</s>"},
+                  1,
+                  1},
+    [KIND_SPM_ALBERT] = {"spiece.model",
+                         NULL,
+                         {"AlbertTokenizer"},
+                         {"[CLS]", "[SEP]", "<pad>", "<unk>", "[MASK]", "[CLS]", "[SEP]"},
+                         0,
+                         1},
+    [KIND_SPM_XLM_ROBERTA] = {"sentencepiece.bpe.model",
+                              NULL,
+                              {"XLMRobertaTokenizer"},
+                              {"<s>", "</s>", "<pad>", "<unk>", "<mask>", "<s>", "</s>"},
+                              0,
+                              1},
+};
+#define N_KINDS (int)(sizeof(kinds) / sizeof(kinds[0]))
+
+/* A special token: its string (borrowed from the JSON documents; NULL if
+ * none) and whether it eats the whitespace on its left / right. */
+struct special {
+	const char *s;
+	int lstrip, rstrip;
+};
+
+/* What tokenizer_config.json and special_tokens_map.json say. */
 struct tok_cfg {
-	int do_lower_case;
-	int strip_accents;
-	int tokenize_chinese_chars;
 	int32_t model_max_length;
-	const char *special[N_SPECIALS]; /* NULL if null in the files */
-	const char **never_split;        /* (n_never_split) owned array */
-	size_t n_never_split;
+	struct special special[N_SPECIALS];
+	struct special *extra; /* (n_extra) owned: additional_special_tokens */
+	size_t n_extra;
 };
 
 static int path_join(char *buf, size_t n, const char *dir, const char *name)
@@ -67,8 +120,8 @@ static int read_all(const char *path, char **out, size_t *n_out, char *err, size
 	size_t n = 0, cap = 0;
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
-		rc = status_fail(err, n_err, STATUS_EIO, "cannot open %s: %s", path,
-		                 strerror(errno));
+		rc = status_fail(err, n_err, errno == ENOMEM ? STATUS_ENOMEM : STATUS_EIO,
+		                 "cannot open %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	for (;;) {
@@ -122,10 +175,13 @@ static int json_read_opt(const char *dir, const char *name, json_t **out, char *
 	if ((rc = read_all(path, &buf, &n, err, n_err)) != 0)
 		goto fail;
 	/* INT_AS_REAL: model_max_length is often 1000000000000000019884624838656. */
+	memset(&jerr, 0, sizeof(jerr));
 	*out = json_loadb(buf, n, JSON_DECODE_INT_AS_REAL, &jerr);
-	if (*out == NULL) {
-		rc = status_fail(err, n_err, STATUS_EFORMAT, "%s: line %d: %s", name, jerr.line,
-		                 jerr.text);
+	if (*out == NULL) { /* jansson leaves the text empty for some failed mallocs */
+		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
+		rc =
+		    status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT, "%s: line %d: %s",
+		                name, jerr.line, oom ? "out of memory" : jerr.text);
 		goto fail;
 	}
 	if (!json_is_object(*out)) {
@@ -167,108 +223,164 @@ static const char *token_string(const json_t *v)
 	return NULL;
 }
 
-static int read_options(const json_t *cfg, struct tok_cfg *c, char *err, size_t n_err)
+/* tokenizer_class (without "Fast") or NULL; 0 or STATUS_EFORMAT. */
+static int get_class(const json_t *cfg, char *cls, size_t n_cls, char *err, size_t n_err)
 {
-	static const char *file = "tokenizer_config.json";
-	const json_t *v;
-	int rc, basic;
+	const json_t *v = cfg ? json_object_get(cfg, "tokenizer_class") : NULL;
+	cls[0] = '\0';
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return status_fail(err, n_err, STATUS_EFORMAT,
+		                   "tokenizer_config.json: tokenizer_class must be a string");
+	size_t n = strlen(json_string_value(v));
+	if (n > 4 && strcmp(json_string_value(v) + n - 4, "Fast") == 0)
+		n -= 4;
+	snprintf(cls, n_cls, "%.*s", (int)n, json_string_value(v));
+	return 0;
+}
 
-	if ((v = json_object_get(cfg, "tokenizer_class")) != NULL && json_is_string(v)) {
-		const char *cls = json_string_value(v);
-		size_t n = strlen(cls), i = 0, n_cls = sizeof(wordpiece_classes) / sizeof(char *);
-		if (n > 4 && strcmp(cls + n - 4, "Fast") == 0)
-			n -= 4;
-		while (i < n_cls && !(strlen(wordpiece_classes[i]) == n &&
-		                      strncmp(cls, wordpiece_classes[i], n) == 0))
-			i++;
-		if (i == n_cls)
-			return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-			                   "%s: tokenizer_class %s is not a WordPiece tokenizer "
-			                   "smolserve reads",
-			                   file, cls);
-	}
-	if ((rc = get_bool(cfg, "do_basic_tokenize", 1, &basic, file, err, n_err)) != 0)
+/*
+ * The kind of tokenizer: tokenizer_class when the config names one (then
+ * its files must be there), else the first of vocab.txt, vocab.json +
+ * merges.txt, spiece.model, sentencepiece.bpe.model present.
+ */
+static int detect_kind(const char *dir, const json_t *cfg, enum tok_kind *kind, char *err,
+                       size_t n_err)
+{
+	char cls[256];
+	int rc;
+
+	if ((rc = get_class(cfg, cls, sizeof(cls), err, n_err)) != 0)
 		return rc;
-	if (!basic)
+	for (int k = 0; k < N_KINDS; k++) {
+		const struct kind_info *ki = &kinds[k];
+		int named = 0;
+		for (size_t i = 0; i < 8 && ki->classes[i] != NULL; i++)
+			named |= strcmp(cls, ki->classes[i]) == 0;
+		int present =
+		    file_exists(dir, ki->file) && (!ki->file2 || file_exists(dir, ki->file2));
+		if (named && !present)
+			return status_fail(err, n_err, STATUS_EIO, "%s: %s needs %s%s%s", dir, cls,
+			                   ki->file, ki->file2 ? " and " : "",
+			                   ki->file2 ? ki->file2 : "");
+		if (named || (!cls[0] && present)) {
+			*kind = (enum tok_kind)k;
+			return 0;
+		}
+	}
+	if (cls[0])
 		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-		                   "%s: do_basic_tokenize false is not supported", file);
-	if ((rc = get_bool(cfg, "do_lower_case", 1, &c->do_lower_case, file, err, n_err)) != 0 ||
-	    (rc = get_bool(cfg, "tokenize_chinese_chars", 1, &c->tokenize_chinese_chars, file, err,
-	                   n_err)) != 0)
-		return rc;
-	c->strip_accents = -1;
-	v = json_object_get(cfg, "strip_accents");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_boolean(v))
-			return status_fail(err, n_err, STATUS_EFORMAT,
-			                   "%s: strip_accents must be null, true or false", file);
-		c->strip_accents = json_is_true(v);
+		                   "tokenizer_config.json: tokenizer_class %s is not a tokenizer "
+		                   "smolserve reads",
+		                   cls);
+	if (file_exists(dir, "tokenizer.json") || file_exists(dir, "vocab.json"))
+		return status_fail(
+		    err, n_err, STATUS_EUNSUPPORTED,
+		    "%s/%s: only the slow tokenizers' files are read (vocab.txt, "
+		    "vocab.json + merges.txt, spiece.model, sentencepiece.bpe.model)",
+		    dir,
+		    file_exists(dir, "vocab.json") ? "vocab.json without merges.txt"
+		                                   : "tokenizer.json");
+	return status_fail(err, n_err, STATUS_EIO,
+	                   "no tokenizer in %s: looked for vocab.txt, vocab.json + merges.txt, "
+	                   "spiece.model, sentencepiece.bpe.model (tokenizer.json alone is not "
+	                   "read)",
+	                   dir);
+}
+
+static int read_model_max_length(const json_t *cfg, int32_t *out, char *err, size_t n_err)
+{
+	const json_t *v = cfg ? json_object_get(cfg, "model_max_length") : NULL;
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_number(v))
+		return status_fail(err, n_err, STATUS_EFORMAT,
+		                   "tokenizer_config.json: model_max_length must be a number");
+	double m = json_number_value(v);
+	*out = m >= 1 && m <= 1e9 ? (int32_t)m : 0; /* 1e30: "no limit" */
+	return 0;
+}
+
+/*
+ * One special token from one file. A plain string in tokenizer_config.json
+ * is what the class's __init__ makes of it (wrapped as AddedToken or kept
+ * plain); in special_tokens_map.json, set after __init__, it stays plain.
+ * A plain string strips both sides, an AddedToken as its flags say.
+ */
+static int read_special(const json_t *v, int from_map, int wrap, int mask, struct special *sp,
+                        const char *file, const char *key, char *err, size_t n_err)
+{
+	if (json_is_null(v)) {
+		*sp = (struct special){NULL, 0, 0};
+		return 0;
 	}
-	c->model_max_length = 0;
-	v = json_object_get(cfg, "model_max_length");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_number(v))
+	sp->s = token_string(v);
+	if (sp->s == NULL || !sp->s[0] || !utf8_valid(sp->s, strlen(sp->s)))
+		return status_fail(err, n_err, STATUS_EFORMAT,
+		                   "%s: %s must be a non-empty string or {\"content\": ...}", file,
+		                   key);
+	if (json_is_object(v)) {
+		const json_t *l = json_object_get(v, "lstrip"), *r = json_object_get(v, "rstrip");
+		if ((l && !json_is_boolean(l)) || (r && !json_is_boolean(r)))
 			return status_fail(err, n_err, STATUS_EFORMAT,
-			                   "%s: model_max_length must be a number", file);
-		double m = json_number_value(v);
-		c->model_max_length = m >= 1 && m <= 1e9 ? (int32_t)m : 0; /* 1e30: "no limit" */
+			                   "%s: %s: lstrip and rstrip must be true or false", file,
+			                   key);
+		sp->lstrip = json_is_true(l);
+		sp->rstrip = json_is_true(r);
+	} else if (!from_map && (wrap || mask)) {
+		sp->lstrip = mask;
+		sp->rstrip = 0;
+	} else {
+		sp->lstrip = sp->rstrip = 1;
 	}
 	return 0;
 }
 
-/* Special token strings: tokenizer_config.json, then special_tokens_map.json
- * on top. Collects them, additional_special_tokens and never_split into
- * c->never_split. */
-static int read_specials(const json_t *cfg, const json_t *map, struct tok_cfg *c, char *err,
-                         size_t n_err)
+/* Special tokens: the class's defaults, then tokenizer_config.json, then
+ * special_tokens_map.json on top; additional_special_tokens from the map,
+ * else from the config. */
+static int read_specials(const json_t *cfg, const json_t *map, enum tok_kind kind,
+                         struct tok_cfg *c, char *err, size_t n_err)
 {
-	const json_t *extra = NULL, *never = NULL, *v;
-	size_t n = N_SPECIALS;
+	const struct kind_info *ki = &kinds[kind];
+	const json_t *extra = NULL, *v;
+	int rc;
 
 	for (int i = 0; i < N_SPECIALS; i++) {
-		c->special[i] = special_defaults[i];
+		int mask = i == SPECIAL_MASK && ki->wrap_mask;
+		c->special[i] = (struct special){ki->defaults[i], mask, 0};
+		if (!ki->wrap_all && !mask)
+			c->special[i].lstrip = c->special[i].rstrip = 1;
 		for (int f = 0; f < 2; f++) {
 			const json_t *obj = f == 0 ? cfg : map;
+			const char *file =
+			    f == 0 ? "tokenizer_config.json" : "special_tokens_map.json";
 			if (obj == NULL || (v = json_object_get(obj, special_keys[i])) == NULL)
 				continue;
-			c->special[i] = json_is_null(v) ? NULL : token_string(v);
-			if (!json_is_null(v) && (c->special[i] == NULL || !c->special[i][0]))
-				return status_fail(err, n_err, STATUS_EFORMAT,
-				                   "%s: %s must be a non-empty string or "
-				                   "{\"content\": ...}",
-				                   f == 0 ? "tokenizer_config.json"
-				                          : "special_tokens_map.json",
-				                   special_keys[i]);
+			if ((rc = read_special(v, f, ki->wrap_all, mask, &c->special[i], file,
+			                       special_keys[i], err, n_err)) != 0)
+				return rc;
 		}
 	}
 	if (map != NULL && json_is_array(json_object_get(map, "additional_special_tokens")))
 		extra = json_object_get(map, "additional_special_tokens");
 	else if (cfg != NULL && json_is_array(json_object_get(cfg, "additional_special_tokens")))
 		extra = json_object_get(cfg, "additional_special_tokens");
-	if (cfg != NULL && json_is_array(json_object_get(cfg, "never_split")))
-		never = json_object_get(cfg, "never_split");
-	n += json_array_size(extra) + json_array_size(never);
-	if ((c->never_split = calloc(n, sizeof(*c->never_split))) == NULL)
+	if (json_array_size(extra) == 0)
+		return 0;
+	if ((c->extra = calloc(json_array_size(extra), sizeof(*c->extra))) == NULL)
 		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
-	for (int i = 0; i < N_SPECIALS; i++)
-		if (c->special[i] != NULL)
-			c->never_split[c->n_never_split++] = c->special[i];
-	for (int f = 0; f < 2; f++) {
-		const json_t *arr = f == 0 ? extra : never;
-		for (size_t i = 0; i < json_array_size(arr); i++) {
-			const char *s = token_string(json_array_get(arr, i));
-			if (s == NULL || !s[0])
-				return status_fail(
-				    err, n_err, STATUS_EFORMAT,
-				    "%s[%zu] must be a non-empty string",
-				    f == 0 ? "additional_special_tokens" : "never_split", i);
-			c->never_split[c->n_never_split++] = s;
-		}
+	for (size_t i = 0; i < json_array_size(extra); i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "additional_special_tokens[%zu]", i);
+		if ((rc = read_special(json_array_get(extra, i), 1, 0, 0, &c->extra[c->n_extra++],
+		                       "special_tokens_map.json", key, err, n_err)) != 0)
+			return rc;
+		if (c->extra[i].s == NULL)
+			return status_fail(err, n_err, STATUS_EFORMAT, "%s must not be null", key);
 	}
-	for (size_t i = 0; i < c->n_never_split; i++)
-		if (!utf8_valid(c->never_split[i], strlen(c->never_split[i])))
-			return status_fail(err, n_err, STATUS_EFORMAT,
-			                   "special token %zu is not valid UTF-8", i);
 	return 0;
 }
 
@@ -319,11 +431,11 @@ fail:
 	return rc;
 }
 
-/* Added tokens beyond vocab.txt would need their own matching rules: accept
- * only entries that name a token vocab.txt already has at that id
+/* Added tokens beyond the vocabulary would need their own matching rules:
+ * accept only entries that name a token it already has at that id
  * (added_tokens.json {"tok": id}, added_tokens_decoder {"id": {...}}). */
 static int check_added(const json_t *obj, int by_id, const struct vocab *v, const char *file,
-                       char *err, size_t n_err)
+                       const char *vocab_file, char *err, size_t n_err)
 {
 	const char *key;
 	json_t *val;
@@ -334,102 +446,248 @@ static int check_added(const json_t *obj, int by_id, const struct vocab *v, cons
 		if (tok == NULL || (!by_id && !json_is_number(val)) || id < 0 ||
 		    id >= v->n_tokens || strcmp(v->tokens[(int32_t)id], tok) != 0)
 			return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-			                   "%s: added token \"%s\" is not in vocab.txt; added "
-			                   "tokens are not supported yet",
-			                   file, tok ? tok : key);
+			                   "%s: added token \"%s\" is not in %s; added tokens are "
+			                   "not supported yet",
+			                   file, tok ? tok : key, vocab_file);
 	}
 	return 0;
 }
 
-static int refuse_other_kinds(const char *dir, char *err, size_t n_err)
+/* WordPiece: BertTokenizer's options and vocab.txt; the special strings
+ * and never_split are kept whole by wordpiece.c itself. */
+static int build_wordpiece(const char *dir, const json_t *cfg, const struct tok_cfg *c,
+                           struct tokenizer **out, char *err, size_t n_err)
 {
-	static const char *const kinds[][2] = {
-	    {"spiece.model", "SentencePiece"},
-	    {"sentencepiece.bpe.model", "SentencePiece BPE"},
-	    {"vocab.json", "byte-level BPE"},
-	    {"tokenizer.json", "fast-tokenizer-only"},
+	static const char *file = "tokenizer_config.json";
+	const char **never = NULL;
+	const json_t *ns = cfg ? json_object_get(cfg, "never_split") : NULL, *v;
+	struct vocab voc = {0};
+	int rc, basic, lower, chinese, strip = -1;
+	size_t n = 0;
+
+	if ((rc = get_bool(cfg, "do_basic_tokenize", 1, &basic, file, err, n_err)) != 0 ||
+	    (rc = get_bool(cfg, "do_lower_case", 1, &lower, file, err, n_err)) != 0 ||
+	    (rc = get_bool(cfg, "tokenize_chinese_chars", 1, &chinese, file, err, n_err)) != 0)
+		goto fail;
+	if (!basic) {
+		rc = status_fail(err, n_err, STATUS_EUNSUPPORTED,
+		                 "%s: do_basic_tokenize false is not supported", file);
+		goto fail;
+	}
+	if ((v = cfg ? json_object_get(cfg, "strip_accents") : NULL) != NULL && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			rc = status_fail(err, n_err, STATUS_EFORMAT,
+			                 "%s: strip_accents must be null, true or false", file);
+			goto fail;
+		}
+		strip = json_is_true(v);
+	}
+	if ((never = calloc(N_SPECIALS + c->n_extra + json_array_size(ns), sizeof(*never))) ==
+	    NULL) {
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < N_SPECIALS; i++)
+		if (c->special[i].s != NULL)
+			never[n++] = c->special[i].s;
+	for (size_t i = 0; i < c->n_extra; i++)
+		never[n++] = c->extra[i].s;
+	for (size_t i = 0; i < json_array_size(ns); i++) {
+		const char *s = token_string(json_array_get(ns, i));
+		if (s == NULL || !s[0] || !utf8_valid(s, strlen(s))) {
+			rc = status_fail(err, n_err, STATUS_EFORMAT,
+			                 "never_split[%zu] must be a non-empty string", i);
+			goto fail;
+		}
+		never[n++] = s;
+	}
+	if ((rc = read_vocab(dir, &voc, err, n_err)) != 0)
+		goto fail;
+	struct wordpiece_opts o = {
+	    .do_lower_case = lower,
+	    .strip_accents = strip,
+	    .tokenize_chinese_chars = chinese,
+	    .max_input_chars_per_word = 100,
+	    .never_split = never,
+	    .n_never_split = n,
 	};
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (file_exists(dir, kinds[i][0]))
-			return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-			                   "%s/%s: %s tokenizers are not supported yet "
-			                   "(smolserve reads WordPiece vocab.txt)",
-			                   dir, kinds[i][0], kinds[i][1]);
-	return status_fail(err, n_err, STATUS_EIO,
-	                   "no tokenizer in %s: looked for vocab.txt (and spiece.model, "
-	                   "sentencepiece.bpe.model, vocab.json, tokenizer.json)",
-	                   dir);
+	rc = wordpiece_create(&voc, &o, out, err, n_err);
+
+fail:
+	free(never);
+	return rc;
+}
+
+/* Reads dir/name whole; *buf malloc'd and NUL-terminated. */
+static int read_file(const char *dir, const char *name, char **buf, size_t *n, char *err,
+                     size_t n_err)
+{
+	char path[4096];
+	if (path_join(path, sizeof(path), dir, name) != 0)
+		return status_fail(err, n_err, STATUS_EINVAL, "path too long: %s/%s", dir, name);
+	return read_all(path, buf, n, err, n_err);
+}
+
+/* Byte-level BPE: vocab.json, merges.txt, add_prefix_space. */
+static int build_bpe(const char *dir, const json_t *cfg, struct tokenizer **out, char *err,
+                     size_t n_err)
+{
+	char *voc = NULL, *merges = NULL;
+	size_t n_voc = 0, n_merges = 0;
+	const json_t *e = cfg ? json_object_get(cfg, "errors") : NULL;
+	struct bpe_opts o = {0};
+	int rc;
+
+	if ((rc = get_bool(cfg, "add_prefix_space", 0, &o.add_prefix_space, "tokenizer_config.json",
+	                   err, n_err)) != 0)
+		goto fail;
+	if (e != NULL && !json_is_null(e) &&
+	    (!json_is_string(e) || strcmp(json_string_value(e), "replace") != 0)) {
+		rc = status_fail(err, n_err, STATUS_EUNSUPPORTED,
+		                 "tokenizer_config.json: errors must be \"replace\"");
+		goto fail;
+	}
+	if ((rc = read_file(dir, "vocab.json", &voc, &n_voc, err, n_err)) != 0 ||
+	    (rc = read_file(dir, "merges.txt", &merges, &n_merges, err, n_err)) != 0)
+		goto fail;
+	rc = bpe_create(voc, n_voc, merges, n_merges, &o, out, err, n_err);
+
+fail:
+	free(voc);
+	free(merges);
+	return rc;
+}
+
+/* SentencePiece: the model file, and AlbertTokenizer's options. Errors
+ * are prefixed with the file's name. */
+static int build_spm(const char *dir, const json_t *cfg, enum tok_kind kind, struct tokenizer **out,
+                     char *err, size_t n_err)
+{
+	static const char *file = "tokenizer_config.json";
+	const char *model = kinds[kind].file;
+	struct sentencepiece_opts o = {SPM_ALBERT, 1, 1, 0};
+	char *buf = NULL, msg[512] = "";
+	size_t n = 0;
+	int rc;
+
+	if (kind == KIND_SPM_XLM_ROBERTA) {
+		o.flavour = SPM_XLM_ROBERTA;
+	} else if ((rc = get_bool(cfg, "do_lower_case", 1, &o.do_lower_case, file, err, n_err)) !=
+	               0 ||
+	           (rc = get_bool(cfg, "remove_space", 1, &o.remove_space, file, err, n_err)) !=
+	               0 ||
+	           (rc = get_bool(cfg, "keep_accents", 0, &o.keep_accents, file, err, n_err)) !=
+	               0) {
+		goto fail;
+	}
+	if ((rc = read_file(dir, model, &buf, &n, err, n_err)) != 0)
+		goto fail;
+	if ((rc = sentencepiece_create((const uint8_t *)buf, n, &o, out, msg, sizeof(msg))) != 0)
+		rc = status_fail(err, n_err, rc, "%s: %s", model, msg);
+
+fail:
+	free(buf);
+	return rc;
+}
+
+/*
+ * Special ids as convert_tokens_to_ids: the token's id, or the unk id if
+ * it is not in the vocabulary (a SentencePiece tokenizer that knows its
+ * default specials under another spelling keeps its own id). Then the
+ * added tokens split out of the text, with their strip flags (not for
+ * WordPiece, which splits its own).
+ */
+static int set_specials(struct tokenizer *t, enum tok_kind kind, const struct tok_cfg *c, char *err,
+                        size_t n_err)
+{
+	int32_t *ids[] = {&t->cls_id, &t->sep_id, &t->pad_id, &t->unk_id, &t->mask_id};
+	int32_t all[N_SPECIALS];
+	const struct special *unk = &c->special[SPECIAL_UNK];
+	int rc;
+
+	int32_t unk_id = unk->s ? vocab_find(&t->vocab, unk->s, strlen(unk->s)) : -1;
+	if (unk_id < 0 && kind >= KIND_SPM_ALBERT && unk->s &&
+	    strcmp(unk->s, kinds[kind].defaults[SPECIAL_UNK]) == 0)
+		unk_id = t->unk_id;
+	if (unk_id < 0)
+		return status_fail(err, n_err, STATUS_EFORMAT, "%s has no unk token \"%s\"",
+		                   kinds[kind].file, unk->s ? unk->s : "(null)");
+	for (int i = 0; i < N_SPECIALS; i++) {
+		const char *s = c->special[i].s;
+		int32_t own = i < 5 ? *ids[i] : -1;
+		all[i] = s == NULL ? -1 : vocab_find(&t->vocab, s, strlen(s));
+		if (s != NULL && all[i] < 0)
+			all[i] = kind >= KIND_SPM_ALBERT && own >= 0 &&
+			                 strcmp(s, kinds[kind].defaults[i]) == 0
+			             ? own
+			             : unk_id;
+	}
+	for (int i = 0; i < 5; i++)
+		*ids[i] = all[i];
+	if (kind == KIND_WORDPIECE)
+		return 0;
+	tokenizer_clear_specials(t);
+	for (size_t i = 0; i < N_SPECIALS + c->n_extra; i++) {
+		const struct special *sp =
+		    i < N_SPECIALS ? &c->special[i] : &c->extra[i - N_SPECIALS];
+		int32_t id = i < N_SPECIALS ? all[i] : vocab_find(&t->vocab, sp->s, strlen(sp->s));
+		if (sp->s == NULL)
+			continue;
+		if (id < 0)
+			return status_fail(
+			    err, n_err, STATUS_EUNSUPPORTED,
+			    "special token \"%s\" is not in %s; added tokens are not "
+			    "supported yet",
+			    sp->s, kinds[kind].file);
+		if ((rc = tokenizer_add_special(t, sp->s, strlen(sp->s), id, sp->lstrip,
+		                                sp->rstrip)) != 0)
+			return status_fail(err, n_err, rc, "special token \"%s\": %s", sp->s,
+			                   status_str(rc));
+	}
+	return 0;
 }
 
 /* See tokenizer_load.h. Build time, any thread. */
 int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_err)
 {
 	json_t *cfg = NULL, *map = NULL, *added = NULL;
-	struct tok_cfg c = {1, -1, 1, 0, {NULL}, NULL, 0};
-	struct vocab v = {0};
+	struct tok_cfg c = {0};
 	struct tokenizer *t = NULL;
-	int32_t *ids[N_SPECIALS];
+	enum tok_kind kind = KIND_WORDPIECE;
 	int rc = 0;
 
-	if (!file_exists(dir, "vocab.txt")) {
-		rc = refuse_other_kinds(dir, err, n_err);
-		goto fail;
-	}
 	if ((rc = json_read_opt(dir, "tokenizer_config.json", &cfg, err, n_err)) != 0 ||
 	    (rc = json_read_opt(dir, "special_tokens_map.json", &map, err, n_err)) != 0 ||
 	    (rc = json_read_opt(dir, "added_tokens.json", &added, err, n_err)) != 0)
 		goto fail;
-	if (cfg != NULL && (rc = read_options(cfg, &c, err, n_err)) != 0)
+	if ((rc = detect_kind(dir, cfg, &kind, err, n_err)) != 0 ||
+	    (rc = read_model_max_length(cfg, &c.model_max_length, err, n_err)) != 0 ||
+	    (rc = read_specials(cfg, map, kind, &c, err, n_err)) != 0)
 		goto fail;
-	if ((rc = read_specials(cfg, map, &c, err, n_err)) != 0)
+	if (kind == KIND_WORDPIECE)
+		rc = build_wordpiece(dir, cfg, &c, &t, err, n_err);
+	else if (kind == KIND_BPE)
+		rc = build_bpe(dir, cfg, &t, err, n_err);
+	else
+		rc = build_spm(dir, cfg, kind, &t, err, n_err);
+	if (rc != 0)
 		goto fail;
-	if ((rc = read_vocab(dir, &v, err, n_err)) != 0)
-		goto fail;
-	if (added != NULL && (rc = check_added(added, 0, &v, "added_tokens.json", err, n_err)) != 0)
+	if (added != NULL && (rc = check_added(added, 0, &t->vocab, "added_tokens.json",
+	                                       kinds[kind].file, err, n_err)) != 0)
 		goto fail;
 	if (cfg != NULL && json_is_object(json_object_get(cfg, "added_tokens_decoder")) &&
-	    (rc = check_added(json_object_get(cfg, "added_tokens_decoder"), 1, &v,
-	                      "tokenizer_config.json", err, n_err)) != 0)
+	    (rc = check_added(json_object_get(cfg, "added_tokens_decoder"), 1, &t->vocab,
+	                      "tokenizer_config.json", kinds[kind].file, err, n_err)) != 0)
 		goto fail;
-	if (c.special[SPECIAL_UNK] == NULL ||
-	    vocab_find(&v, c.special[SPECIAL_UNK], strlen(c.special[SPECIAL_UNK])) < 0) {
-		rc = status_fail(err, n_err, STATUS_EFORMAT, "vocab.txt has no unk token \"%s\"",
-		                 c.special[SPECIAL_UNK] ? c.special[SPECIAL_UNK] : "(null)");
+	if ((rc = set_specials(t, kind, &c, err, n_err)) != 0)
 		goto fail;
-	}
-
-	struct wordpiece_opts o = {
-	    .do_lower_case = c.do_lower_case,
-	    .strip_accents = c.strip_accents,
-	    .tokenize_chinese_chars = c.tokenize_chinese_chars,
-	    .max_input_chars_per_word = 100,
-	    .never_split = c.never_split,
-	    .n_never_split = c.n_never_split,
-	};
-	if ((rc = wordpiece_create(&v, &o, &t, err, n_err)) != 0)
-		goto fail;
-	/* As convert_tokens_to_ids: a special string missing from the vocab
-	 * maps to the unk id; a special set to null has none (-1). */
-	ids[SPECIAL_CLS] = &t->cls_id;
-	ids[SPECIAL_SEP] = &t->sep_id;
-	ids[SPECIAL_PAD] = &t->pad_id;
-	ids[SPECIAL_UNK] = &t->unk_id;
-	ids[SPECIAL_MASK] = &t->mask_id;
-	t->unk_id = vocab_find(&t->vocab, c.special[SPECIAL_UNK], strlen(c.special[SPECIAL_UNK]));
-	for (int i = 0; i < N_SPECIALS; i++) {
-		const char *s = c.special[i];
-		*ids[i] = s == NULL ? -1 : vocab_find(&t->vocab, s, strlen(s));
-		if (s != NULL && *ids[i] < 0)
-			*ids[i] = t->unk_id;
-	}
 	t->model_max_length = c.model_max_length;
 	*out = t;
 	t = NULL;
 
 fail:
 	tokenizer_destroy(t);
-	vocab_dispose(&v);
-	free(c.never_split);
+	free(c.extra);
 	json_decref(cfg);
 	json_decref(map);
 	json_decref(added);

@@ -1,8 +1,11 @@
 /*
  * Builds the tokenizer of a Hugging Face model folder from the classic files
- * save_pretrained writes: vocab.txt + tokenizer_config.json (+
- * special_tokens_map.json) for WordPiece (BertTokenizer, DistilBertTokenizer,
- * ElectraTokenizer, ...).
+ * save_pretrained writes, with tokenizer_config.json and
+ * special_tokens_map.json: vocab.txt for WordPiece (BertTokenizer,
+ * DistilBertTokenizer, ElectraTokenizer, MobileBertTokenizer, ...),
+ * vocab.json + merges.txt for byte-level BPE (RobertaTokenizer),
+ * spiece.model (AlbertTokenizer) and sentencepiece.bpe.model
+ * (XLMRobertaTokenizer) for SentencePiece.
  */
 #ifndef SMOLSERVE_MODELS_TOKENIZER_LOAD_H
 #define SMOLSERVE_MODELS_TOKENIZER_LOAD_H
@@ -13,10 +16,10 @@
 
 /*
  * Loads the tokenizer in folder dir. 0 and *out (owned by the caller,
- * tokenizer_destroy) or: STATUS_EIO (no tokenizer files: err lists what it
- * looked for), STATUS_EFORMAT (a file is malformed: err names file and
- * line/field), STATUS_EUNSUPPORTED (a tokenizer kind smolserve does not
- * read yet), STATUS_ENOMEM.
+ * tokenizer_destroy) or: STATUS_EIO (no tokenizer files, or not the ones
+ * tokenizer_class needs: err lists what it looked for), STATUS_EFORMAT (a
+ * file is malformed: err names file and line/field), STATUS_EUNSUPPORTED (a
+ * tokenizer kind or option smolserve does not read yet), STATUS_ENOMEM.
  */
 int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_err);
 

@@ -1,15 +1,20 @@
 /*
- * Tokenizers loaded from the fixture folders against Hugging Face's own
- * output (transformers v4.31 slow tokenizers, expected.json): token ids and
- * token type ids exactly, truncation flags, and byte offsets (bounds and
- * order for every token, the text under each offset re-tokenized, exact
- * offsets for hand-checked cases). Also tokenizer_load's errors on
- * hand-made folders.
+ * Tokenizers loaded from every fixture folder with an expected.json
+ * (WordPiece, byte-level BPE, SentencePiece) against Hugging Face's own
+ * output (transformers v4.31 slow tokenizers): token ids and token type ids
+ * exactly, truncation flags and untruncated lengths, and byte offsets
+ * (bounds and order for every token; WordPiece: the text under each offset
+ * re-tokenized; BPE: the bytes a piece spells are the bytes under it;
+ * exact offsets for hand-checked cases). Also decoding, and tokenizer_load's
+ * dispatch and errors on hand-made folders.
  *
- * Special tokens written in the text ("[CLS] hello [MASK] ...", case
- * special_tokens_in_text) are split out as their special ids, as the
+ * Special tokens written in the text ("[CLS] hello [MASK] <s> world <mask>
+ * [SEP]", case special_tokens_in_text) are split out as their special ids,
+ * with each token's AddedToken strip flags (RoBERTa's <mask> and ALBERT's
+ * [MASK] eat the space before them, XLM-R's plain "<s>" both sides), as the
  * reference does: we follow it deliberately, so ids match on every case.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +28,12 @@
 #include "tokenizer.h"
 #include "tokenizer_load.h"
 
-static const char *const folders[] = {"bert",       "bert-seqcls",       "bert-tokcls", "bert-mlm",
-                                      "distilbert", "distilbert-seqcls", "electra"};
+static const char *const folders[] = {
+    "bert",       "bert-seqcls",       "bert-tokcls", "bert-mlm",
+    "distilbert", "distilbert-seqcls", "electra",     "electra-seqcls",
+    "mobilebert", "mobilebert-seqcls", "roberta",     "roberta-seqcls",
+    "albert",     "albert-seqcls",     "xlm-roberta",
+};
 #define N_FOLDERS (int)(sizeof(folders) / sizeof(folders[0]))
 
 static struct tokenizer *load_folder(const char *name)
@@ -52,14 +61,51 @@ static void glue(const struct tokenizer *t, const struct encoding *e, char *out,
 	}
 }
 
+/* The bytes a byte-level BPE token spells: GPT-2's bytes_to_unicode
+ * undone, written independently of core/bpe.c. Returns the length, or -1
+ * for a character outside the alphabet. */
+static int gpt2_bytes(const char *tok, char *out)
+{
+	int n = 0;
+	for (const unsigned char *p = (const unsigned char *)tok; *p;) {
+		int cp = *p, len = 1;
+		if (cp >= 0xc0 && cp < 0xe0 && (p[1] & 0xc0) == 0x80) {
+			cp = ((cp & 0x1f) << 6) | (p[1] & 0x3f);
+			len = 2;
+		}
+		if (cp < 0x80 || len == 2) {
+			if ((cp >= 0x21 && cp <= 0x7e) || (cp >= 0xa1 && cp <= 0xac) ||
+			    (cp >= 0xae && cp <= 0xff))
+				out[n++] = (char)cp;
+			else if (cp >= 0x100 && cp <= 0x120)
+				out[n++] = (char)(cp - 0x100);
+			else if (cp >= 0x121 && cp <= 0x142)
+				out[n++] = (char)(cp - 0x121 + 0x7f);
+			else if (cp == 0x143)
+				out[n++] = (char)0xad;
+			else
+				return -1;
+		} else {
+			return -1;
+		}
+		p += len;
+	}
+	return n;
+}
+
 /*
- * Every non-template token lies inside its text, offsets never go back,
- * and the bytes under a token, tokenized alone, give the token again (as
- * pieces whose text joins to the token's text, without its "##").
+ * Every non-template token lies inside its text and offsets never go back.
+ * WordPiece: the bytes under a token, tokenized alone, give the token again
+ * (as pieces whose text joins to the token's text, without its "##").
+ * Byte-level BPE: the bytes under a piece are exactly the bytes it spells.
+ * SentencePiece: bounds and order only (a piece made of the dummy-prefix
+ * "▁" may have no bytes under it).
  */
 static void check_offsets(const struct tokenizer *t, const struct encoding *e, const char *texts[2],
                           const size_t n_texts[2], const char *name)
 {
+	int wordpiece = strcmp(t->ops->name, "wordpiece") == 0,
+	    bpe = strcmp(t->ops->name, "bpe") == 0;
 	struct encoding sub;
 	struct encode_opts plain = {0, 0, 1, TRUNCATION_RIGHT};
 	int32_t prev[2] = {0, 0};
@@ -74,7 +120,9 @@ static void check_offsets(const struct tokenizer *t, const struct encoding *e, c
 		}
 		int s = e->seq[i];
 		ck_assert_msg(s == 0 || s == 1, "%s: token %d seq %d", name, i, s);
-		ck_assert_msg(e->starts[i] >= 0 && e->starts[i] < e->stops[i] &&
+		ck_assert_msg(e->starts[i] >= 0 &&
+		                  (wordpiece || bpe ? e->starts[i] < e->stops[i]
+		                                    : e->starts[i] <= e->stops[i]) &&
 		                  (size_t)e->stops[i] <= n_texts[s],
 		              "%s: token %d offsets [%d,%d) outside [0,%zu)", name, i, e->starts[i],
 		              e->stops[i], n_texts[s]);
@@ -83,7 +131,15 @@ static void check_offsets(const struct tokenizer *t, const struct encoding *e, c
 		prev[s] = e->starts[i];
 
 		const char *tok = tokenizer_id_to_token(t, e->ids[i]);
-		if (e->ids[i] == t->unk_id)
+		if (bpe) {
+			int k = gpt2_bytes(tok, got);
+			ck_assert_msg(k == e->stops[i] - e->starts[i] &&
+			                  memcmp(got, texts[s] + e->starts[i], (size_t)k) == 0,
+			              "%s: piece %d \"%s\" does not spell the bytes [%d,%d)", name,
+			              i, tok, e->starts[i], e->stops[i]);
+			continue;
+		}
+		if (!wordpiece || e->ids[i] == t->unk_id)
 			continue;
 		ck_assert_int_eq(tokenizer_encode(t, texts[s] + e->starts[i],
 		                                  (size_t)(e->stops[i] - e->starts[i]), NULL, 0,
@@ -170,6 +226,31 @@ START_TEST(test_fixture_cases)
 }
 END_TEST
 
+/* Every fixture folder with an expected.json is in folders[]. */
+START_TEST(test_all_folders_listed)
+{
+	char dir[4096], path[4600];
+	snprintf(dir, sizeof(dir), "%s", fixture_path(""));
+	DIR *d = opendir(dir);
+	struct dirent *ent;
+	int n_found = 0;
+	ck_assert_ptr_nonnull(d);
+	while ((ent = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "%s/%s/expected.json", dir, ent->d_name);
+		if (ent->d_name[0] == '.' || access(path, R_OK) != 0)
+			continue;
+		int listed = 0;
+		for (int i = 0; i < N_FOLDERS; i++)
+			listed |= strcmp(folders[i], ent->d_name) == 0;
+		ck_assert_msg(listed, "fixture %s has expected.json but is not tested",
+		              ent->d_name);
+		n_found++;
+	}
+	closedir(d);
+	ck_assert_int_eq(n_found, N_FOLDERS);
+}
+END_TEST
+
 /* Offsets checked by hand: token index (with [CLS] at 0), text, span. */
 struct span_case {
 	const char *folder, *name;
@@ -208,6 +289,19 @@ static const struct span_case spans[] = {
     {"electra", "accents_nfd", 1, "café", 0, 6, 0},
     {"electra", "accents_nfd", 2, "naïve", 7, 14, 0},
     {"electra", "mixed_case", 2, "##e", 1, 2, 0},
+    {"roberta", "accents", 2, "afÃ©", 1, 5, 0}, /* "afé": é is 2 bytes */
+    {"roberta", "accents", 4, "aÃ", 7, 9, 0},   /* "a" and ï's first byte */
+    {"roberta", "accents", 5, "¯", 9, 10, 0},   /* ï's second byte */
+    {"roberta", "whitespace", 1, "Ġ", 0, 1, 0},
+    {"roberta", "whitespace", 3, "Ġlo", 2, 5, 0},
+    {"roberta", "emoji", 9, "ð", 13, 14, 0},
+    {"roberta", "special_tokens_in_text", 14, "Ġ", 18, 19, 0},
+    {"roberta", "special_tokens_in_text", 15, "<s>", 19, 22, 0},
+    {"roberta", "special_tokens_in_text", 16, "Ġworld", 22, 28, 0},
+    {"roberta", "special_tokens_in_text", 17, "<mask>", 29, 35, 0}, /* lstrip ate 28 */
+    {"roberta", "special_tokens_in_text", 18, "Ġ", 35, 36, 0},
+    {"roberta", "pair", 8, "I", 0, 1, 1},
+    {"roberta", "pair", 14, ".", 18, 19, 1},
 };
 
 START_TEST(test_exact_offsets)
@@ -277,6 +371,35 @@ START_TEST(test_specials_and_decode)
 }
 END_TEST
 
+START_TEST(test_roberta_decode)
+{
+	struct tokenizer *t = load_folder("roberta");
+	struct encoding e;
+	struct encode_opts o = {1, 0, 1, TRUNCATION_RIGHT};
+	char out[256], err[256];
+	const char *text = "Hello, world! The caf\xc3\xa9 costs $3.50 \xf0\x9f\x8d\x95";
+	ck_assert_str_eq(t->ops->name, "bpe");
+	ck_assert_int_eq(t->template_kind, TEMPLATE_ROBERTA);
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->cls_id), "<s>");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->sep_id), "</s>");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->pad_id), "<pad>");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->unk_id), "<unk>");
+	ck_assert_str_eq(tokenizer_id_to_token(t, t->mask_id), "<mask>");
+	encoding_init(&e);
+	ck_assert_int_eq(tokenizer_encode(t, text, strlen(text), NULL, 0, &o, &e, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(
+	    tokenizer_decode(t, e.ids, (size_t)e.n, 1, out, sizeof(out), err, sizeof(err)),
+	    (int)strlen(text));
+	ck_assert_str_eq(out, text);
+	/* Specials kept: joined without spaces, as RobertaTokenizer. */
+	ck_assert_int_eq(tokenizer_decode(t, e.ids, 3, 0, out, sizeof(out), err, sizeof(err)), 9);
+	ck_assert_str_eq(out, "<s>Hello,");
+	encoding_dispose(&e);
+	tokenizer_destroy(t);
+}
+END_TEST
+
 /* --- load errors on hand-made folders --------------------------------- */
 
 static const char *const scratch_files[] = {
@@ -288,6 +411,7 @@ static const char *const scratch_files[] = {
     "tokenizer.json",
     "vocab.json",
     "sentencepiece.bpe.model",
+    "merges.txt",
 };
 
 static char scratch[64];
@@ -336,9 +460,9 @@ START_TEST(test_load_missing)
 	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EIO);
 	ck_assert_ptr_nonnull(strstr(err, "vocab.txt"));
 	ck_assert_ptr_nonnull(strstr(err, "tokenizer.json"));
-	PUT("spiece.model", "x");
-	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
-	ck_assert_ptr_nonnull(strstr(err, "spiece.model"));
+	PUT("spiece.model", "x"); /* not a ModelProto */
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "spiece.model: "));
 	scratch_teardown();
 	scratch_setup();
 	PUT("tokenizer.json", "{}");
@@ -346,7 +470,99 @@ START_TEST(test_load_missing)
 	ck_assert_ptr_nonnull(strstr(err, "tokenizer.json"));
 	PUT("vocab.json", "{}");
 	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
-	ck_assert_ptr_nonnull(strstr(err, "vocab.json"));
+	ck_assert_ptr_nonnull(strstr(err, "vocab.json without merges.txt"));
+
+	/* A tokenizer_class needs its own files. */
+	static const char *const need[][2] = {
+	    {"RobertaTokenizer", "vocab.json and merges.txt"},
+	    {"AlbertTokenizer", "spiece.model"},
+	    {"XLMRobertaTokenizerFast", "sentencepiece.bpe.model"},
+	    {"MobileBertTokenizer", "vocab.txt"},
+	};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		char cfg[128];
+		snprintf(cfg, sizeof(cfg), "{\"tokenizer_class\": \"%s\"}", need[i][0]);
+		put("tokenizer_config.json", cfg, strlen(cfg));
+		ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EIO);
+		ck_assert_msg(strstr(err, need[i][1]) != NULL, "%s: %s", need[i][0], err);
+	}
+}
+END_TEST
+
+#define BPE_VOCAB                                                                                  \
+	"{\"<s>\": 0, \"<pad>\": 1, \"</s>\": 2, \"<unk>\": 3, \"a\": 4, \"b\": 5, \"\u0120\": "   \
+	"6, "                                                                                      \
+	"\"\u0120a\": 7, \"<mask>\": 8, \"<x>\": 9}"
+#define BPE_MERGES "#version: 0.2\n\u0120 a\n"
+
+START_TEST(test_load_bpe)
+{
+	char err[512] = "";
+	struct tokenizer *t = NULL;
+	struct encoding e;
+	struct encode_opts o = {1, 0, 1, TRUNCATION_RIGHT};
+	PUT("vocab.json", BPE_VOCAB);
+	PUT("merges.txt", BPE_MERGES);
+	ck_assert_msg(tokenizer_load(scratch, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(t->ops->name, "bpe"); /* by its files, without a config */
+	ck_assert_int_eq(t->cls_id, 0);
+	ck_assert_int_eq(t->mask_id, 8);
+	ck_assert_int_eq(t->model_max_length, 0);
+	tokenizer_destroy(t);
+
+	/* add_prefix_space; <s> a plain string in special_tokens_map.json
+	 * (strips both sides), <mask> an AddedToken that strips nothing, and
+	 * additional_special_tokens split out too. */
+	PUT("tokenizer_config.json",
+	    "{\"tokenizer_class\": \"RobertaTokenizer\", \"add_prefix_space\": true,\n"
+	    " \"model_max_length\": 64, \"errors\": \"replace\"}");
+	PUT("special_tokens_map.json",
+	    "{\"cls_token\": \"<s>\", \"mask_token\": {\"content\": \"<mask>\", \"lstrip\": "
+	    "false},\n \"additional_special_tokens\": [\"<x>\"]}");
+	ck_assert_msg(tokenizer_load(scratch, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(t->model_max_length, 64);
+	encoding_init(&e);
+	ck_assert_int_eq(
+	    tokenizer_encode(t, "a <s> a <mask>b<x>", 18, NULL, 0, &o, &e, err, sizeof(err)), 0);
+	const int32_t want[] = {0, 7, 0, 4, 6, 8, 5, 9, 2}; /* <s> Ġa <s> a Ġ <mask> b <x> </s> */
+	ck_assert_int_eq(e.n, 9);
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(e.ids[i], want[i]);
+	encoding_dispose(&e);
+	tokenizer_destroy(t);
+
+	/* Errors: malformed files name themselves, unknown values refuse. */
+	PUT("special_tokens_map.json", "{}");
+	PUT("vocab.json", "{\"<unk>\": 0,\n \"a\": x}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "vocab.json: line 2"));
+	PUT("vocab.json", BPE_VOCAB);
+	PUT("merges.txt", "#version: 0.2\na b c\n");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "merges.txt: line 2"));
+	PUT("merges.txt", BPE_MERGES);
+	PUT("tokenizer_config.json", "{\"errors\": \"strict\"}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	PUT("tokenizer_config.json", "{\"add_prefix_space\": 1}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	PUT("tokenizer_config.json", "{\"mask_token\": {\"content\": \"<mask>\", \"lstrip\": 1}}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	PUT("tokenizer_config.json", "{\"unk_token\": \"<nope>\"}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "vocab.json has no unk token \"<nope>\""));
+	PUT("tokenizer_config.json", "{\"additional_special_tokens\": [\"<new>\"]}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "<new>"));
+	PUT("tokenizer_config.json", "{}");
+	PUT("added_tokens.json", "{\"<new>\": 10}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "not in vocab.json"));
+	PUT("added_tokens.json", "{\"<mask>\": 8}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), 0);
+	/* A class smolserve does not read, whatever the files. */
+	PUT("tokenizer_config.json", "{\"tokenizer_class\": \"GPT2Tokenizer\"}");
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "GPT2Tokenizer"));
 }
 END_TEST
 
@@ -462,8 +678,10 @@ static Suite *tokenizer_fixtures_suite(void)
 	Suite *s = suite_create("tokenizer_fixtures");
 	TCase *tc = tcase_create("fixtures");
 	tcase_add_loop_test(tc, test_fixture_cases, 0, N_FOLDERS);
+	tcase_add_test(tc, test_all_folders_listed);
 	tcase_add_test(tc, test_exact_offsets);
 	tcase_add_test(tc, test_specials_and_decode);
+	tcase_add_test(tc, test_roberta_decode);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	TCase *le = tcase_create("load_errors");
@@ -472,6 +690,7 @@ static Suite *tokenizer_fixtures_suite(void)
 	tcase_add_test(le, test_load_malformed);
 	tcase_add_test(le, test_load_vocab);
 	tcase_add_test(le, test_load_config);
+	tcase_add_test(le, test_load_bpe);
 	suite_add_tcase(s, le);
 	return s;
 }
