@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <utf8proc.h>
 
 #include "status.h"
@@ -237,64 +236,6 @@ static int read_merges(const char *text, size_t n, struct vocab *strs, struct bp
 		merge_put(m, a, b, ab, line - 2);
 	}
 	return 0;
-}
-
-/* --- vocab.json ------------------------------------------------------- */
-
-/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
- * save_pretrained writes). The tokens go into v in id order. */
-static int read_vocab_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
-{
-	json_error_t jerr = {0};
-	json_t *root = json_loadb(text, n, 0, &jerr), *val;
-	const char **by_id = NULL, *key;
-	int rc = 0;
-
-	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
-		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
-		rc = status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
-		                 "vocab.json: line %d: %s", jerr.line,
-		                 oom ? "out of memory" : jerr.text);
-		goto fail;
-	}
-	size_t count = json_object_size(root);
-	if (!json_is_object(root) || count == 0 || count >= INT32_MAX / 2) {
-		rc = status_fail(err, n_err, STATUS_EFORMAT,
-		                 "vocab.json: want a non-empty object of token -> id");
-		goto fail;
-	}
-	if ((by_id = calloc(count, sizeof(*by_id))) == NULL) {
-		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading vocab.json");
-		goto fail;
-	}
-	json_object_foreach(root, key, val)
-	{
-		json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
-		if (id < 0 || (size_t)id >= count || by_id[id] != NULL) {
-			rc = status_fail(err, n_err, STATUS_EFORMAT,
-			                 "vocab.json: \"%.64s\": ids must be the integers 0..%zu, "
-			                 "each once",
-			                 key, count - 1);
-			goto fail;
-		}
-		by_id[id] = key;
-	}
-	for (size_t id = 0; id < count; id++) {
-		if ((rc = vocab_add(v, by_id[id], strlen(by_id[id]))) != 0) {
-			rc = status_fail(err, n_err, rc, "vocab.json: id %zu: %s", id,
-			                 status_str(rc));
-			goto fail;
-		}
-	}
-	free(by_id);
-	json_decref(root);
-	return 0;
-
-fail:
-	free(by_id);
-	json_decref(root);
-	vocab_dispose(v);
-	return rc;
 }
 
 /* --- pre-tokenisation (the GPT-2 pattern) ----------------------------- */
@@ -745,7 +686,7 @@ static int add_default_specials(struct tokenizer *t)
  * tokenizer_load replaces them with what the folder's config says. Build
  * time only.
  */
-int bpe_create(const char *vocab_json, size_t n_vocab_json, const char *merges, size_t n_merges,
+int bpe_create(struct vocab *vocab, const char *merges, size_t n_merges,
                const struct bpe_opts *opts, struct tokenizer **out, char *err, size_t n_err)
 {
 	struct vocab strs = {0};
@@ -754,13 +695,19 @@ int bpe_create(const char *vocab_json, size_t n_vocab_json, const char *merges, 
 	char *tmp = NULL;
 	int rc = 0;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		vocab_dispose(vocab);
 		goto fail_nomem;
+	}
+	t->vocab = *vocab; /* taken over: the tokenizer disposes of it */
+	memset(vocab, 0, sizeof(*vocab));
 	t->ops = &bpe_ops;
 	if ((t->impl = m = calloc(1, sizeof(*m))) == NULL || (tmp = malloc(n_merges + 1)) == NULL)
 		goto fail_nomem;
-	if ((rc = read_vocab_json(vocab_json, n_vocab_json, &t->vocab, err, n_err)) != 0)
+	if (t->vocab.n_tokens == 0) {
+		rc = status_fail(err, n_err, STATUS_EFORMAT, "vocab.json: the vocabulary is empty");
 		goto fail;
+	}
 	if (intern_bytes(&strs) != 0)
 		goto fail_nomem;
 	if ((rc = read_merges(merges, n_merges, &strs, m, tmp, err, n_err)) != 0)

@@ -15,14 +15,14 @@ struct bpe_opts {
 };
 
 /*
- * Builds a byte-level BPE tokenizer from the text of vocab.json (a JSON
- * object token -> id) and merges.txt (a "#version" line, then one "a b"
- * pair per line, highest priority first). Both buffers are read, not kept.
- * Special ids are looked up by <s> </s> <pad> <unk> <mask>; template
- * TEMPLATE_ROBERTA. 0 or STATUS_EFORMAT (err names file and line),
- * STATUS_ENOMEM.
+ * Builds a byte-level BPE tokenizer from vocab (vocab.json's tokens in id
+ * order, read by models/tokenizer_load.c; taken over on success and on
+ * failure alike) and the text of merges.txt (a "#version" line, then one
+ * "a b" pair per line, highest priority first; read, not kept). Special ids
+ * are looked up by <s> </s> <pad> <unk> <mask>; template TEMPLATE_ROBERTA.
+ * 0 or STATUS_EFORMAT (err names file and line), STATUS_ENOMEM.
  */
-int bpe_create(const char *vocab_json, size_t n_vocab_json, const char *merges, size_t n_merges,
-	       const struct bpe_opts *opts, struct tokenizer **out, char *err, size_t n_err);
+int bpe_create(struct vocab *vocab, const char *merges, size_t n_merges,
+               const struct bpe_opts *opts, struct tokenizer **out, char *err, size_t n_err);
 
 #endif

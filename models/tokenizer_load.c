@@ -14,6 +14,7 @@
 #include "tokenizer_load.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -528,6 +529,73 @@ static int read_file(const char *dir, const char *name, char **buf, size_t *n, c
 	return read_all(path, buf, n, err, n_err);
 }
 
+/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
+ * save_pretrained writes). The tokens go into v in id order. */
+int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
+{
+	json_error_t jerr = {0};
+	json_t *root = json_loadb(text, n, 0, &jerr), *val;
+	const char **by_id = NULL, *key;
+	int rc = 0;
+
+	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
+		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
+		rc = status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
+		                 "vocab.json: line %d: %s", jerr.line,
+		                 oom ? "out of memory" : jerr.text);
+		goto fail;
+	}
+	size_t count = json_object_size(root);
+	if (!json_is_object(root) || count == 0 || count >= INT32_MAX / 2) {
+		rc = status_fail(err, n_err, STATUS_EFORMAT,
+		                 "vocab.json: want a non-empty object of token -> id");
+		goto fail;
+	}
+	if ((by_id = calloc(count, sizeof(*by_id))) == NULL) {
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading vocab.json");
+		goto fail;
+	}
+	json_object_foreach(root, key, val)
+	{
+		json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
+		if (id < 0 || (size_t)id >= count || by_id[id] != NULL) {
+			rc = status_fail(err, n_err, STATUS_EFORMAT,
+			                 "vocab.json: \"%.64s\": ids must be the integers 0..%zu, "
+			                 "each once",
+			                 key, count - 1);
+			goto fail;
+		}
+		by_id[id] = key;
+	}
+	for (size_t id = 0; id < count; id++) {
+		if ((rc = vocab_add(v, by_id[id], strlen(by_id[id]))) != 0) {
+			rc = status_fail(err, n_err, rc, "vocab.json: id %zu: %s", id,
+			                 status_str(rc));
+			goto fail;
+		}
+	}
+	free(by_id);
+	json_decref(root);
+	return 0;
+
+fail:
+	free(by_id);
+	json_decref(root);
+	vocab_dispose(v);
+	return rc;
+}
+
+int bpe_create_from_json(const char *vocab_json, size_t n_vocab_json, const char *merges,
+                         size_t n_merges, const struct bpe_opts *opts, struct tokenizer **out,
+                         char *err, size_t n_err)
+{
+	struct vocab v = {0};
+	int rc = vocab_from_json(vocab_json, n_vocab_json, &v, err, n_err);
+	if (rc != 0)
+		return rc;
+	return bpe_create(&v, merges, n_merges, opts, out, err, n_err);
+}
+
 /* Byte-level BPE: vocab.json, merges.txt, add_prefix_space. */
 static int build_bpe(const char *dir, const json_t *cfg, struct tokenizer **out, char *err,
                      size_t n_err)
@@ -550,7 +618,7 @@ static int build_bpe(const char *dir, const json_t *cfg, struct tokenizer **out,
 	if ((rc = read_file(dir, "vocab.json", &voc, &n_voc, err, n_err)) != 0 ||
 	    (rc = read_file(dir, "merges.txt", &merges, &n_merges, err, n_err)) != 0)
 		goto fail;
-	rc = bpe_create(voc, n_voc, merges, n_merges, &o, out, err, n_err);
+	rc = bpe_create_from_json(voc, n_voc, merges, n_merges, &o, out, err, n_err);
 
 fail:
 	free(voc);

@@ -23,4 +23,14 @@
  */
 int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_err);
 
+/* vocab.json's text (an object token -> id, ids exactly 0..n-1) into v in
+ * id order. 0, STATUS_EFORMAT (err says where), STATUS_ENOMEM. */
+int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err);
+
+/* bpe_create from the texts of vocab.json and merges.txt. */
+#include "bpe.h"
+int bpe_create_from_json(const char *vocab_json, size_t n_vocab_json, const char *merges,
+                         size_t n_merges, const struct bpe_opts *opts, struct tokenizer **out,
+                         char *err, size_t n_err);
+
 #endif

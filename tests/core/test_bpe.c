@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "bpe.h"
+#include "tokenizer_load.h"
 #include "status.h"
 #include "test_util.h"
 #include "tokenizer.h"
@@ -112,7 +113,8 @@ static struct tokenizer *make_full(const char *const *extra, size_t n_extra, con
 	char *v = make_vocab(extra, n_extra, no_specials), err[256] = "";
 	struct bpe_opts o = {add_prefix_space};
 	struct tokenizer *t = NULL;
-	int rc = bpe_create(v, strlen(v), merges, strlen(merges), &o, &t, err, sizeof(err));
+	int rc =
+	    bpe_create_from_json(v, strlen(v), merges, strlen(merges), &o, &t, err, sizeof(err));
 	ck_assert_msg(rc == 0, "bpe_create: %s", err);
 	free(v);
 	return t;
@@ -475,7 +477,8 @@ END_TEST
 static int create_err(const char *vocab, const char *merges, char *err, size_t n_err)
 {
 	struct tokenizer *t = NULL;
-	int rc = bpe_create(vocab, strlen(vocab), merges, strlen(merges), NULL, &t, err, n_err);
+	int rc = bpe_create_from_json(vocab, strlen(vocab), merges, strlen(merges), NULL, &t, err,
+	                              n_err);
 	if (rc == 0)
 		tokenizer_destroy(t);
 	return rc;
@@ -516,7 +519,8 @@ START_TEST(test_malformed)
 	ck_assert_int_eq(create_err("{\"a\": 0}", "#v\n\xe4\xb8\xad a\n", err, sizeof(err)), 0);
 	struct tokenizer *t = NULL;
 	ck_assert_int_eq(
-	    bpe_create("{\"a\": 0}xx", 8, "#v\na b\nzz", 7, NULL, &t, err, sizeof(err)), 0);
+	    bpe_create_from_json("{\"a\": 0}xx", 8, "#v\na b\nzz", 7, NULL, &t, err, sizeof(err)),
+	    0);
 	tokenizer_destroy(t);
 }
 END_TEST
@@ -548,7 +552,8 @@ START_TEST(test_alloc_failures)
 
 	for (k = 0;; k++) {
 		alloc_left = k;
-		rc = bpe_create(v, strlen(v), merges, strlen(merges), NULL, &t, err, sizeof(err));
+		rc = bpe_create_from_json(v, strlen(v), merges, strlen(merges), NULL, &t, err,
+		                          sizeof(err));
 		alloc_left = -1;
 		if (rc == 0)
 			break;
