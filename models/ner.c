@@ -42,6 +42,54 @@ static int32_t argmax(const float *x, int32_t n)
 	return best;
 }
 
+/* GPT-2's bytes_to_unicode, inverted: the byte a code point stands for in
+ * byte-level BPE token strings, or -1. */
+static int byte_of(int32_t cp)
+{
+	if ((cp >= 0x21 && cp <= 0x7e) || (cp >= 0xa1 && cp <= 0xac) || (cp >= 0xae && cp <= 0xff))
+		return (int)cp;
+	if (cp < 256 || cp > 256 + 67)
+		return -1;
+	int n = 0; /* the (cp - 256)-th byte outside the printable ranges */
+	for (int b = 0; b < 256; b++) {
+		if ((b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) ||
+		    (b >= 0xae && b <= 0xff))
+			continue;
+		if (n++ == cp - 256)
+			return b;
+	}
+	return -1;
+}
+
+/* In place: byte-level BPE characters back to the bytes they encode. */
+static void bytelevel_decode(char *s)
+{
+	unsigned char *r = (unsigned char *)s, *w = (unsigned char *)s;
+	while (*r) {
+		int32_t cp;
+		size_t len;
+		if (r[0] < 0x80) {
+			cp = r[0];
+			len = 1;
+		} else if ((r[0] & 0xe0) == 0xc0 && r[1]) {
+			cp = ((r[0] & 0x1f) << 6) | (r[1] & 0x3f);
+			len = 2;
+		} else {
+			*w++ = *r++; /* not from the alphabet: keep as is */
+			continue;
+		}
+		int b = byte_of(cp);
+		if (b < 0) {
+			memmove(w, r, len);
+			w += len;
+		} else {
+			*w++ = (unsigned char)b;
+		}
+		r += len;
+	}
+	*w = '\0';
+}
+
 /* tokenizer.convert_tokens_to_string over n strings. */
 static char *join_words(const char *const *words, const size_t *lens, int32_t n,
                         enum word_join join)
@@ -58,7 +106,7 @@ static char *join_words(const char *const *words, const size_t *lens, int32_t n,
 		if (join == JOIN_WORDPIECE && i > 0 && len >= 2 && w[0] == '#' && w[1] == '#') {
 			w += 2; /* " ##" -> "" */
 			len -= 2;
-		} else if (join != JOIN_SENTENCEPIECE && i > 0) {
+		} else if (join == JOIN_WORDPIECE && i > 0) {
 			*p++ = ' ';
 		}
 		memcpy(p, w, len);
@@ -77,6 +125,10 @@ static char *join_words(const char *const *words, const size_t *lens, int32_t n,
 			}
 		}
 		*wr = '\0';
+	}
+	if (join == JOIN_BYTELEVEL) { /* RobertaTokenizer: no strip */
+		bytelevel_decode(out);
+		return out;
 	}
 	/* .strip() */
 	char *start = out;
@@ -304,7 +356,7 @@ int ner_entities(const struct model *m, const char *text, size_t n_text, const s
 	int rc = ner_aggregate(toks, n, labels, nl, agg,
 	                       wordpiece ? JOIN_WORDPIECE
 	                       : spm     ? JOIN_SENTENCEPIECE
-	                                 : JOIN_SPACES,
+	                                 : JOIN_BYTELEVEL,
 	                       out, n_out);
 	free(toks);
 	return rc;

@@ -23,7 +23,7 @@ int aggregation_from_name(const char *name);
 enum word_join {
 	JOIN_WORDPIECE = 0, /* " ".join, then " ##" -> "" */
 	JOIN_SENTENCEPIECE, /* concatenate, U+2581 -> " ", strip */
-	JOIN_SPACES,        /* " ".join (byte-level BPE words are decoded already) */
+	JOIN_BYTELEVEL,     /* "".join, then GPT-2's byte alphabet back to UTF-8 */
 };
 
 /* One non-special token, as gather_pre_entities makes it. */

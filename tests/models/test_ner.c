@@ -213,6 +213,13 @@ START_TEST(test_sentencepiece_join_and_empty)
 	ck_assert_int_eq(ner_aggregate(t, 0, LABELS, 5, AGG_AVERAGE, JOIN_WORDPIECE, &e, &n), 0);
 	ck_assert_int_eq(n, 0);
 	ner_entities_free(e, n);
+	/* byte-level BPE (RoBERTa): "\xc4\xa0" is the space's stand-in */
+	struct ner_token b[] = {tok("\xc4\xa0New", S_BLOC, 0, 3, 1, 0),
+	                        tok("\xc4\xa0York", S_ILOC, 4, 8, 2, 0)};
+	ck_assert_int_eq(ner_aggregate(b, 2, LABELS, 5, AGG_SIMPLE, JOIN_BYTELEVEL, &e, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(e[0].word, " New York");
+	ner_entities_free(e, n);
 	ck_assert_int_eq(aggregation_from_name("average"), AGG_AVERAGE);
 	ck_assert_int_eq(aggregation_from_name("mean"), -1);
 }
