@@ -66,13 +66,23 @@ static json_t *tokens(const struct model *m, const struct request *r, int32_t i)
 			tok = json_pack("{s:i, s:s, s:b, s:n, s:n}", "id", (int)en->ids[t], "text",
 			                s ? s : "", "special", 1, "start", "stop");
 		} else {
+			/* Byte-level pieces may hold part of a character: widen the span to
+			 * whole characters, as Hugging Face's fast tokenizers report it. */
 			const char *src = en->seq[t] == 1 ? r->pairs[i] : r->texts[i];
+			size_t n_src = en->seq[t] == 1 ? r->pair_lens[i] : r->text_lens[i];
+			size_t start = (size_t)en->starts[t], stop = (size_t)en->stops[t];
+			while (start > 0 && ((unsigned char)src[start] & 0xc0) == 0x80)
+				start--;
+			while (stop < n_src && ((unsigned char)src[stop] & 0xc0) == 0x80)
+				stop++;
 			tok = json_pack("{s:i, s:s%, s:b, s:i, s:i}", "id", (int)en->ids[t], "text",
-			                src + en->starts[t], (size_t)(en->stops[t] - en->starts[t]),
-			                "special", 0, "start", (int)en->starts[t], "stop",
-			                (int)en->stops[t]);
+			                src + start, stop - start, "special", 0, "start",
+			                (int)start, "stop", (int)stop);
 		}
-		json_array_append_new(list, tok);
+		if (tok == NULL || json_array_append_new(list, tok) != 0) {
+			json_decref(list);
+			return NULL;
+		}
 	}
 	return list;
 }

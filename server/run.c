@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "cpus.h"
 #include "engine.h"
 #include "gemm.h"
 #include "model.h"
@@ -81,7 +82,9 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 		fprintf(stderr, "smolserve run: --model DIR is required\n");
 		return 2;
 	}
-	gemm_set_threads((int)s->blas_threads);
+	struct thread_layout layout = {0};
+	cpus_usable(&layout);
+	gemm_set_threads(s->blas_threads > 0 ? (int)s->blas_threads : layout.cpus);
 	struct model_opts mo = {.pooling_set = s->pooling[0] != '\0',
 	                        .pooling =
 	                            strcmp(s->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};

@@ -1,0 +1,297 @@
+/*
+ * Every model family end to end, through `smolserve run` and through HTTP:
+ * for each fixture folder, token ids equal Hugging Face's on every case,
+ * the last hidden state of every token (embed_all) and the L2-normalised
+ * mean pooling (embed) within 1e-4, and for classifiers the logits
+ * (predict, raw_scores) within 1e-4; the HTTP answers equal run's.
+ *
+ * Special tokens written in the text ("[MASK]", "<s>", ...; the cases
+ * tagged special-tokens-in-text) are split out as special tokens, as the
+ * reference and text-embeddings-inference's fast tokenizers both do: a
+ * client sending "[MASK]" to a BERT model gets the mask token, which is what
+ * masked-LM style prompts expect. The test holds smolserve to that.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_client.h"
+#include "test_util.h"
+
+static const char *const FOLDERS[] = {"bert",         "bert-seqcls",
+                                      "bert-tokcls",  "bert-mlm",
+                                      "distilbert",   "distilbert-seqcls",
+                                      "electra",      "electra-seqcls",
+                                      "mobilebert",   "mobilebert-seqcls",
+                                      "roberta",      "roberta-seqcls",
+                                      "xlm-roberta",  "albert",
+                                      "albert-seqcls"};
+#define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
+
+static const char *const RUN_ARGS[] = {"--max-client-batch-size", "64", NULL};
+#define TIMEOUT_MS 60000
+
+static json_t *parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = text ? json_loads(text, JSON_ALLOW_NUL, &jerr) : NULL;
+	ck_assert_msg(v != NULL, "not JSON: %s", text ? text : "(null)");
+	return v;
+}
+
+/* run ROUTE on body; asserts exit 0; parsed stdout. */
+static json_t *run(const char *route, const char *folder, const char *body)
+{
+	char *out = NULL;
+	int st = smolserve_run(route, fixture_path(folder), RUN_ARGS, body, strlen(body),
+	                       TIMEOUT_MS, &out);
+	ck_assert_msg(st == 0, "%s run %s: exit %d: %s", folder, route, st, out ? out : "");
+	json_t *v = parse(out);
+	free(out);
+	return v;
+}
+
+static double diff_rows(const json_t *rows, const json_t *ref_field)
+{
+	size_t n_ref = 0, k = 0;
+	float *ref = json_floats(json_object_get(ref_field, "data"), &n_ref);
+	ck_assert_ptr_nonnull(ref);
+	double d = 0.0;
+	size_t i, j;
+	json_t *row, *x;
+	if (json_is_array(json_array_get(rows, 0))) {
+		json_array_foreach(rows, i, row) json_array_foreach(row, j, x)
+		{
+			ck_assert_uint_lt(k, n_ref);
+			d = fmax(d, fabs(json_number_value(x) - ref[k++]));
+		}
+	} else {
+		json_array_foreach(rows, j, x)
+		{
+			ck_assert_uint_lt(k, n_ref);
+			d = fmax(d, fabs(json_number_value(x) - ref[k++]));
+		}
+	}
+	ck_assert_uint_eq(k, n_ref);
+	free(ref);
+	return d;
+}
+
+struct family {
+	const char *name;
+	json_t *expected, *cases;
+	json_t *single;      /* indices of cases without a pair */
+	char *texts_body;    /* {"inputs": [texts], "truncate": true} */
+	char *tokenize_body; /* {"inputs": [texts]} */
+	char *predict_body;  /* {"inputs": [[a] | [a, b]], "truncate": true, "raw_scores": true} */
+};
+
+static void family_open(struct family *f, const char *name)
+{
+	f->name = name;
+	f->expected = fixture_expected(name);
+	f->cases = json_object_get(f->expected, "cases");
+	f->single = json_array();
+	json_t *texts = json_array(), *pairs = json_array();
+	size_t i;
+	json_t *c;
+	json_array_foreach(f->cases, i, c)
+	{
+		json_t *text = json_object_get(c, "text"), *pair = json_object_get(c, "text_pair");
+		if (json_is_null(pair)) {
+			json_array_append_new(f->single, json_integer((json_int_t)i));
+			json_array_append(texts, text);
+			json_array_append_new(pairs, json_pack("[O]", text));
+		} else {
+			json_array_append_new(pairs, json_pack("[O, O]", text, pair));
+		}
+	}
+	json_t *b = json_pack("{s:O, s:b}", "inputs", texts, "truncate", 1);
+	f->texts_body = json_dumps(b, JSON_ALLOW_NUL | JSON_COMPACT);
+	json_decref(b);
+	b = json_pack("{s:O}", "inputs", texts);
+	f->tokenize_body = json_dumps(b, JSON_ALLOW_NUL | JSON_COMPACT);
+	json_decref(b);
+	b = json_pack("{s:o, s:b, s:b}", "inputs", pairs, "truncate", 1, "raw_scores", 1);
+	f->predict_body = json_dumps(b, JSON_ALLOW_NUL | JSON_COMPACT);
+	json_decref(b);
+	json_decref(texts);
+}
+
+static void family_close(struct family *f)
+{
+	free(f->texts_body);
+	free(f->tokenize_body);
+	free(f->predict_body);
+	json_decref(f->single);
+	json_decref(f->expected);
+}
+
+static const json_t *single_case(const struct family *f, size_t k)
+{
+	return json_array_get(f->cases, (size_t)json_integer_value(json_array_get(f->single, k)));
+}
+
+static void check_tokenize(const struct family *f, json_t *got)
+{
+	ck_assert_uint_eq(json_array_size(got), json_array_size(f->single));
+	for (size_t k = 0; k < json_array_size(got); k++) {
+		const json_t *c = single_case(f, k);
+		if (json_is_true(json_object_get(c, "truncated")))
+			continue; /* tokenize reports the whole input */
+		const json_t *ids = json_object_get(c, "input_ids"), *toks = json_array_get(got, k);
+		ck_assert_msg(json_array_size(toks) == json_array_size(ids),
+		              "%s / %s: %zu tokens, want %zu", f->name,
+		              json_string_value(json_object_get(c, "name")), json_array_size(toks),
+		              json_array_size(ids));
+		for (size_t t = 0; t < json_array_size(ids); t++)
+			ck_assert_msg(
+			    json_integer_value(json_object_get(json_array_get(toks, t), "id")) ==
+			        json_integer_value(json_array_get(ids, t)),
+			    "%s / %s: token %zu differs", f->name,
+			    json_string_value(json_object_get(c, "name")), t);
+	}
+}
+
+static void check_hidden(const struct family *f, json_t *embed_all, json_t *embed)
+{
+	for (size_t k = 0; k < json_array_size(f->single); k++) {
+		const json_t *c = single_case(f, k);
+		const char *name = json_string_value(json_object_get(c, "name"));
+		double d = diff_rows(json_array_get(embed_all, k),
+		                     json_object_get(c, "last_hidden_state"));
+		ck_assert_msg(d <= 1e-4, "%s / %s: hidden state differs by %g", f->name, name, d);
+		d = diff_rows(json_array_get(embed, k), json_object_get(c, "mean_pooled_l2norm"));
+		ck_assert_msg(d <= 1e-4, "%s / %s: embedding differs by %g", f->name, name, d);
+	}
+}
+
+static void check_logits(const struct family *f, json_t *got)
+{
+	json_t *labels = json_object_get(f->expected, "labels");
+	ck_assert_uint_eq(json_array_size(got), json_array_size(f->cases));
+	for (size_t i = 0; i < json_array_size(got); i++) {
+		const json_t *c = json_array_get(f->cases, i);
+		size_t n = 0;
+		float *ref = json_floats(json_object_get(json_object_get(c, "logits"), "data"), &n);
+		size_t j;
+		json_t *p;
+		json_array_foreach(json_array_get(got, i), j, p)
+		{
+			const char *label = json_string_value(json_object_get(p, "label"));
+			int idx = -1;
+			const char *key;
+			json_t *v;
+			json_object_foreach(labels, key, v) if (strcmp(json_string_value(v),
+			                                               label) == 0) idx = atoi(key);
+			ck_assert_int_ge(idx, 0);
+			double d = fabs(json_number_value(json_object_get(p, "score")) - ref[idx]);
+			ck_assert_msg(d <= 1e-4, "%s / %s: logit %s differs by %g", f->name,
+			              json_string_value(json_object_get(c, "name")), label, d);
+		}
+		free(ref);
+	}
+}
+
+/* Equal JSON, numbers within tol: the server may give OpenBLAS another
+ * thread count than run, which reorders sums in the last bits. */
+static int json_close(const json_t *a, const json_t *b, double tol)
+{
+	if (json_is_number(a) && json_is_number(b))
+		return fabs(json_number_value(a) - json_number_value(b)) <= tol;
+	if (json_is_array(a) && json_is_array(b)) {
+		if (json_array_size(a) != json_array_size(b))
+			return 0;
+		for (size_t i = 0; i < json_array_size(a); i++)
+			if (!json_close(json_array_get(a, i), json_array_get(b, i), tol))
+				return 0;
+		return 1;
+	}
+	if (json_is_object(a) && json_is_object(b)) {
+		const char *key;
+		json_t *v;
+		if (json_object_size(a) != json_object_size(b))
+			return 0;
+		json_object_foreach((json_t *)a, key,
+		                    v) if (!json_close(v, json_object_get(b, key), tol)) return 0;
+		return 1;
+	}
+	return json_equal(a, b);
+}
+
+/* POSTs body to path; asserts 200; parsed answer. */
+static json_t *post(int port, const char *path, const char *body)
+{
+	struct http_response r;
+	ck_assert_int_eq(http_request(port, "POST", path, "Content-Type: application/json\r\n",
+	                              body, strlen(body), TIMEOUT_MS, &r),
+	                 0);
+	ck_assert_msg(r.status == 200, "%s: %d %s", path, r.status, r.body);
+	json_t *v = parse(r.body);
+	http_response_dispose(&r);
+	return v;
+}
+
+START_TEST(test_family_run_and_http)
+{
+	struct family f;
+	family_open(&f, FOLDERS[_i]);
+	int seqcls = strstr(f.name, "seqcls") != NULL;
+
+	json_t *tok = run("tokenize", f.name, f.tokenize_body);
+	check_tokenize(&f, tok);
+	json_t *all = run("embed_all", f.name, f.texts_body);
+	json_t *emb = run("embed", f.name, f.texts_body);
+	check_hidden(&f, all, emb);
+	json_t *pred = seqcls ? run("predict", f.name, f.predict_body) : NULL;
+	if (seqcls)
+		check_logits(&f, pred);
+
+	struct test_server s;
+	char err[2048];
+	ck_assert_msg(
+	    test_server_start(&s, fixture_path(f.name), RUN_ARGS, 20000, err, sizeof(err)) == 0,
+	    "%s", err);
+	json_t *h;
+	h = post(s.port, "/tokenize", f.tokenize_body);
+	ck_assert_msg(json_close(h, tok, 1e-6), "%s: /tokenize differs from run", f.name);
+	json_decref(h);
+	h = post(s.port, "/embed_all", f.texts_body);
+	ck_assert_msg(json_close(h, all, 1e-6), "%s: /embed_all differs from run", f.name);
+	json_decref(h);
+	h = post(s.port, "/embed", f.texts_body);
+	ck_assert_msg(json_close(h, emb, 1e-6), "%s: /embed differs from run", f.name);
+	json_decref(h);
+	if (seqcls) {
+		h = post(s.port, "/predict", f.predict_body);
+		ck_assert_msg(json_close(h, pred, 1e-6), "%s: /predict differs from run", f.name);
+		json_decref(h);
+	}
+	struct http_response r;
+	ck_assert_int_eq(http_request(s.port, "GET", "/info", NULL, NULL, 0, TIMEOUT_MS, &r), 0);
+	json_t *info = parse(r.body);
+	ck_assert_str_eq(json_string_value(json_object_get(info, "architecture")),
+	                 json_string_value(json_object_get(f.expected, "family")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(info, "tokenizer")));
+	json_decref(info);
+	http_response_dispose(&r);
+	ck_assert_int_eq(test_server_stop(&s, 20000), 0);
+
+	json_decref(tok);
+	json_decref(all);
+	json_decref(emb);
+	json_decref(pred);
+	family_close(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("families");
+	TCase *tc = tcase_create("families");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_family_run_and_http, 0, N_FOLDERS);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
