@@ -568,29 +568,9 @@ static void sp_decode(struct sbuf *b, const struct spm_model *m, const int32_t *
 	sb_put_bytes(b, m, ids + byte_start, n - byte_start);
 }
 
-/* Python str.replace(from, to), len(to) <= len(from), in place. */
-static size_t replace_all(char *s, size_t n, const char *from, const char *to)
-{
-	size_t n_from = strlen(from), n_to = strlen(to), r = 0, w = 0;
-	while (r < n) {
-		if (n - r >= n_from && memcmp(s + r, from, n_from) == 0) {
-			memcpy(s + w, to, n_to);
-			w += n_to;
-			r += n_from;
-		} else {
-			s[w++] = s[r++];
-		}
-	}
-	return w;
-}
-
 /* .strip() then clean_up_tokenization(); the new length. */
 static size_t strip_and_clean(char *s, size_t n)
 {
-	static const char *const cleanup[][2] = {
-	    {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
-	    {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
-	};
 	size_t from = 0, to = n;
 	int32_t cp;
 	while (from < to) {
@@ -608,9 +588,7 @@ static size_t strip_and_clean(char *s, size_t n)
 	}
 	n = to - from;
 	memmove(s, s + from, n);
-	for (size_t i = 0; i < sizeof(cleanup) / sizeof(cleanup[0]); i++)
-		n = replace_all(s, n, cleanup[i][0], cleanup[i][1]);
-	return n;
+	return tokenizer_clean_up_spaces(s, n);
 }
 
 static int is_special(const struct spm_impl *im, int32_t id)

@@ -127,6 +127,21 @@ int head_wire_tokcls(struct model *m, const struct weight_src *w, char *err, siz
 	return head_set_classifier(m, w, "classifier", m->cfg.hidden_size, err, n_err);
 }
 
+int head_wire_dense_out(struct model *m, const struct weight_src *w, enum activation act, char *err,
+                        size_t n_err)
+{
+	if (!model_arch_is(m, "ForSequenceClassification"))
+		return head_wire_tokcls(m, w, err, n_err);
+	int32_t h = m->cfg.hidden_size;
+	int rc = weight_dense(w, "classifier.dense", h, h, &m->head_layers[0].d, err, n_err);
+	if (rc != 0)
+		return rc;
+	m->head = HEAD_SEQCLS;
+	m->head_layers[0].act = act;
+	m->n_head_layers = 1;
+	return head_set_classifier(m, w, "classifier.out_proj", h, err, n_err);
+}
+
 int bert_wire(struct model *m, char *err, size_t n_err)
 {
 	struct weight_src w = {.m = m, .prefixes = {"bert."}, .n_prefixes = 1};

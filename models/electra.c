@@ -11,14 +11,5 @@ int electra_wire(struct model *m, char *err, size_t n_err)
 	int rc = bertlike_encoder(m, &w, "embeddings_project", err, n_err);
 	if (rc != 0)
 		return rc;
-	if (!model_arch_is(m, "ForSequenceClassification"))
-		return head_wire_tokcls(m, &w, err, n_err);
-	m->head = HEAD_SEQCLS;
-	int32_t h = m->cfg.hidden_size;
-	if ((rc = weight_dense(&w, "classifier.dense", h, h, &m->head_layers[0].d, err, n_err)) !=
-	    0)
-		return rc;
-	m->head_layers[0].act = ACT_GELU;
-	m->n_head_layers = 1;
-	return head_set_classifier(m, &w, "classifier.out_proj", h, err, n_err);
+	return head_wire_dense_out(m, &w, ACT_GELU, err, n_err);
 }

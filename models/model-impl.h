@@ -51,6 +51,11 @@ int pooler_wire(struct model *m, const struct weight_src *w, const char *name, c
  * classification head; or nothing, by architectures[0]. */
 int head_wire_pooled(struct model *m, const struct weight_src *w, char *err, size_t n_err);
 
+/* ...ForSequenceClassification as ELECTRA and RoBERTa head it: first token
+ * -> classifier.dense -> act -> classifier.out_proj; else token classifier. */
+int head_wire_dense_out(struct model *m, const struct weight_src *w, enum activation act, char *err,
+                        size_t n_err);
+
 /* ...ForTokenClassification: "classifier" on every token; else nothing. */
 int head_wire_tokcls(struct model *m, const struct weight_src *w, char *err, size_t n_err);
 

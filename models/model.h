@@ -35,11 +35,11 @@ struct head_layer {
 struct model {
 	char *dir; /* owned: the folder it was loaded from */
 	struct hf_config cfg;
-	struct safetensors *st;       /* owned */
-	struct tokenizer *tok;        /* owned */
-	struct encoder enc;           /* weights borrowed from st */
-	struct encoder_layer *layers; /* (n_layers) owned */
-	struct mobilebert mobile;     /* MobileBERT only, enc.mobile points here */
+	struct safetensors *st;                 /* owned */
+	struct tokenizer *tok;                  /* owned */
+	struct encoder enc;                     /* weights borrowed from st */
+	struct encoder_layer *layers;           /* (n_layers) owned */
+	struct mobilebert mobile;               /* MobileBERT only, enc.mobile points here */
 	struct mobilebert_layer *mobile_layers; /* (n_layers) owned, MobileBERT only */
 
 	enum pooling pooling;
