@@ -1,0 +1,360 @@
+/*
+ * Writes the benchmark's random-weight Hugging Face folders (see
+ * hf_folder.h). The safetensors writer is the format at its simplest: an
+ * 8-byte little-endian header length, a JSON header of {name: {dtype,
+ * shape, data_offsets}} padded with spaces to a multiple of 8 (so F32 data
+ * is aligned when mmapped), then every tensor's bytes in header order.
+ */
+#include "hf_folder.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "status.h"
+
+/* splitmix64: a fixed, portable stream (the same on every machine). */
+uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+float rng_uniform(uint64_t *s, float lo, float hi)
+{
+	return lo + (hi - lo) * (float)((double)(rng_next(s) >> 40) / 16777216.0);
+}
+
+/* Uniform integer in [lo, hi]. */
+int32_t rng_int(uint64_t *s, int32_t lo, int32_t hi)
+{
+	return lo + (int32_t)(rng_next(s) % (uint64_t)(hi - lo + 1));
+}
+
+int path_join(char *out, size_t n_out, const char *dir, const char *name)
+{
+	int len = snprintf(out, n_out, "%s/%s", dir, name);
+	if (len < 0 || (size_t)len >= n_out) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int mkdir_p(const char *path)
+{
+	char buf[4096];
+	if (strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, strlen(path) + 1);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+	char path[4096];
+	struct stat sb;
+	return path_join(path, sizeof(path), dir, name) == 0 && stat(path, &sb) == 0;
+}
+
+enum init { INIT_UNIFORM, INIT_GAMMA };
+
+struct st_spec {
+	char name[96];
+	int64_t shape[2];
+	int n_dims;
+	enum init init;
+};
+
+/* The tensors of one checkpoint, in file order. */
+struct st_list {
+	struct st_spec *v; /* (cap) owned */
+	int n, cap;
+};
+
+static int st_add(struct st_list *l, const char *name, int64_t d0, int64_t d1, enum init init)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 64;
+		struct st_spec *v = realloc(l->v, (size_t)cap * sizeof(*v));
+		if (v == NULL)
+			return STATUS_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct st_spec *t = &l->v[l->n++];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->shape[0] = d0;
+	t->shape[1] = d1;
+	t->n_dims = d1 > 0 ? 2 : 1;
+	t->init = init;
+	return 0;
+}
+
+/* torch.nn.Linear(n_in, n_out) named prefix.suffix: weight and bias. */
+static int st_add_dense(struct st_list *l, const char *prefix, const char *suffix, int64_t n_out,
+                        int64_t n_in)
+{
+	char name[96];
+	snprintf(name, sizeof(name), "%s%s.weight", prefix, suffix);
+	if (st_add(l, name, n_out, n_in, INIT_UNIFORM) != 0)
+		return STATUS_ENOMEM;
+	snprintf(name, sizeof(name), "%s%s.bias", prefix, suffix);
+	return st_add(l, name, n_out, 0, INIT_UNIFORM);
+}
+
+static int st_add_norm(struct st_list *l, const char *prefix, const char *suffix, int64_t n)
+{
+	char name[96];
+	snprintf(name, sizeof(name), "%s%s.weight", prefix, suffix);
+	if (st_add(l, name, n, 0, INIT_GAMMA) != 0)
+		return STATUS_ENOMEM;
+	snprintf(name, sizeof(name), "%s%s.bias", prefix, suffix);
+	return st_add(l, name, n, 0, INIT_UNIFORM);
+}
+
+/* The state dict of BertModel / DistilBertModel as save_pretrained names it. */
+static int st_list_build(struct st_list *l, const struct hf_shape *sh)
+{
+	int bert = strcmp(sh->model_type, "bert") == 0;
+	int64_t h = sh->hidden, ff = sh->intermediate;
+	int rc = 0;
+	rc |= st_add(l, "embeddings.word_embeddings.weight", sh->vocab_size, h, INIT_UNIFORM);
+	rc |=
+	    st_add(l, "embeddings.position_embeddings.weight", sh->max_positions, h, INIT_UNIFORM);
+	if (bert)
+		rc |= st_add(l, "embeddings.token_type_embeddings.weight", 2, h, INIT_UNIFORM);
+	rc |= st_add_norm(l, "embeddings.", "LayerNorm", h);
+	for (int i = 0; i < sh->n_layers && rc == 0; i++) {
+		char p[64];
+		if (bert) {
+			snprintf(p, sizeof(p), "encoder.layer.%d.", i);
+			rc |= st_add_dense(l, p, "attention.self.query", h, h);
+			rc |= st_add_dense(l, p, "attention.self.key", h, h);
+			rc |= st_add_dense(l, p, "attention.self.value", h, h);
+			rc |= st_add_dense(l, p, "attention.output.dense", h, h);
+			rc |= st_add_norm(l, p, "attention.output.LayerNorm", h);
+			rc |= st_add_dense(l, p, "intermediate.dense", ff, h);
+			rc |= st_add_dense(l, p, "output.dense", h, ff);
+			rc |= st_add_norm(l, p, "output.LayerNorm", h);
+		} else {
+			snprintf(p, sizeof(p), "transformer.layer.%d.", i);
+			rc |= st_add_dense(l, p, "attention.q_lin", h, h);
+			rc |= st_add_dense(l, p, "attention.k_lin", h, h);
+			rc |= st_add_dense(l, p, "attention.v_lin", h, h);
+			rc |= st_add_dense(l, p, "attention.out_lin", h, h);
+			rc |= st_add_norm(l, p, "sa_layer_norm", h);
+			rc |= st_add_dense(l, p, "ffn.lin1", ff, h);
+			rc |= st_add_dense(l, p, "ffn.lin2", h, ff);
+			rc |= st_add_norm(l, p, "output_layer_norm", h);
+		}
+	}
+	if (bert)
+		rc |= st_add_dense(l, "", "pooler.dense", h, h);
+	return rc != 0 ? STATUS_ENOMEM : 0;
+}
+
+/*
+ * Writes path as safetensors: u64 LE header length, the JSON header
+ * (padded with spaces to a multiple of 8 so F32 data stays aligned), then
+ * every tensor's data, generated from the stream seeded with seed.
+ */
+static int safetensors_write(const char *path, const struct st_list *l, uint64_t seed, char *err,
+                             size_t n_err)
+{
+	size_t cap = 128 + (size_t)l->n * 192, used = 0;
+	char *hdr = malloc(cap + 8);
+	float *buf = malloc(65536 * sizeof(float));
+	FILE *f = NULL;
+	int rc = STATUS_ENOMEM;
+	if (hdr == NULL || buf == NULL)
+		goto fail;
+	used += (size_t)snprintf(hdr, cap, "{\"__metadata__\":{\"format\":\"pt\"}");
+	uint64_t off = 0;
+	for (int i = 0; i < l->n; i++) {
+		const struct st_spec *t = &l->v[i];
+		uint64_t n = (uint64_t)t->shape[0] * (uint64_t)(t->n_dims == 2 ? t->shape[1] : 1);
+		char dims[48];
+		if (t->n_dims == 2)
+			snprintf(dims, sizeof(dims), "%lld,%lld", (long long)t->shape[0],
+			         (long long)t->shape[1]);
+		else
+			snprintf(dims, sizeof(dims), "%lld", (long long)t->shape[0]);
+		used += (size_t)snprintf(hdr + used, cap - used,
+		                         ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],"
+		                         "\"data_offsets\":[%llu,%llu]}",
+		                         t->name, dims, (unsigned long long)off,
+		                         (unsigned long long)(off + 4 * n));
+		off += 4 * n;
+	}
+	used += (size_t)snprintf(hdr + used, cap - used, "}");
+	while (used % 8 != 0)
+		hdr[used++] = ' ';
+
+	rc = STATUS_EIO;
+	if ((f = fopen(path, "wb")) == NULL)
+		goto fail;
+	unsigned char len[8];
+	for (int i = 0; i < 8; i++)
+		len[i] = (unsigned char)(((uint64_t)used >> (8 * i)) & 0xff);
+	if (fwrite(len, 1, 8, f) != 8 || fwrite(hdr, 1, used, f) != used)
+		goto fail;
+	uint64_t rng = seed;
+	for (int i = 0; i < l->n; i++) {
+		const struct st_spec *t = &l->v[i];
+		size_t left = (size_t)t->shape[0] * (size_t)(t->n_dims == 2 ? t->shape[1] : 1);
+		float base = t->init == INIT_GAMMA ? 1.0f : 0.0f;
+		while (left > 0) {
+			size_t n = left < 65536 ? left : 65536;
+			for (size_t j = 0; j < n; j++)
+				buf[j] =
+				    base + rng_uniform(&rng, -HF_WEIGHT_RANGE, HF_WEIGHT_RANGE);
+			if (fwrite(buf, sizeof(float), n, f) != n)
+				goto fail;
+			left -= n;
+		}
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		goto fail;
+	}
+	free(hdr);
+	free(buf);
+	return 0;
+fail:
+	if (f != NULL)
+		fclose(f);
+	free(hdr);
+	free(buf);
+	return status_fail(err, n_err, rc, "%s: %s", path,
+	                   rc == STATUS_EIO ? strerror(errno) : "out of memory");
+}
+
+static int write_text(const char *dir, const char *name, const char *text, char *err, size_t n_err)
+{
+	char path[4096];
+	FILE *f = NULL;
+	if (path_join(path, sizeof(path), dir, name) != 0 || (f = fopen(path, "w")) == NULL)
+		return status_fail(err, n_err, STATUS_EIO, "%s/%s: %s", dir, name, strerror(errno));
+	int ok = fputs(text, f) >= 0;
+	if (fclose(f) != 0 || !ok)
+		return status_fail(err, n_err, STATUS_EIO, "%s: write failed", path);
+	return 0;
+}
+
+/* config.json with the field names of BertConfig or DistilBertConfig. */
+static int write_config(const char *dir, const struct hf_shape *sh, char *err, size_t n_err)
+{
+	char text[1024];
+	if (strcmp(sh->model_type, "bert") == 0)
+		snprintf(text, sizeof(text),
+		         "{\n  \"architectures\": [\"BertModel\"],\n  \"model_type\": \"bert\",\n"
+		         "  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+		         "  \"num_attention_heads\": %d,\n  \"intermediate_size\": %d,\n"
+		         "  \"hidden_act\": \"gelu\",\n  \"vocab_size\": %d,\n"
+		         "  \"max_position_embeddings\": %d,\n  \"type_vocab_size\": 2,\n"
+		         "  \"layer_norm_eps\": 1e-12,\n  \"pad_token_id\": 0,\n"
+		         "  \"position_embedding_type\": \"absolute\",\n"
+		         "  \"torch_dtype\": \"float32\"\n}\n",
+		         sh->hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->vocab_size,
+		         sh->max_positions);
+	else
+		snprintf(text, sizeof(text),
+		         "{\n  \"architectures\": [\"DistilBertModel\"],\n"
+		         "  \"model_type\": \"distilbert\",\n  \"dim\": %d,\n  \"n_layers\": %d,\n"
+		         "  \"n_heads\": %d,\n  \"hidden_dim\": %d,\n  \"activation\": \"gelu\",\n"
+		         "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n"
+		         "  \"sinusoidal_pos_embds\": false,\n  \"pad_token_id\": 0,\n"
+		         "  \"torch_dtype\": \"float32\"\n}\n",
+		         sh->hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->vocab_size,
+		         sh->max_positions);
+	return write_text(dir, "config.json", text, err, n_err);
+}
+
+static int write_tokenizer(const char *dir, const struct hf_shape *sh, char *err, size_t n_err)
+{
+	char path[4096], text[512];
+	FILE *f = NULL;
+	if (path_join(path, sizeof(path), dir, "vocab.txt") != 0 || (f = fopen(path, "w")) == NULL)
+		return status_fail(err, n_err, STATUS_EIO, "%s: %s", path, strerror(errno));
+	int ok = fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", f) >= 0;
+	for (int32_t i = HF_FIRST_ID; i < sh->vocab_size && ok; i++)
+		ok = fprintf(f, "tok%d\n", (int)i) > 0;
+	if (fclose(f) != 0 || !ok)
+		return status_fail(err, n_err, STATUS_EIO, "%s: write failed", path);
+	snprintf(text, sizeof(text),
+	         "{\n  \"tokenizer_class\": \"%s\",\n  \"do_lower_case\": true,\n"
+	         "  \"model_max_length\": %d,\n  \"cls_token\": \"[CLS]\",\n"
+	         "  \"sep_token\": \"[SEP]\",\n  \"pad_token\": \"[PAD]\",\n"
+	         "  \"unk_token\": \"[UNK]\",\n  \"mask_token\": \"[MASK]\"\n}\n",
+	         strcmp(sh->model_type, "bert") == 0 ? "BertTokenizer" : "DistilBertTokenizer",
+	         sh->max_positions);
+	return write_text(dir, "tokenizer_config.json", text, err, n_err);
+}
+
+static const char *const FOLDER_FILES[] = {"model.safetensors", "config.json", "vocab.txt",
+                                           "tokenizer_config.json"};
+
+/* Removes what hf_folder_ensure may have written into tmp. */
+static void remove_tmp(const char *tmp)
+{
+	char path[4096];
+	for (size_t i = 0; i < sizeof(FOLDER_FILES) / sizeof(FOLDER_FILES[0]); i++)
+		if (path_join(path, sizeof(path), tmp, FOLDER_FILES[i]) == 0)
+			unlink(path);
+	rmdir(tmp);
+}
+
+int hf_folder_ensure(const char *dir, const struct hf_shape *sh, uint64_t seed, char *out,
+                     size_t n_out, int *written, char *err, size_t n_err)
+{
+	char tmp[4096], leaf[128], path[4096];
+	struct st_list l = {0};
+	int rc = STATUS_EIO;
+	*written = 0;
+	snprintf(leaf, sizeof(leaf), ".%.64s.tmp%ld", sh->name, (long)getpid());
+	if (path_join(out, n_out, dir, sh->name) != 0 ||
+	    path_join(tmp, sizeof(tmp), dir, leaf) != 0)
+		return status_fail(err, n_err, STATUS_EIO, "%s: path too long", dir);
+	if (file_exists(out, "model.safetensors"))
+		return 0;
+	if (mkdir_p(tmp) != 0)
+		return status_fail(err, n_err, STATUS_EIO, "%s: %s", tmp, strerror(errno));
+	if ((rc = st_list_build(&l, sh)) != 0)
+		goto fail;
+	if (path_join(path, sizeof(path), tmp, FOLDER_FILES[0]) != 0) {
+		rc = status_fail(err, n_err, STATUS_EIO, "%s: path too long", tmp);
+		goto fail;
+	}
+	if ((rc = safetensors_write(path, &l, seed, err, n_err)) != 0 ||
+	    (rc = write_config(tmp, sh, err, n_err)) != 0 ||
+	    (rc = write_tokenizer(tmp, sh, err, n_err)) != 0)
+		goto fail;
+	if (rename(tmp, out) != 0) {
+		rc = status_fail(err, n_err, STATUS_EIO, "rename %s -> %s: %s", tmp, out,
+		                 strerror(errno));
+		goto fail;
+	}
+	*written = 1;
+	free(l.v);
+	return 0;
+fail:
+	remove_tmp(tmp);
+	free(l.v);
+	return rc;
+}

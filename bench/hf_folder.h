@@ -1,0 +1,48 @@
+/*
+ * Random-weight Hugging Face model folders for the benchmarks: the shapes
+ * of real checkpoints (config.json with the field names of BertConfig or
+ * DistilBertConfig, an F32 model.safetensors named as save_pretrained names
+ * BertModel / DistilBertModel weights, vocab.txt, tokenizer_config.json),
+ * filled from a fixed random stream so every run and every machine sees
+ * the same numbers. Also the random stream itself (splitmix64), which the
+ * benchmark uses for its workloads.
+ */
+#ifndef SMOLSERVE_BENCH_HF_FOLDER_H
+#define SMOLSERVE_BENCH_HF_FOLDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HF_WEIGHT_RANGE 0.05f /* weights, biases ~ U(-r, r); LayerNorm gammas 1 + U(-r, r) */
+#define HF_FIRST_ID     5     /* vocab.txt ids below are [PAD] [UNK] [CLS] [SEP] [MASK] */
+
+struct hf_shape {
+	const char *name;       /* folder name */
+	const char *model_type; /* "bert" or "distilbert" */
+	int32_t hidden, n_layers, n_heads, intermediate, vocab_size, max_positions;
+};
+
+/*
+ * Makes sure dir/<sh->name> holds a complete folder for sh: reused as it is
+ * if it has a model.safetensors, else written (weights from seed) into a
+ * temporary folder that is renamed into place at the end, so an interrupted
+ * run never leaves half a folder. The folder's path goes into out; *written
+ * says whether this call wrote it. 0 or STATUS_EIO / STATUS_ENOMEM with err.
+ */
+int hf_folder_ensure(const char *dir, const struct hf_shape *sh, uint64_t seed, char *out,
+                     size_t n_out, int *written, char *err, size_t n_err);
+
+/* out = dir "/" name. 0, or -1 (errno ENAMETOOLONG) if it does not fit. */
+int path_join(char *out, size_t n_out, const char *dir, const char *name);
+
+/* mkdir -p. 0 or -1 with errno. */
+int mkdir_p(const char *path);
+
+/* splitmix64: the next 64 random bits of the stream *s. */
+uint64_t rng_next(uint64_t *s);
+/* Uniform float in [lo, hi). */
+float rng_uniform(uint64_t *s, float lo, float hi);
+/* Uniform integer in [lo, hi]. */
+int32_t rng_int(uint64_t *s, int32_t lo, int32_t hi);
+
+#endif

@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+"""PyTorch peer for bench_core: the same folders, the same workloads, in eager PyTorch.
+
+Reads the random-weight Hugging Face folders and workloads/<shape>.json that bench_core
+wrote (bench/out or $BENCH_DIR), builds BertModel / DistilBertModel's forward pass with
+torch ops exactly as Hugging Face transformers 4.31 writes it (modeling_bert.py,
+modeling_distilbert.py: padded batch, additive / masked_fill attention mask, exact-erf
+GELU, post-LayerNorm), and times it under torch.inference_mode() the way a PyTorch user
+runs a batch: every sequence padded to the longest one.
+
+Before timing it proves it computes the same function as smolserve:
+  * on the shipped fixtures (tests/fixtures/bert, tests/fixtures/distilbert) it must
+    reproduce Hugging Face's own last_hidden_state from expected.json within 1e-4;
+  * on each benchmark shape it must reproduce the last_hidden_state smolserve wrote for
+    the check batch in workloads/<shape>.json.
+
+Run with Debian's torch: /usr/bin/python3 bench/torch_peer.py (needs python3-torch).
+"""
+
+import argparse
+import ctypes
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+FIXTURE_TOL = 1e-4
+CHECK_TOL = 1e-4
+
+
+# --- weights -------------------------------------------------------------------------
+
+def load_safetensors(path):
+    """{name: float32 tensor} sharing one bytearray with the file's contents."""
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    n_header = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n_header])
+    base = 8 + n_header
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        if t["dtype"] != "F32":
+            raise ValueError(f"{path}: {name} is {t['dtype']}; the peer reads F32 only")
+        begin, end = t["data_offsets"]
+        n = (end - begin) // 4
+        out[name] = torch.frombuffer(data, dtype=torch.float32, count=n,
+                                     offset=base + begin).view(t["shape"])
+    return out
+
+
+class Encoder:
+    """BertModel or DistilBertModel (no pooler): last_hidden_state only."""
+
+    def __init__(self, folder):
+        with open(os.path.join(folder, "config.json")) as f:
+            cfg = json.load(f)
+        self.kind = cfg["model_type"]
+        w = load_safetensors(os.path.join(folder, "model.safetensors"))
+        prefix = self.kind + "."
+        w = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in w.items()}
+        self.w = w
+        if self.kind == "bert":
+            self.hidden = cfg["hidden_size"]
+            self.n_heads = cfg["num_attention_heads"]
+            self.n_layers = cfg["num_hidden_layers"]
+            self.eps = cfg.get("layer_norm_eps", 1e-12)
+            act = cfg.get("hidden_act", "gelu")
+        elif self.kind == "distilbert":
+            self.hidden = cfg.get("dim", 768)
+            self.n_heads = cfg.get("n_heads", 12)
+            self.n_layers = cfg.get("n_layers", 6)
+            self.eps = 1e-12  # modeling_distilbert.py hard-codes it
+            act = cfg.get("activation", "gelu")
+        else:
+            raise ValueError(f"{folder}: model_type {self.kind} is not bert or distilbert")
+        if act != "gelu":
+            raise ValueError(f"{folder}: activation {act}: the peer implements exact gelu only")
+        self.head_dim = self.hidden // self.n_heads
+
+    def _ln(self, x, name):
+        return F.layer_norm(x, (self.hidden,), self.w[name + ".weight"], self.w[name + ".bias"],
+                            self.eps)
+
+    def _lin(self, x, name):
+        return F.linear(x, self.w[name + ".weight"], self.w[name + ".bias"])
+
+    def _heads(self, x):
+        b, n, _ = x.shape
+        return x.view(b, n, self.n_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, ids, mask, type_ids=None):
+        """ids, mask, type_ids: (batch, seq) int64. Returns (batch, seq, hidden)."""
+        n = ids.shape[1]
+        w = self.w
+        pos = torch.arange(n, dtype=torch.long).unsqueeze(0)
+        x = F.embedding(ids, w["embeddings.word_embeddings.weight"])
+        x = x + F.embedding(pos, w["embeddings.position_embeddings.weight"])
+        if self.kind == "bert":
+            if type_ids is None:
+                type_ids = torch.zeros_like(ids)
+            x = x + F.embedding(type_ids, w["embeddings.token_type_embeddings.weight"])
+        x = self._ln(x, "embeddings.LayerNorm")
+        if self.kind == "bert":
+            return self._bert_layers(x, mask)
+        return self._distilbert_layers(x, mask)
+
+    def _bert_layers(self, x, mask):
+        # BertModel.get_extended_attention_mask: (1 - mask) * finfo.min, added to scores.
+        ext = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        b, n, h = x.shape
+        for i in range(self.n_layers):
+            p = f"encoder.layer.{i}."
+            q = self._heads(self._lin(x, p + "attention.self.query"))
+            k = self._heads(self._lin(x, p + "attention.self.key"))
+            v = self._heads(self._lin(x, p + "attention.self.value"))
+            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+            probs = torch.softmax(scores + ext, dim=-1)
+            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous().view(b, n, h)
+            x = self._ln(self._lin(ctx, p + "attention.output.dense") + x,
+                         p + "attention.output.LayerNorm")
+            inter = F.gelu(self._lin(x, p + "intermediate.dense"))
+            x = self._ln(self._lin(inter, p + "output.dense") + x, p + "output.LayerNorm")
+        return x
+
+    def _distilbert_layers(self, x, mask):
+        b, n, h = x.shape
+        masked = (mask == 0).view(b, 1, 1, n)
+        for i in range(self.n_layers):
+            p = f"transformer.layer.{i}."
+            q = self._heads(self._lin(x, p + "attention.q_lin")) / math.sqrt(self.head_dim)
+            k = self._heads(self._lin(x, p + "attention.k_lin"))
+            v = self._heads(self._lin(x, p + "attention.v_lin"))
+            scores = torch.matmul(q, k.transpose(2, 3))
+            scores = scores.masked_fill(masked.expand_as(scores), torch.finfo(scores.dtype).min)
+            ctx = torch.matmul(torch.softmax(scores, dim=-1), v)
+            ctx = ctx.transpose(1, 2).contiguous().view(b, n, h)
+            x = self._ln(self._lin(ctx, p + "attention.out_lin") + x, p + "sa_layer_norm")
+            ffn = self._lin(F.gelu(self._lin(x, p + "ffn.lin1")), p + "ffn.lin2")
+            x = self._ln(ffn + x, p + "output_layer_norm")
+        return x
+
+
+def pad_batch(seqs, type_seqs=None):
+    """Right-pads id lists with 0 ([PAD]) as a tokenizer(padding=True) would."""
+    n = max(len(s) for s in seqs)
+    ids = torch.zeros(len(seqs), n, dtype=torch.long)
+    mask = torch.zeros(len(seqs), n, dtype=torch.long)
+    types = torch.zeros(len(seqs), n, dtype=torch.long) if type_seqs is not None else None
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, :len(s)] = 1
+        if types is not None:
+            types[i, :len(s)] = torch.tensor(type_seqs[i], dtype=torch.long)
+    return ids, mask, types
+
+
+def split(workload):
+    """Workload {"lengths", "ids"} (packed) -> list of id lists."""
+    seqs, at = [], 0
+    for n in workload["lengths"]:
+        seqs.append(workload["ids"][at:at + n])
+        at += n
+    return seqs
+
+
+# --- checks ----------------------------------------------------------------------------
+
+def check_fixture(folder):
+    """Max |torch - Hugging Face| over every case of folder/expected.json, run as one
+    padded batch (so the attention mask is exercised)."""
+    enc = Encoder(folder)
+    with open(os.path.join(folder, "expected.json")) as f:
+        cases = json.load(f)["cases"]
+    ids, mask, types = pad_batch([c["input_ids"] for c in cases],
+                                 [c.get("token_type_ids") or [0] * len(c["input_ids"])
+                                  for c in cases])
+    with torch.inference_mode():
+        out = enc.forward(ids, mask, types)
+    worst = 0.0
+    for i, c in enumerate(cases):
+        ref = torch.tensor(c["last_hidden_state"]["data"]).view(
+            c["last_hidden_state"]["shape"])
+        worst = max(worst, (out[i, :ref.shape[0]] - ref).abs().max().item())
+    return worst, len(cases)
+
+
+def check_against_smolserve(enc, check, hidden):
+    """Max |torch - smolserve| on the check batch bench_core wrote."""
+    seqs = split(check)
+    ids, mask, _ = pad_batch(seqs)
+    with torch.inference_mode():
+        out = enc.forward(ids, mask)
+    ref = torch.tensor(check["last_hidden_state"]).view(-1, hidden)
+    worst, at = 0.0, 0
+    for i, s in enumerate(seqs):
+        worst = max(worst, (out[i, :len(s)] - ref[at:at + len(s)]).abs().max().item())
+        at += len(s)
+    return worst
+
+
+# --- timing ----------------------------------------------------------------------------
+
+def time_workload(enc, workload, seconds, min_iters):
+    seqs = split(workload)
+    ids, mask, _ = pad_batch(seqs)
+    times = []
+    with torch.inference_mode():
+        enc.forward(ids, mask)  # warm-up
+        start = time.perf_counter()
+        while len(times) < min_iters or time.perf_counter() - start < seconds:
+            t0 = time.perf_counter()
+            enc.forward(ids, mask)
+            times.append(time.perf_counter() - t0)
+    n_real = sum(workload["lengths"])
+    med = statistics.median(times)
+    return {"n_seqs": len(seqs), "n_tokens": n_real, "n_padded": ids.numel(),
+            "iters": len(times), "median_ms": 1e3 * med, "min_ms": 1e3 * min(times),
+            "max_ms": 1e3 * max(times), "tokens_per_s": n_real / med}
+
+
+def blas_info():
+    """Which BLAS torch's process has loaded, and OpenBLAS's kernel and threads if so."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            if "blas" in os.path.basename(path) or "mkl" in os.path.basename(path):
+                libs.add(path)
+    info = {"libs": sorted(libs), "corename": None, "openblas_threads": None}
+    for lib in sorted(libs):
+        try:
+            h = ctypes.CDLL(lib)
+            h.openblas_get_corename.restype = ctypes.c_char_p
+            info["corename"] = h.openblas_get_corename().decode()
+            info["openblas_threads"] = h.openblas_get_num_threads()
+            info["openblas_lib"] = lib
+            break
+        except (OSError, AttributeError):
+            continue
+    return info
+
+
+def set_openblas_threads(n):
+    for lib in blas_info()["libs"]:
+        try:
+            ctypes.CDLL(lib).openblas_set_num_threads(n)
+        except (OSError, AttributeError):
+            pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dir", default=os.environ.get("BENCH_DIR") or "bench/out")
+    ap.add_argument("--shapes", default="minilm-l6,distilbert-base,bert-base")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--min-iters", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch and OpenBLAS threads (default: CPUs this process may use)")
+    ap.add_argument("--fixtures", nargs="*", default=[],
+                    help="fixture folders to check against expected.json first")
+    ap.add_argument("--check-only", action="store_true", help="run the checks, time nothing")
+    ap.add_argument("--json", action="store_true", help="end with one line of JSON")
+    a = ap.parse_args()
+
+    n_threads = a.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(n_threads)
+    set_openblas_threads(n_threads)
+    blas = blas_info()
+    cfg = torch.__config__.show()
+    blas_setting = next((p.strip().split(":")[-1].strip() for p in cfg.replace("\n", ",").split(",")
+                         if "BLAS_INFO" in p), "?")
+    print(f"torch {torch.__version__} ({blas_setting}; loaded {', '.join(blas['libs'])}); "
+          f"OpenBLAS core {blas['corename']} (OPENBLAS_CORETYPE="
+          f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')}), {blas['openblas_threads']} "
+          f"OpenBLAS threads, torch.get_num_threads() {torch.get_num_threads()}")
+
+    failed = False
+    checks = {}
+    for folder in a.fixtures:
+        worst, n = check_fixture(folder)
+        ok = worst <= FIXTURE_TOL
+        failed |= not ok
+        checks[os.path.basename(folder.rstrip("/"))] = worst
+        print(f"check {folder}: {n} cases vs Hugging Face expected.json, max |diff| "
+              f"{worst:.2e} ({'ok' if ok else 'FAIL'}, tolerance {FIXTURE_TOL:g})")
+
+    results = []
+    for shape in [s for s in a.shapes.split(",") if s]:
+        with open(os.path.join(a.dir, "workloads", shape + ".json")) as f:
+            wl = json.load(f)
+        enc = Encoder(os.path.join(a.dir, shape))
+        worst = check_against_smolserve(enc, wl["check"], wl["hidden"])
+        ok = worst <= CHECK_TOL
+        failed |= not ok
+        checks[shape] = worst
+        print(f"check {shape}: {sum(wl['check']['lengths'])} tokens vs smolserve, max |diff| "
+              f"{worst:.2e} ({'ok' if ok else 'FAIL'}, tolerance {CHECK_TOL:g})")
+        if a.check_only:
+            continue
+        for w in wl["workloads"]:
+            r = time_workload(enc, w, a.seconds, a.min_iters)
+            r.update(shape=shape, workload=w["name"])
+            results.append(r)
+            print(f"{shape:16} {w['name']:16} {r['n_tokens']:6d} tokens ({r['n_padded']} "
+                  f"padded) median {r['median_ms']:9.1f} ms {r['tokens_per_s']:8.0f} tokens/s "
+                  f"({r['iters']} runs)", flush=True)
+        del enc
+
+    if a.json:
+        print(json.dumps({"tool": "torch_peer", "torch": torch.__version__,
+                          "blas_info": blas_setting, "blas": blas,
+                          "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
+                          "threads": torch.get_num_threads(), "checks": checks,
+                          "checks_ok": not failed, "results": results}))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
