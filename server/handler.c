@@ -359,8 +359,10 @@ static int first_call(struct MHD_Connection *c, struct conn *st, const char *url
 		*ret = reply_error(c, st, API_ERR_NOT_FOUND, "not found", method, url);
 		return 1;
 	}
-	if (st->route->kind != H_MODEL)
+	if (st->route->kind != H_MODEL) {
+		s->metrics.request_count[ROUTE_COUNT_]++; /* method="other" */
 		return 0;
+	}
 	s->metrics.request_count[st->route->route]++;
 	if (s->draining) {
 		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "shutting down", method, url);
