@@ -1,11 +1,12 @@
 /*
  * bench_core: how fast the encoder core runs real model shapes, measured
  * against what this machine's sgemm can do in the same process. For each
- * shape (MiniLM-L6, DistilBERT-base, BERT-base) it writes a random-weight
- * Hugging Face folder once (config.json, F32 model.safetensors, vocab.txt,
- * tokenizer_config.json), loads it with model_load exactly as the server
- * would, and times model_forward on two packed workloads: 32 x 128 tokens
- * and 32 sequences of mixed length. It also writes each workload's token
+ * shape (MiniLM-L6, DistilBERT-base, BERT-base, ALBERT-base, MobileBERT) it
+ * writes a random-weight Hugging Face folder once (config.json, F32
+ * model.safetensors, vocab.txt, tokenizer_config.json), loads it with
+ * model_load exactly as the server would, and times model_forward on two
+ * packed workloads: 32 x 128 tokens and 32 sequences of mixed length, with
+ * each architecture's flops counted from the weights it wired. It also writes each workload's token
  * ids and smolserve's last_hidden_state for a small check batch beside the
  * folders (workloads/<shape>.json), so bench/torch_peer.py can run the same
  * inputs and prove it computes the same function.
@@ -28,10 +29,17 @@
 
 #define MAX_ITERS 1000
 
+/* name, model_type, hidden, layers, heads, FFN, vocab, positions, embedding_size,
+ * true_hidden, num_feedforward_networks */
 static const struct hf_shape SHAPES[] = {
-    {"minilm-l6", "bert", 384, 6, 12, 1536, 30522, 512},
-    {"distilbert-base", "distilbert", 768, 6, 12, 3072, 30522, 512},
-    {"bert-base", "bert", 768, 12, 12, 3072, 30522, 512},
+    {"minilm-l6", "bert", 384, 6, 12, 1536, 30522, 512, 0, 0, 0},
+    {"distilbert-base", "distilbert", 768, 6, 12, 3072, 30522, 512, 0, 0, 0},
+    {"bert-base", "bert", 768, 12, 12, 3072, 30522, 512, 0, 0, 0},
+    /* albert-base-v2: 128-wide embeddings, one layer's weights run 12 times */
+    {"albert-base", "albert", 768, 12, 12, 3072, 30000, 512, 128, 0, 0},
+    /* google/mobilebert-uncased: 24 layers of 128-wide attention and FFNs
+     * between bottlenecks to and from a 512-wide hidden state */
+    {"mobilebert", "mobilebert", 512, 24, 4, 512, 30522, 512, 128, 128, 4},
 };
 #define N_SHAPES (sizeof(SHAPES) / sizeof(SHAPES[0]))
 
@@ -197,6 +205,57 @@ out:
 	return best;
 }
 
+/* 2 flops per multiply-add of y = x w^T over n rows. */
+static double dense_flops(const struct dense *d, double n)
+{
+	return 2.0 * n * (double)d->n_in * (double)d->n_out;
+}
+
+/*
+ * Floating-point operations of one forward pass over b, counted from the
+ * dense layers the model actually wired (the embedding projection of
+ * ALBERT and MobileBERT included; a shared ALBERT layer counts once per
+ * layer run), plus q k^T and probs v of every sequence: 2 flops per
+ * multiply-add; softmax, activations and norms are not counted. Core's
+ * encoder_flops assumes BERT's layer (four hidden x hidden projections, one
+ * FFN) and gives the same number for BERT, DistilBERT and ALBERT, but not
+ * for MobileBERT's bottlenecks and extra FFNs.
+ */
+static double bench_flops(const struct encoder *e, const struct packed_batch *b)
+{
+	const struct mobilebert *mb = e->mobile;
+	double n = b->n_tokens, attn = 0.0, total = 0.0;
+	double width = mb != NULL ? mb->true_hidden : e->hidden; /* n_heads * head_dim */
+	for (int32_t q = 0; q < b->n_seqs; q++) {
+		double len = b->seq_start[q + 1] - b->seq_start[q];
+		attn += 2.0 * 2.0 * len * len * width;
+	}
+	if (e->emb_proj.w != NULL)
+		total += dense_flops(&e->emb_proj, n);
+	for (int32_t l = 0; l < e->n_layers; l++) {
+		total += attn;
+		if (mb == NULL) {
+			const struct encoder_layer *L = &e->layers[l];
+			total += dense_flops(&L->q, n) + dense_flops(&L->k, n) +
+			         dense_flops(&L->v, n) + dense_flops(&L->o, n) +
+			         dense_flops(&L->ffn_in, n) + dense_flops(&L->ffn_out, n);
+			continue;
+		}
+		const struct mobilebert_layer *L = &mb->layers[l];
+		if (mb->use_bottleneck) {
+			total += dense_flops(&L->bn_input, n) + dense_flops(&L->out_bn, n);
+			if (!mb->use_bottleneck_attention && mb->key_query_shared)
+				total += dense_flops(&L->bn_attention, n);
+		}
+		total += dense_flops(&L->q, n) + dense_flops(&L->k, n) + dense_flops(&L->v, n) +
+		         dense_flops(&L->o, n) + dense_flops(&L->inter, n) +
+		         dense_flops(&L->out, n);
+		for (int i = 0; i < L->n_ffn; i++)
+			total += dense_flops(&L->ffn_in[i], n) + dense_flops(&L->ffn_out[i], n);
+	}
+	return total;
+}
+
 /* Times model_forward on w: one warm-up, then at least min_iters runs and
  * at least `seconds`. */
 static int time_workload(const struct model *m, struct model_ctx *c, const struct workload *w,
@@ -222,7 +281,11 @@ static int time_workload(const struct model *m, struct model_ctx *c, const struc
 	r->min_s = times[0];
 	r->max_s = times[n - 1];
 	r->n_iters = n;
-	r->flops = encoder_flops(&m->enc, &b);
+	r->flops = bench_flops(&m->enc, &b);
+	double core = encoder_flops(&m->enc, &b);
+	if (m->enc.mobile == NULL && fabs(core - r->flops) > 1e-9 * r->flops)
+		fprintf(stderr, "bench_core: %s: encoder_flops says %.3f GFLOP, bench_flops %.3f\n",
+		        w->name, core * 1e-9, r->flops * 1e-9);
 	return 0;
 }
 
@@ -235,52 +298,69 @@ enum part {
 	PART_FFN,
 	PART_ACT,
 	PART_NORM,
+	PART_BN_PROJ,
+	PART_COPY,
 	N_PARTS
 };
-static const char *const PART_NAMES[N_PARTS] = {"qkv_proj", "attn_gemm", "softmax",  "out_proj",
-                                                "ffn_gemm", "gelu",      "layernorm"};
+static const char *const PART_NAMES[N_PARTS] = {
+    "qkv_proj", "attn_gemm", "softmax", "out_proj", "ffn_gemm", "act", "norm", "bn_proj", "copy"};
 
-/*
- * Replays the operations of encoder_forward's layers (core/encoder.c) one
- * by one with a clock around each, to show where the time goes. The replay
- * mirrors encoder.c's calls; it is an estimate, not the measured forward.
- */
-static void time_parts(const struct model *m, struct model_ctx *c, const struct workload *w,
-                       double parts[N_PARTS])
+/* Core's norm_rows (core/encoder-impl.h, private to core), line for line:
+ * x = LayerNorm(x + residual), or MobileBERT's NoNorm (x + residual) * gamma
+ * + beta. */
+static void replay_norm(float *x, const float *residual, const struct layer_norm *ln, size_t n_rows,
+                        size_t n)
 {
-	const struct encoder *e = &m->enc;
-	struct encoder_scratch *s = &c->enc;
-	size_t n = (size_t)w->n_tokens, h = (size_t)e->hidden, ff = (size_t)e->intermediate;
+	if (!ln->no_norm) {
+		layer_norm_rows(x, residual, ln->gamma, ln->beta, ln->eps, n_rows, n);
+		return;
+	}
+	for (size_t r = 0; r < n_rows; r++) {
+		float *row = x + r * n;
+		const float *res = residual ? residual + r * n : NULL;
+		for (size_t i = 0; i < n; i++)
+			row[i] = (row[i] + (res ? res[i] : 0.0f)) * ln->gamma[i] + ln->beta[i];
+	}
+}
+
+/* encoder_attention (core/encoder.c) with a clock around each GEMM and
+ * softmax: q, k, v, ctx rows of width ld = n_heads * head_dim. */
+static void replay_attention(const struct encoder *e, struct encoder_scratch *s,
+                             const struct workload *w, size_t ld, double parts[N_PARTS])
+{
 	size_t d = (size_t)e->head_dim;
 	float scale = 1.0f / sqrtf((float)e->head_dim);
-	double t;
-	for (int i = 0; i < N_PARTS; i++)
-		parts[i] = 0.0;
+	for (int32_t q = 0; q < w->n_seqs; q++) {
+		size_t t0 = (size_t)w->seq_start[q];
+		size_t len = (size_t)(w->seq_start[q + 1] - w->seq_start[q]);
+		for (size_t head = 0; head < (size_t)e->n_heads; head++) {
+			size_t off = t0 * ld + head * d;
+			double t = now_s();
+			gemm_nt(s->scores, len, s->q + off, ld, s->k + off, ld, len, len, d, 0);
+			double t1 = now_s();
+			softmax_rows(s->scores, scale, len, len);
+			double t2 = now_s();
+			gemm_nn(s->ctx + off, ld, s->scores, len, s->v + off, ld, len, d, len);
+			double t3 = now_s();
+			parts[PART_ATTN_GEMM] += (t1 - t) + (t3 - t2);
+			parts[PART_SOFTMAX] += t2 - t1;
+		}
+	}
+}
+
+/* BERT, DistilBERT, ALBERT: encoder_forward's layer loop (core/encoder.c). */
+static void replay_bert_layers(const struct encoder *e, struct encoder_scratch *s,
+                               const struct workload *w, double parts[N_PARTS])
+{
+	size_t n = (size_t)w->n_tokens, h = (size_t)e->hidden, ff = (size_t)e->intermediate;
 	for (int32_t l = 0; l < e->n_layers; l++) {
 		const struct encoder_layer *L = &e->layers[l];
-		t = now_s();
+		double t = now_s();
 		linear(s->q, s->x, L->q.w, L->q.b, n, h, h);
 		linear(s->k, s->x, L->k.w, L->k.b, n, h, h);
 		linear(s->v, s->x, L->v.w, L->v.b, n, h, h);
 		parts[PART_QKV] += now_s() - t;
-		for (int32_t q = 0; q < w->n_seqs; q++) {
-			size_t t0 = (size_t)w->seq_start[q];
-			size_t len = (size_t)(w->seq_start[q + 1] - w->seq_start[q]);
-			for (size_t head = 0; head < (size_t)e->n_heads; head++) {
-				size_t off = t0 * h + head * d;
-				t = now_s();
-				gemm_nt(s->scores, len, s->q + off, h, s->k + off, h, len, len, d,
-				        0);
-				double t1 = now_s();
-				softmax_rows(s->scores, scale, len, len);
-				double t2 = now_s();
-				gemm_nn(s->ctx + off, h, s->scores, len, s->v + off, h, len, d,
-				        len);
-				double t3 = now_s();
-				parts[PART_ATTN_GEMM] += (t1 - t) + (t3 - t2);
-				parts[PART_SOFTMAX] += t2 - t1;
-			}
-		}
+		replay_attention(e, s, w, h, parts);
 		t = now_s();
 		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
 		double t1 = now_s();
@@ -300,6 +380,101 @@ static void time_parts(const struct model *m, struct model_ctx *c, const struct 
 		parts[PART_FFN] += (t3 - t2) + (t5 - t4);
 		parts[PART_ACT] += t4 - t3;
 	}
+}
+
+/* y = norm(dense(x) + residual), the GEMM timed into parts[gemm_part]. */
+static void replay_dense_norm(float *y, const float *x, const struct dense *d,
+                              const struct layer_norm *ln, const float *residual, size_t n,
+                              enum part gemm_part, double parts[N_PARTS])
+{
+	double t = now_s();
+	linear(y, x, d->w, d->b, n, (size_t)d->n_in, (size_t)d->n_out);
+	double t1 = now_s();
+	replay_norm(y, residual, ln, n, (size_t)d->n_out);
+	parts[gemm_part] += t1 - t;
+	parts[PART_NORM] += now_s() - t1;
+}
+
+/* dst = src (n floats), timed as a copy. */
+static void replay_copy(float *dst, const float *src, size_t n, double parts[N_PARTS])
+{
+	double t = now_s();
+	memcpy(dst, src, n * sizeof(float));
+	parts[PART_COPY] += now_s() - t;
+}
+
+/* MobileBERT: mobilebert_layer (core/mobilebert.c) for every layer. */
+static void replay_mobilebert_layers(const struct encoder *e, struct encoder_scratch *s,
+                                     const struct workload *w, double parts[N_PARTS])
+{
+	const struct mobilebert *mb = e->mobile;
+	size_t n = (size_t)w->n_tokens, h = (size_t)e->hidden, tr = (size_t)mb->true_hidden;
+	size_t ff = (size_t)e->intermediate;
+	for (int32_t l = 0; l < e->n_layers; l++) {
+		const struct mobilebert_layer *L = &mb->layers[l];
+		const float *layer_input = s->x, *qk_in = s->x, *v_in = s->x;
+		if (mb->use_bottleneck) {
+			replay_dense_norm(s->t1, s->x, &L->bn_input, &L->bn_input_norm, NULL, n,
+			                  PART_BN_PROJ, parts);
+			layer_input = s->t1;
+			if (mb->use_bottleneck_attention) {
+				qk_in = v_in = s->t1;
+			} else if (mb->key_query_shared) {
+				replay_dense_norm(s->t2, s->x, &L->bn_attention,
+				                  &L->bn_attention_norm, NULL, n, PART_BN_PROJ,
+				                  parts);
+				qk_in = s->t2;
+			}
+		}
+		double t = now_s();
+		linear(s->q, qk_in, L->q.w, L->q.b, n, (size_t)L->q.n_in, tr);
+		linear(s->k, qk_in, L->k.w, L->k.b, n, (size_t)L->k.n_in, tr);
+		linear(s->v, v_in, L->v.w, L->v.b, n, (size_t)L->v.n_in, tr);
+		parts[PART_QKV] += now_s() - t;
+		replay_attention(e, s, w, tr, parts);
+		replay_dense_norm(s->t3, s->ctx, &L->o, &L->attn_norm, layer_input, n, PART_OUT,
+		                  parts);
+		for (int i = 0; i <= L->n_ffn; i++) {
+			/* the extra FFNs, then MobileBertIntermediate + MobileBertOutput */
+			int last = i == L->n_ffn;
+			const struct dense *in = last ? &L->inter : &L->ffn_in[i];
+			t = now_s();
+			linear(s->ffn, s->t3, in->w, in->b, n, tr, ff);
+			double t1 = now_s();
+			activation_apply(s->ffn, n * ff, e->act);
+			parts[PART_FFN] += t1 - t;
+			parts[PART_ACT] += now_s() - t1;
+			replay_dense_norm(s->q, s->ffn, last ? &L->out : &L->ffn_out[i],
+			                  last ? &L->out_norm : &L->ffn_norm[i], s->t3, n, PART_FFN,
+			                  parts);
+			if (!last)
+				replay_copy(s->t3, s->q, n * tr, parts);
+		}
+		if (mb->use_bottleneck) {
+			replay_dense_norm(s->k, s->q, &L->out_bn, &L->out_bn_norm, s->x, n,
+			                  PART_BN_PROJ, parts);
+			replay_copy(s->x, s->k, n * h, parts);
+		} else {
+			replay_copy(s->x, s->q, n * h, parts);
+		}
+	}
+}
+
+/*
+ * Replays the operations of the forward pass's layers (core/encoder.c,
+ * core/mobilebert.c) one by one with a clock around each, to show where
+ * the time goes. The replay mirrors core's calls; it is an estimate, not
+ * the measured forward, and skips the embeddings.
+ */
+static void time_parts(const struct model *m, struct model_ctx *c, const struct workload *w,
+                       double parts[N_PARTS])
+{
+	for (int i = 0; i < N_PARTS; i++)
+		parts[i] = 0.0;
+	if (m->enc.mobile != NULL)
+		replay_mobilebert_layers(&m->enc, &c->enc, w, parts);
+	else
+		replay_bert_layers(&m->enc, &c->enc, w, parts);
 }
 
 /* --- one shape ---------------------------------------------------------------- */
@@ -402,8 +577,8 @@ static int cpus_allowed(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_core [--seconds S] [--min-iters N] [--threads N] [--dir DIR]\n"
-	           "                  [--shapes minilm-l6,distilbert-base,bert-base] [--json]\n"
-	           "                  [--no-breakdown]\n"
+	           "                  [--shapes minilm-l6,distilbert-base,bert-base,albert-base,\n"
+	           "                            mobilebert] [--json] [--no-breakdown]\n"
 	           "  --seconds S     time each workload for at least S seconds (default 2)\n"
 	           "  --min-iters N   and at least N timed runs (default 3)\n"
 	           "  --threads N     BLAS threads (default: CPUs this process may use)\n"

@@ -72,7 +72,8 @@ static int file_exists(const char *dir, const char *name)
 	return path_join(path, sizeof(path), dir, name) == 0 && stat(path, &sb) == 0;
 }
 
-enum init { INIT_UNIFORM, INIT_GAMMA };
+/* U(-r, r); 1 + U(-r, r); U(-r, r) with row 0 (the padding_idx) zero. */
+enum init { INIT_UNIFORM, INIT_GAMMA, INIT_PAD_ROW };
 
 struct st_spec {
 	char name[96];
@@ -128,8 +129,8 @@ static int st_add_norm(struct st_list *l, const char *prefix, const char *suffix
 	return st_add(l, name, n, 0, INIT_UNIFORM);
 }
 
-/* The state dict of BertModel / DistilBertModel as save_pretrained names it. */
-static int st_list_build(struct st_list *l, const struct hf_shape *sh)
+/* BertModel / DistilBertModel: hidden-wide embeddings and layers. */
+static int st_list_bert(struct st_list *l, const struct hf_shape *sh)
 {
 	int bert = strcmp(sh->model_type, "bert") == 0;
 	int64_t h = sh->hidden, ff = sh->intermediate;
@@ -166,6 +167,94 @@ static int st_list_build(struct st_list *l, const struct hf_shape *sh)
 	}
 	if (bert)
 		rc |= st_add_dense(l, "", "pooler.dense", h, h);
+	return rc;
+}
+
+/*
+ * AlbertModel (num_hidden_groups 1, inner_group_num 1): embedding_size-wide
+ * embeddings, their projection to hidden, and one layer's weights that all
+ * num_hidden_layers layers run.
+ */
+static int st_list_albert(struct st_list *l, const struct hf_shape *sh)
+{
+	const char *p = "encoder.albert_layer_groups.0.albert_layers.0.";
+	int64_t h = sh->hidden, ff = sh->intermediate, es = sh->embedding_size;
+	int rc = 0;
+	rc |= st_add(l, "embeddings.word_embeddings.weight", sh->vocab_size, es, INIT_PAD_ROW);
+	rc |=
+	    st_add(l, "embeddings.position_embeddings.weight", sh->max_positions, es, INIT_UNIFORM);
+	rc |= st_add(l, "embeddings.token_type_embeddings.weight", 2, es, INIT_UNIFORM);
+	rc |= st_add_norm(l, "embeddings.", "LayerNorm", es);
+	rc |= st_add_dense(l, "encoder.", "embedding_hidden_mapping_in", h, es);
+	rc |= st_add_dense(l, p, "attention.query", h, h);
+	rc |= st_add_dense(l, p, "attention.key", h, h);
+	rc |= st_add_dense(l, p, "attention.value", h, h);
+	rc |= st_add_dense(l, p, "attention.dense", h, h);
+	rc |= st_add_norm(l, p, "attention.LayerNorm", h);
+	rc |= st_add_dense(l, p, "ffn", ff, h);
+	rc |= st_add_dense(l, p, "ffn_output", h, ff);
+	rc |= st_add_norm(l, p, "full_layer_layer_norm", h);
+	rc |= st_add_dense(l, "", "pooler", h, h);
+	return rc;
+}
+
+/*
+ * MobileBertModel with use_bottleneck, key_query_shared_bottleneck and
+ * trigram_input (google/mobilebert-uncased): trigram embeddings projected
+ * by embedding_transformation (hidden, 3 * embedding_size); per layer the
+ * input and attention bottlenecks (hidden -> true_hidden), query and key
+ * from the shared bottleneck, value from the hidden state, n_ffn - 1 extra
+ * feed-forward blocks, and the output bottleneck back to hidden.
+ */
+static int st_list_mobilebert(struct st_list *l, const struct hf_shape *sh)
+{
+	int64_t h = sh->hidden, ff = sh->intermediate, es = sh->embedding_size;
+	int64_t tr = sh->true_hidden;
+	int rc = 0;
+	rc |= st_add(l, "embeddings.word_embeddings.weight", sh->vocab_size, es, INIT_PAD_ROW);
+	rc |= st_add_dense(l, "embeddings.", "embedding_transformation", h, 3 * es);
+	rc |=
+	    st_add(l, "embeddings.position_embeddings.weight", sh->max_positions, h, INIT_UNIFORM);
+	rc |= st_add(l, "embeddings.token_type_embeddings.weight", 2, h, INIT_UNIFORM);
+	rc |= st_add_norm(l, "embeddings.", "LayerNorm", h);
+	for (int i = 0; i < sh->n_layers && rc == 0; i++) {
+		char p[64], f[64];
+		snprintf(p, sizeof(p), "encoder.layer.%d.", i);
+		rc |= st_add_dense(l, p, "bottleneck.input.dense", tr, h);
+		rc |= st_add_norm(l, p, "bottleneck.input.LayerNorm", tr);
+		rc |= st_add_dense(l, p, "bottleneck.attention.dense", tr, h);
+		rc |= st_add_norm(l, p, "bottleneck.attention.LayerNorm", tr);
+		rc |= st_add_dense(l, p, "attention.self.query", tr, tr);
+		rc |= st_add_dense(l, p, "attention.self.key", tr, tr);
+		rc |= st_add_dense(l, p, "attention.self.value", tr, h);
+		rc |= st_add_dense(l, p, "attention.output.dense", tr, tr);
+		rc |= st_add_norm(l, p, "attention.output.LayerNorm", tr);
+		for (int j = 0; j < sh->n_ffn - 1; j++) {
+			snprintf(f, sizeof(f), "encoder.layer.%d.ffn.%d.", i, j);
+			rc |= st_add_dense(l, f, "intermediate.dense", ff, tr);
+			rc |= st_add_dense(l, f, "output.dense", tr, ff);
+			rc |= st_add_norm(l, f, "output.LayerNorm", tr);
+		}
+		rc |= st_add_dense(l, p, "intermediate.dense", ff, tr);
+		rc |= st_add_dense(l, p, "output.dense", tr, ff);
+		rc |= st_add_norm(l, p, "output.LayerNorm", tr);
+		rc |= st_add_dense(l, p, "output.bottleneck.dense", h, tr);
+		rc |= st_add_norm(l, p, "output.bottleneck.LayerNorm", h);
+	}
+	rc |= st_add_dense(l, "", "pooler.dense", h, h);
+	return rc;
+}
+
+/* The state dict of sh's model class as save_pretrained names it. */
+static int st_list_build(struct st_list *l, const struct hf_shape *sh)
+{
+	int rc;
+	if (strcmp(sh->model_type, "albert") == 0)
+		rc = st_list_albert(l, sh);
+	else if (strcmp(sh->model_type, "mobilebert") == 0)
+		rc = st_list_mobilebert(l, sh);
+	else
+		rc = st_list_bert(l, sh);
 	return rc != 0 ? STATUS_ENOMEM : 0;
 }
 
@@ -218,12 +307,15 @@ static int safetensors_write(const char *path, const struct st_list *l, uint64_t
 	for (int i = 0; i < l->n; i++) {
 		const struct st_spec *t = &l->v[i];
 		size_t left = (size_t)t->shape[0] * (size_t)(t->n_dims == 2 ? t->shape[1] : 1);
+		size_t zeros = t->init == INIT_PAD_ROW ? (size_t)t->shape[1] : 0;
 		float base = t->init == INIT_GAMMA ? 1.0f : 0.0f;
-		while (left > 0) {
+		for (size_t done = 0; left > 0; done += 65536) {
 			size_t n = left < 65536 ? left : 65536;
 			for (size_t j = 0; j < n; j++)
 				buf[j] =
 				    base + rng_uniform(&rng, -HF_WEIGHT_RANGE, HF_WEIGHT_RANGE);
+			for (size_t j = done; j < zeros && j - done < n; j++)
+				buf[j - done] = 0.0f;
 			if (fwrite(buf, sizeof(float), n, f) != n)
 				goto fail;
 			left -= n;
@@ -257,10 +349,11 @@ static int write_text(const char *dir, const char *name, const char *text, char 
 	return 0;
 }
 
-/* config.json with the field names of BertConfig or DistilBertConfig. */
+/* config.json with the field names of sh's config class (BertConfig,
+ * DistilBertConfig, AlbertConfig, MobileBertConfig). */
 static int write_config(const char *dir, const struct hf_shape *sh, char *err, size_t n_err)
 {
-	char text[1024];
+	char text[2048];
 	if (strcmp(sh->model_type, "bert") == 0)
 		snprintf(text, sizeof(text),
 		         "{\n  \"architectures\": [\"BertModel\"],\n  \"model_type\": \"bert\",\n"
@@ -273,7 +366,7 @@ static int write_config(const char *dir, const struct hf_shape *sh, char *err, s
 		         "  \"torch_dtype\": \"float32\"\n}\n",
 		         sh->hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->vocab_size,
 		         sh->max_positions);
-	else
+	else if (strcmp(sh->model_type, "distilbert") == 0)
 		snprintf(text, sizeof(text),
 		         "{\n  \"architectures\": [\"DistilBertModel\"],\n"
 		         "  \"model_type\": \"distilbert\",\n  \"dim\": %d,\n  \"n_layers\": %d,\n"
@@ -283,7 +376,53 @@ static int write_config(const char *dir, const struct hf_shape *sh, char *err, s
 		         "  \"torch_dtype\": \"float32\"\n}\n",
 		         sh->hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->vocab_size,
 		         sh->max_positions);
+	else if (strcmp(sh->model_type, "albert") == 0)
+		snprintf(
+		    text, sizeof(text),
+		    "{\n  \"architectures\": [\"AlbertModel\"],\n  \"model_type\": \"albert\",\n"
+		    "  \"vocab_size\": %d,\n  \"embedding_size\": %d,\n  \"hidden_size\": %d,\n"
+		    "  \"num_hidden_layers\": %d,\n  \"num_hidden_groups\": 1,\n"
+		    "  \"num_attention_heads\": %d,\n  \"intermediate_size\": %d,\n"
+		    "  \"inner_group_num\": 1,\n  \"hidden_act\": \"gelu_new\",\n"
+		    "  \"max_position_embeddings\": %d,\n  \"type_vocab_size\": 2,\n"
+		    "  \"layer_norm_eps\": 1e-12,\n  \"pad_token_id\": 0,\n"
+		    "  \"bos_token_id\": 2,\n  \"eos_token_id\": 3,\n"
+		    "  \"position_embedding_type\": \"absolute\",\n"
+		    "  \"torch_dtype\": \"float32\"\n}\n",
+		    sh->vocab_size, sh->embedding_size, sh->hidden, sh->n_layers, sh->n_heads,
+		    sh->intermediate, sh->max_positions);
+	else
+		snprintf(text, sizeof(text),
+		         "{\n  \"architectures\": [\"MobileBertModel\"],\n"
+		         "  \"model_type\": \"mobilebert\",\n  \"vocab_size\": %d,\n"
+		         "  \"embedding_size\": %d,\n  \"hidden_size\": %d,\n"
+		         "  \"true_hidden_size\": %d,\n  \"intra_bottleneck_size\": %d,\n"
+		         "  \"num_hidden_layers\": %d,\n  \"num_attention_heads\": %d,\n"
+		         "  \"intermediate_size\": %d,\n  \"hidden_act\": \"relu\",\n"
+		         "  \"num_feedforward_networks\": %d,\n  \"use_bottleneck\": true,\n"
+		         "  \"use_bottleneck_attention\": false,\n"
+		         "  \"key_query_shared_bottleneck\": true,\n  \"trigram_input\": true,\n"
+		         "  \"normalization_type\": \"no_norm\",\n"
+		         "  \"classifier_activation\": true,\n"
+		         "  \"max_position_embeddings\": %d,\n  \"type_vocab_size\": 2,\n"
+		         "  \"layer_norm_eps\": 1e-12,\n  \"pad_token_id\": 0,\n"
+		         "  \"torch_dtype\": \"float32\"\n}\n",
+		         sh->vocab_size, sh->embedding_size, sh->hidden, sh->true_hidden,
+		         sh->true_hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->n_ffn,
+		         sh->max_positions);
 	return write_text(dir, "config.json", text, err, n_err);
+}
+
+/* tokenizer_class of the stand-in WordPiece tokenizer. ALBERT's own is a
+ * SentencePiece AlbertTokenizer (spiece.model); the benchmark feeds token
+ * ids, so a vocab.txt of the same size stands in for it. */
+static const char *tokenizer_class(const struct hf_shape *sh)
+{
+	if (strcmp(sh->model_type, "distilbert") == 0)
+		return "DistilBertTokenizer";
+	if (strcmp(sh->model_type, "mobilebert") == 0)
+		return "MobileBertTokenizer";
+	return "BertTokenizer";
 }
 
 static int write_tokenizer(const char *dir, const struct hf_shape *sh, char *err, size_t n_err)
@@ -302,8 +441,7 @@ static int write_tokenizer(const char *dir, const struct hf_shape *sh, char *err
 	         "  \"model_max_length\": %d,\n  \"cls_token\": \"[CLS]\",\n"
 	         "  \"sep_token\": \"[SEP]\",\n  \"pad_token\": \"[PAD]\",\n"
 	         "  \"unk_token\": \"[UNK]\",\n  \"mask_token\": \"[MASK]\"\n}\n",
-	         strcmp(sh->model_type, "bert") == 0 ? "BertTokenizer" : "DistilBertTokenizer",
-	         sh->max_positions);
+	         tokenizer_class(sh), sh->max_positions);
 	return write_text(dir, "tokenizer_config.json", text, err, n_err);
 }
 

@@ -1,11 +1,12 @@
 /*
  * Random-weight Hugging Face model folders for the benchmarks: the shapes
- * of real checkpoints (config.json with the field names of BertConfig or
- * DistilBertConfig, an F32 model.safetensors named as save_pretrained names
- * BertModel / DistilBertModel weights, vocab.txt, tokenizer_config.json),
- * filled from a fixed random stream so every run and every machine sees
- * the same numbers. Also the random stream itself (splitmix64), which the
- * benchmark uses for its workloads.
+ * of real checkpoints (config.json with the field names of BertConfig,
+ * DistilBertConfig, AlbertConfig or MobileBertConfig, an F32
+ * model.safetensors named as save_pretrained names BertModel /
+ * DistilBertModel / AlbertModel / MobileBertModel weights, vocab.txt,
+ * tokenizer_config.json), filled from a fixed random stream so every run
+ * and every machine sees the same numbers. Also the random stream itself
+ * (splitmix64), which the benchmark uses for its workloads.
  */
 #ifndef SMOLSERVE_BENCH_HF_FOLDER_H
 #define SMOLSERVE_BENCH_HF_FOLDER_H
@@ -13,13 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HF_WEIGHT_RANGE 0.05f /* weights, biases ~ U(-r, r); LayerNorm gammas 1 + U(-r, r) */
-#define HF_FIRST_ID     5     /* vocab.txt ids below are [PAD] [UNK] [CLS] [SEP] [MASK] */
+/* Weights, biases ~ U(-r, r); LayerNorm (and NoNorm) gammas 1 + U(-r, r). ALBERT's and
+ * MobileBERT's word embedding row 0 ([PAD], their padding_idx) is zero, as in a trained
+ * checkpoint: MobileBERT's trigram input sees it at the end of every padded sequence. */
+#define HF_WEIGHT_RANGE 0.05f
+#define HF_FIRST_ID     5 /* vocab.txt ids below are [PAD] [UNK] [CLS] [SEP] [MASK] */
 
 struct hf_shape {
 	const char *name;       /* folder name */
-	const char *model_type; /* "bert" or "distilbert" */
+	const char *model_type; /* "bert", "distilbert", "albert" or "mobilebert" */
 	int32_t hidden, n_layers, n_heads, intermediate, vocab_size, max_positions;
+	int32_t embedding_size; /* albert, mobilebert: word embedding width */
+	int32_t true_hidden;    /* mobilebert: attention width = intra_bottleneck_size */
+	int32_t n_ffn;          /* mobilebert: num_feedforward_networks */
 };
 
 /*

@@ -7,9 +7,9 @@
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (default bench/out),
 # BENCH_SECONDS (default 1: each workload is timed >= this long and >= BENCH_MIN_ITERS
 # runs, default 3), BENCH_THREADS (default: every CPU the process may use),
-# BENCH_SHAPES (default minilm-l6,distilbert-base,bert-base).
-# About 5 minutes on a quiet 2-core machine (9 when others load it), most of it in BERT-base
-# and in PyTorch.
+# BENCH_SHAPES (default minilm-l6,distilbert-base,bert-base,albert-base,mobilebert).
+# About 10 minutes on a quiet 2-core machine, most of it in BERT-base and ALBERT-base and
+# in PyTorch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,7 @@ OUT=${BENCH_DIR:-bench/out}
 SECS=${BENCH_SECONDS:-1}
 ITERS=${BENCH_MIN_ITERS:-3}
 THREADS=${BENCH_THREADS:-0}
-SHAPES=${BENCH_SHAPES:-minilm-l6,distilbert-base,bert-base}
+SHAPES=${BENCH_SHAPES:-minilm-l6,distilbert-base,bert-base,albert-base,mobilebert}
 PY=/usr/bin/python3 # Debian's python with python3-torch, not a pyenv shim
 RES=$OUT/results
 export BENCH_DIR=$OUT
@@ -58,7 +58,8 @@ run() {
 run core-env -- "$BUILD/bench/bench_core" "${core_args[@]}"
 # The untuned torch run is a reference point only: one timed batch after the warm-up.
 run torch-asis-env -- "$PY" bench/torch_peer.py "${torch_args[@]}" --min-iters 1 --seconds 0 \
-	--fixtures tests/fixtures/bert tests/fixtures/distilbert
+	--fixtures tests/fixtures/bert tests/fixtures/distilbert tests/fixtures/albert \
+	tests/fixtures/mobilebert
 run torch-env OMP_WAIT_POLICY=passive -- "$PY" bench/torch_peer.py "${torch_args[@]}"
 
 # 2. Forced to the AVX-512 kernels.

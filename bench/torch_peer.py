@@ -2,14 +2,16 @@
 """PyTorch peer for bench_core: the same folders, the same workloads, in eager PyTorch.
 
 Reads the random-weight Hugging Face folders and workloads/<shape>.json that bench_core
-wrote (bench/out or $BENCH_DIR), builds BertModel / DistilBertModel's forward pass with
-torch ops exactly as Hugging Face transformers 4.31 writes it (modeling_bert.py,
-modeling_distilbert.py: padded batch, additive / masked_fill attention mask, exact-erf
-GELU, post-LayerNorm), and times it under torch.inference_mode() the way a PyTorch user
-runs a batch: every sequence padded to the longest one.
+wrote (bench/out or $BENCH_DIR), builds BertModel / DistilBertModel / AlbertModel /
+MobileBertModel's forward pass with torch ops exactly as Hugging Face transformers 4.31
+writes it (modeling_bert.py, modeling_distilbert.py, modeling_albert.py,
+modeling_mobilebert.py: padded batch, additive / masked_fill attention mask, exact-erf
+GELU, tanh GELU (gelu_new) for ALBERT, ReLU and NoNorm for MobileBERT, post-norm), and
+times it under torch.inference_mode() the way a PyTorch user runs a batch: every sequence
+padded to the longest one.
 
 Before timing it proves it computes the same function as smolserve:
-  * on the shipped fixtures (tests/fixtures/bert, tests/fixtures/distilbert) it must
+  * on the shipped fixtures (tests/fixtures/{bert,distilbert,albert,mobilebert}) it must
     reproduce Hugging Face's own last_hidden_state from expected.json within 1e-4;
   * on each benchmark shape it must reproduce the last_hidden_state smolserve wrote for
     the check batch in workloads/<shape>.json.
@@ -55,8 +57,19 @@ def load_safetensors(path):
     return out
 
 
+def gelu_new(x):
+    """transformers' NewGELUActivation (activations.py): GELU's tanh approximation."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) *
+                                       (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+# ACT2FN as transformers 4.31 maps the names these checkpoints use.
+ACTIVATIONS = {"gelu": F.gelu, "gelu_new": gelu_new, "relu": F.relu}
+
+
 class Encoder:
-    """BertModel or DistilBertModel (no pooler): last_hidden_state only."""
+    """BertModel, DistilBertModel, AlbertModel or MobileBertModel (no pooler):
+    last_hidden_state only."""
 
     def __init__(self, folder):
         with open(os.path.join(folder, "config.json")) as f:
@@ -66,27 +79,47 @@ class Encoder:
         prefix = self.kind + "."
         w = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in w.items()}
         self.w = w
-        if self.kind == "bert":
-            self.hidden = cfg["hidden_size"]
-            self.n_heads = cfg["num_attention_heads"]
-            self.n_layers = cfg["num_hidden_layers"]
-            self.eps = cfg.get("layer_norm_eps", 1e-12)
-            act = cfg.get("hidden_act", "gelu")
-        elif self.kind == "distilbert":
+        if self.kind == "distilbert":
             self.hidden = cfg.get("dim", 768)
             self.n_heads = cfg.get("n_heads", 12)
             self.n_layers = cfg.get("n_layers", 6)
             self.eps = 1e-12  # modeling_distilbert.py hard-codes it
             act = cfg.get("activation", "gelu")
+        elif self.kind in ("bert", "albert", "mobilebert"):
+            # defaults of BertConfig / AlbertConfig / MobileBertConfig
+            defaults = {"bert": (768, 12, 12, "gelu"), "albert": (4096, 64, 12, "gelu_new"),
+                        "mobilebert": (512, 4, 24, "relu")}[self.kind]
+            self.hidden = cfg.get("hidden_size", defaults[0])
+            self.n_heads = cfg.get("num_attention_heads", defaults[1])
+            self.n_layers = cfg.get("num_hidden_layers", defaults[2])
+            self.eps = cfg.get("layer_norm_eps", 1e-12)
+            act = cfg.get("hidden_act", defaults[3])
         else:
-            raise ValueError(f"{folder}: model_type {self.kind} is not bert or distilbert")
-        if act != "gelu":
-            raise ValueError(f"{folder}: activation {act}: the peer implements exact gelu only")
+            raise ValueError(f"{folder}: model_type {self.kind} is not bert, distilbert, albert "
+                             "or mobilebert")
+        if act not in ACTIVATIONS:
+            raise ValueError(f"{folder}: activation {act}: the peer implements "
+                             f"{', '.join(ACTIVATIONS)}")
+        self.act = ACTIVATIONS[act]
         self.head_dim = self.hidden // self.n_heads
+        if self.kind == "albert":
+            self.n_groups = cfg.get("num_hidden_groups", 1)
+            self.inner = cfg.get("inner_group_num", 1)
+        if self.kind == "mobilebert":
+            self.use_bottleneck = cfg.get("use_bottleneck", True)
+            self.true_hidden = (cfg.get("true_hidden_size", cfg.get("intra_bottleneck_size", 128))
+                                if self.use_bottleneck else self.hidden)
+            self.head_dim = self.true_hidden // self.n_heads
+            self.n_ffn = cfg.get("num_feedforward_networks", 4)
+            self.bottleneck_attention = cfg.get("use_bottleneck_attention", False)
+            self.kq_shared = cfg.get("key_query_shared_bottleneck", True)
+            self.trigram = cfg.get("trigram_input", True)
+            self.no_norm = cfg.get("normalization_type", "no_norm") == "no_norm"
+            self.embedding_size = cfg.get("embedding_size", 128)
 
-    def _ln(self, x, name):
-        return F.layer_norm(x, (self.hidden,), self.w[name + ".weight"], self.w[name + ".bias"],
-                            self.eps)
+    def _ln(self, x, name, eps=None):
+        return F.layer_norm(x, (x.shape[-1],), self.w[name + ".weight"], self.w[name + ".bias"],
+                            self.eps if eps is None else eps)
 
     def _lin(self, x, name):
         return F.linear(x, self.w[name + ".weight"], self.w[name + ".bias"])
@@ -95,38 +128,69 @@ class Encoder:
         b, n, _ = x.shape
         return x.view(b, n, self.n_heads, self.head_dim).transpose(1, 2)
 
+    def _ext_mask(self, mask, dtype):
+        # get_extended_attention_mask: (1 - mask) * finfo.min, added to the scores.
+        return (1.0 - mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+    def _attention(self, q, k, v, ext):
+        """softmax(q k^T / sqrt(d) + mask) v over (batch, n, width) projections, as
+        BertSelfAttention / AlbertAttention / MobileBertSelfAttention write it."""
+        b, n, _ = q.shape
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+        probs = torch.softmax(scores + ext, dim=-1)
+        return torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous().view(b, n, -1)
+
     def forward(self, ids, mask, type_ids=None):
         """ids, mask, type_ids: (batch, seq) int64. Returns (batch, seq, hidden)."""
+        if type_ids is None:
+            type_ids = torch.zeros_like(ids)
+        if self.kind == "mobilebert":
+            return self._mobilebert(ids, mask, type_ids)
         n = ids.shape[1]
         w = self.w
         pos = torch.arange(n, dtype=torch.long).unsqueeze(0)
         x = F.embedding(ids, w["embeddings.word_embeddings.weight"])
-        x = x + F.embedding(pos, w["embeddings.position_embeddings.weight"])
-        if self.kind == "bert":
-            if type_ids is None:
-                type_ids = torch.zeros_like(ids)
+        if self.kind == "distilbert":
+            x = x + F.embedding(pos, w["embeddings.position_embeddings.weight"])
+        else:  # BertEmbeddings (AlbertEmbeddings copies it): word + type, then + position
             x = x + F.embedding(type_ids, w["embeddings.token_type_embeddings.weight"])
+            x = x + F.embedding(pos, w["embeddings.position_embeddings.weight"])
         x = self._ln(x, "embeddings.LayerNorm")
         if self.kind == "bert":
             return self._bert_layers(x, mask)
+        if self.kind == "albert":
+            return self._albert_layers(x, mask)
         return self._distilbert_layers(x, mask)
 
     def _bert_layers(self, x, mask):
-        # BertModel.get_extended_attention_mask: (1 - mask) * finfo.min, added to scores.
-        ext = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        b, n, h = x.shape
+        ext = self._ext_mask(mask, x.dtype)
         for i in range(self.n_layers):
             p = f"encoder.layer.{i}."
-            q = self._heads(self._lin(x, p + "attention.self.query"))
-            k = self._heads(self._lin(x, p + "attention.self.key"))
-            v = self._heads(self._lin(x, p + "attention.self.value"))
-            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
-            probs = torch.softmax(scores + ext, dim=-1)
-            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous().view(b, n, h)
+            ctx = self._attention(self._lin(x, p + "attention.self.query"),
+                                  self._lin(x, p + "attention.self.key"),
+                                  self._lin(x, p + "attention.self.value"), ext)
             x = self._ln(self._lin(ctx, p + "attention.output.dense") + x,
                          p + "attention.output.LayerNorm")
-            inter = F.gelu(self._lin(x, p + "intermediate.dense"))
+            inter = self.act(self._lin(x, p + "intermediate.dense"))
             x = self._ln(self._lin(inter, p + "output.dense") + x, p + "output.LayerNorm")
+        return x
+
+    def _albert_layers(self, x, mask):
+        # AlbertTransformer: project the embeddings, then layer i runs group
+        # i // (layers / groups); each group is inner_group_num AlbertLayers.
+        ext = self._ext_mask(mask, x.dtype)
+        x = self._lin(x, "encoder.embedding_hidden_mapping_in")
+        for i in range(self.n_layers):
+            g = int(i / (self.n_layers / self.n_groups))
+            for j in range(self.inner):
+                p = f"encoder.albert_layer_groups.{g}.albert_layers.{j}."
+                ctx = self._attention(self._lin(x, p + "attention.query"),
+                                      self._lin(x, p + "attention.key"),
+                                      self._lin(x, p + "attention.value"), ext)
+                a = self._ln(x + self._lin(ctx, p + "attention.dense"), p + "attention.LayerNorm")
+                ffn = self._lin(self.act(self._lin(a, p + "ffn")), p + "ffn_output")
+                x = self._ln(ffn + a, p + "full_layer_layer_norm")
         return x
 
     def _distilbert_layers(self, x, mask):
@@ -145,6 +209,68 @@ class Encoder:
             ffn = self._lin(F.gelu(self._lin(x, p + "ffn.lin1")), p + "ffn.lin2")
             x = self._ln(ffn + x, p + "output_layer_norm")
         return x
+
+    # --- MobileBERT (modeling_mobilebert.py) ---
+
+    def _mb_norm(self, x, name, eps=None):
+        """NORM2FN[normalization_type]: NoNorm is x * weight + bias; LayerNorm's eps is
+        layer_norm_eps where the module passes it, else nn.LayerNorm's 1e-5."""
+        if self.no_norm:
+            return x * self.w[name + ".weight"] + self.w[name + ".bias"]
+        return self._ln(x, name, eps)
+
+    def _mobilebert(self, ids, mask, type_ids):
+        w = self.w
+        n = ids.shape[1]
+        pos = torch.arange(n, dtype=torch.long).unsqueeze(0)
+        # MobileBertEmbeddings: trigram [next, this, previous] with zero padding at the
+        # ends of the padded batch, embedding_transformation, + position + type, norm.
+        x = F.embedding(ids, w["embeddings.word_embeddings.weight"])
+        if self.trigram:
+            x = torch.cat([F.pad(x[:, 1:], [0, 0, 0, 1, 0, 0], value=0.0), x,
+                           F.pad(x[:, :-1], [0, 0, 1, 0, 0, 0], value=0.0)], dim=2)
+        if self.trigram or self.embedding_size != self.hidden:
+            x = self._lin(x, "embeddings.embedding_transformation")
+        x = (x + F.embedding(pos, w["embeddings.position_embeddings.weight"])
+             + F.embedding(type_ids, w["embeddings.token_type_embeddings.weight"]))
+        x = self._mb_norm(x, "embeddings.LayerNorm", 1e-5)
+        ext = self._ext_mask(mask, x.dtype)
+        for i in range(self.n_layers):
+            x = self._mobilebert_layer(x, ext, f"encoder.layer.{i}.")
+        return x
+
+    def _mobilebert_layer(self, x, ext, p):
+        # Bottleneck: (query, key, value, layer_input) tensors.
+        if self.use_bottleneck:
+            layer_input = self._mb_norm(self._lin(x, p + "bottleneck.input.dense"),
+                                        p + "bottleneck.input.LayerNorm")
+            if self.bottleneck_attention:
+                q_in = k_in = v_in = layer_input
+            elif self.kq_shared:
+                q_in = k_in = self._mb_norm(self._lin(x, p + "bottleneck.attention.dense"),
+                                            p + "bottleneck.attention.LayerNorm")
+                v_in = x
+            else:
+                q_in = k_in = v_in = x
+        else:
+            q_in = k_in = v_in = layer_input = x
+        ctx = self._attention(self._lin(q_in, p + "attention.self.query"),
+                              self._lin(k_in, p + "attention.self.key"),
+                              self._lin(v_in, p + "attention.self.value"), ext)
+        a = self._mb_norm(self._lin(ctx, p + "attention.output.dense") + layer_input,
+                          p + "attention.output.LayerNorm")
+        for j in range(self.n_ffn - 1):  # FFNLayer
+            f = f"{p}ffn.{j}."
+            inter = self.act(self._lin(a, f + "intermediate.dense"))
+            a = self._mb_norm(self._lin(inter, f + "output.dense") + a, f + "output.LayerNorm")
+        inter = self.act(self._lin(a, p + "intermediate.dense"))
+        # MobileBertOutput (its norm takes no eps), then OutputBottleneck.
+        out = self._mb_norm(self._lin(inter, p + "output.dense") + a, p + "output.LayerNorm",
+                            1e-5)
+        if not self.use_bottleneck:
+            return out
+        return self._mb_norm(self._lin(out, p + "output.bottleneck.dense") + x,
+                             p + "output.bottleneck.LayerNorm")
 
 
 def pad_batch(seqs, type_seqs=None):
@@ -258,7 +384,8 @@ def set_openblas_threads(n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR") or "bench/out")
-    ap.add_argument("--shapes", default="minilm-l6,distilbert-base,bert-base")
+    ap.add_argument("--shapes",
+                    default="minilm-l6,distilbert-base,bert-base,albert-base,mobilebert")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--min-iters", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0,
@@ -287,7 +414,7 @@ def main():
         worst, n = check_fixture(folder)
         ok = worst <= FIXTURE_TOL
         failed |= not ok
-        checks[os.path.basename(folder.rstrip("/"))] = worst
+        checks[folder.rstrip("/")] = worst  # a path: never a shape's name
         print(f"check {folder}: {n} cases vs Hugging Face expected.json, max |diff| "
               f"{worst:.2e} ({'ok' if ok else 'FAIL'}, tolerance {FIXTURE_TOL:g})")
 

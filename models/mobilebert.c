@@ -11,6 +11,11 @@
 #include "model-impl.h"
 #include "status.h"
 
+/* modeling_mobilebert.py builds the embeddings' and MobileBertOutput's
+ * norms without eps, so in layer_norm mode they use torch's default, not
+ * config.layer_norm_eps (NoNorm ignores eps either way). */
+#define TORCH_LAYER_NORM_EPS 1e-5f
+
 struct mb_ctx {
 	const struct weight_src *w;
 	const struct hf_config *c;
@@ -77,6 +82,8 @@ static int mobilebert_layer(struct mb_ctx *x, struct mobilebert_layer *L)
 	    (rc = dense(x, "output.dense", tr, ff, &L->out)) != 0 ||
 	    (rc = norm(x, "output.LayerNorm", tr, &L->out_norm)) != 0)
 		return rc;
+	/* MobileBertOutput builds its norm without eps: torch's default. */
+	L->out_norm.eps = TORCH_LAYER_NORM_EPS;
 	if (c->use_bottleneck &&
 	    ((rc = dense(x, "output.bottleneck.dense", h, tr, &L->out_bn)) != 0 ||
 	     (rc = norm(x, "output.bottleneck.LayerNorm", h, &L->out_bn_norm)) != 0))
@@ -128,7 +135,7 @@ int mobilebert_wire(struct model *m, char *err, size_t n_err)
 	    (c->type_vocab_size > 0 &&
 	     (rc = weight_get(&w, "embeddings.token_type_embeddings.weight", c->type_vocab_size, h,
 	                      &e->type_emb, err, n_err)) != 0) ||
-	    (rc = weight_layer_norm(&w, "embeddings.LayerNorm", h, c->layer_norm_eps, &e->ln_emb,
+	    (rc = weight_layer_norm(&w, "embeddings.LayerNorm", h, TORCH_LAYER_NORM_EPS, &e->ln_emb,
 	                            err, n_err)) != 0)
 		return rc;
 	e->ln_emb.no_norm = c->no_norm;
