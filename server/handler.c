@@ -197,8 +197,9 @@ static json_t *info_json(const struct service *s)
 	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s}",
 	    "model_id", c->model_id, "model_dtype", "float32", "architecture", m->cfg.model_type,
 	    "model_class", m->cfg.n_architectures ? m->cfg.architectures[0] : NULL, "tokenizer",
-	    m->tok->ops->name, "model_type", type, "max_input_length", (int)m->max_input_length, "hidden_size", (int)m->enc.hidden,
-	    "max_concurrent_requests", (json_int_t)c->max_concurrent_requests, "max_batch_tokens",
+	    m->tok->ops->name, "model_type", type, "max_input_length", (int)m->max_input_length,
+	    "hidden_size", (int)m->enc.hidden, "max_concurrent_requests",
+	    (json_int_t)c->max_concurrent_requests, "max_batch_tokens",
 	    (json_int_t)c->max_batch_tokens, "max_batch_requests",
 	    (json_int_t)c->max_batch_requests, "max_batch_delay_us",
 	    (json_int_t)c->max_batch_delay_us, "max_client_batch_size",
@@ -206,8 +207,8 @@ static json_t *info_json(const struct service *s)
 	    "auto_truncate", c->auto_truncate, "shutdown_timeout_s",
 	    (json_int_t)c->shutdown_timeout_s, "workers", s->layout.workers, "blas_threads",
 	    s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
-	    "kernels", kernels_variant(),
-	    "model_load_seconds", s->metrics.model_load_seconds, "version", SMOLSERVE_VERSION);
+	    "kernels", kernels_variant(), "model_load_seconds", s->metrics.model_load_seconds,
+	    "version", SMOLSERVE_VERSION);
 }
 
 static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, const char *method,

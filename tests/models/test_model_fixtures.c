@@ -17,10 +17,14 @@
 #define TOL_REF    1e-4
 #define TOL_PACKED 1e-5
 
-static const char *const FOLDERS[] = {
-    "bert",       "bert-seqcls",       "bert-tokcls", "bert-mlm",       "distilbert",
-    "distilbert-seqcls", "electra",    "electra-seqcls", "mobilebert", "mobilebert-seqcls",
-    "roberta",    "roberta-seqcls",    "xlm-roberta", "albert",         "albert-seqcls"};
+static const char *const FOLDERS[] = {"bert",         "bert-seqcls",
+                                      "bert-tokcls",  "bert-mlm",
+                                      "distilbert",   "distilbert-seqcls",
+                                      "electra",      "electra-seqcls",
+                                      "mobilebert",   "mobilebert-seqcls",
+                                      "roberta",      "roberta-seqcls",
+                                      "xlm-roberta",  "albert",
+                                      "albert-seqcls"};
 #define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
 
 struct fixture {
