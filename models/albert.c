@@ -12,38 +12,17 @@
 #include "model-impl.h"
 #include "status.h"
 
+static const struct layer_names ALBERT_LAYER = {
+    "attention.query",     "attention.key", "attention.value", "attention.dense",
+    "attention.LayerNorm", "ffn",           "ffn_output",      "full_layer_layer_norm"};
+
 static int albert_layer(const struct weight_src *w, int32_t g, int32_t j, int32_t h, int32_t ff,
                         float eps, struct encoder_layer *L, char *err, size_t n_err)
 {
-	char name[160];
-	int rc;
-#define AL(suffix)                                                                                 \
-	snprintf(name, sizeof(name), "encoder.albert_layer_groups.%d.albert_layers.%d.%s", (int)g, \
-	         (int)j, suffix)
-	AL("attention.query");
-	if ((rc = weight_dense(w, name, h, h, &L->q, err, n_err)) != 0)
-		return rc;
-	AL("attention.key");
-	if ((rc = weight_dense(w, name, h, h, &L->k, err, n_err)) != 0)
-		return rc;
-	AL("attention.value");
-	if ((rc = weight_dense(w, name, h, h, &L->v, err, n_err)) != 0)
-		return rc;
-	AL("attention.dense");
-	if ((rc = weight_dense(w, name, h, h, &L->o, err, n_err)) != 0)
-		return rc;
-	AL("attention.LayerNorm");
-	if ((rc = weight_layer_norm(w, name, h, eps, &L->ln_attn, err, n_err)) != 0)
-		return rc;
-	AL("ffn");
-	if ((rc = weight_dense(w, name, ff, h, &L->ffn_in, err, n_err)) != 0)
-		return rc;
-	AL("ffn_output");
-	if ((rc = weight_dense(w, name, h, ff, &L->ffn_out, err, n_err)) != 0)
-		return rc;
-	AL("full_layer_layer_norm");
-	return weight_layer_norm(w, name, h, eps, &L->ln_ffn, err, n_err);
-#undef AL
+	char prefix[96];
+	snprintf(prefix, sizeof(prefix), "encoder.albert_layer_groups.%d.albert_layers.%d.", (int)g,
+	         (int)j);
+	return weight_layer(w, prefix, &ALBERT_LAYER, h, ff, eps, L, err, n_err);
 }
 
 int albert_wire(struct model *m, char *err, size_t n_err)

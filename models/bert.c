@@ -12,34 +12,21 @@
 #include "model-impl.h"
 #include "status.h"
 
+static const struct layer_names BERT_LAYER = {"attention.self.query",
+                                              "attention.self.key",
+                                              "attention.self.value",
+                                              "attention.output.dense",
+                                              "attention.output.LayerNorm",
+                                              "intermediate.dense",
+                                              "output.dense",
+                                              "output.LayerNorm"};
+
 static int bert_layer(const struct weight_src *w, int32_t l, int32_t h, int32_t ff, float eps,
                       struct encoder_layer *L, char *err, size_t n_err)
 {
-	char name[128];
-	int rc;
-#define DENSE(field, suffix, n_out, n_in)                                                          \
-	do {                                                                                       \
-		snprintf(name, sizeof(name), "encoder.layer.%d.%s", (int)l, suffix);               \
-		if ((rc = weight_dense(w, name, n_out, n_in, &L->field, err, n_err)) != 0)         \
-			return rc;                                                                 \
-	} while (0)
-#define NORM(field, suffix)                                                                        \
-	do {                                                                                       \
-		snprintf(name, sizeof(name), "encoder.layer.%d.%s", (int)l, suffix);               \
-		if ((rc = weight_layer_norm(w, name, h, eps, &L->field, err, n_err)) != 0)         \
-			return rc;                                                                 \
-	} while (0)
-	DENSE(q, "attention.self.query", h, h);
-	DENSE(k, "attention.self.key", h, h);
-	DENSE(v, "attention.self.value", h, h);
-	DENSE(o, "attention.output.dense", h, h);
-	NORM(ln_attn, "attention.output.LayerNorm");
-	DENSE(ffn_in, "intermediate.dense", ff, h);
-	DENSE(ffn_out, "output.dense", h, ff);
-	NORM(ln_ffn, "output.LayerNorm");
-#undef DENSE
-#undef NORM
-	return 0;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "encoder.layer.%d.", (int)l);
+	return weight_layer(w, prefix, &BERT_LAYER, h, ff, eps, L, err, n_err);
 }
 
 int bertlike_encoder(struct model *m, const struct weight_src *w, const char *proj_name, char *err,

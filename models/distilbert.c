@@ -12,35 +12,16 @@
 /* modeling_distilbert.py builds every LayerNorm with eps=1e-12. */
 #define DISTILBERT_LN_EPS 1e-12f
 
+static const struct layer_names DISTILBERT_LAYER = {
+    "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
+    "sa_layer_norm",   "ffn.lin1",        "ffn.lin2",        "output_layer_norm"};
+
 static int distilbert_layer(const struct weight_src *w, int32_t l, int32_t h, int32_t ff,
                             struct encoder_layer *L, char *err, size_t n_err)
 {
-	char name[128];
-	int rc;
-#define DENSE(field, suffix, n_out, n_in)                                                          \
-	do {                                                                                       \
-		snprintf(name, sizeof(name), "transformer.layer.%d.%s", (int)l, suffix);           \
-		if ((rc = weight_dense(w, name, n_out, n_in, &L->field, err, n_err)) != 0)         \
-			return rc;                                                                 \
-	} while (0)
-#define NORM(field, suffix)                                                                        \
-	do {                                                                                       \
-		snprintf(name, sizeof(name), "transformer.layer.%d.%s", (int)l, suffix);           \
-		if ((rc = weight_layer_norm(w, name, h, DISTILBERT_LN_EPS, &L->field, err,         \
-		                            n_err)) != 0)                                          \
-			return rc;                                                                 \
-	} while (0)
-	DENSE(q, "attention.q_lin", h, h);
-	DENSE(k, "attention.k_lin", h, h);
-	DENSE(v, "attention.v_lin", h, h);
-	DENSE(o, "attention.out_lin", h, h);
-	NORM(ln_attn, "sa_layer_norm");
-	DENSE(ffn_in, "ffn.lin1", ff, h);
-	DENSE(ffn_out, "ffn.lin2", h, ff);
-	NORM(ln_ffn, "output_layer_norm");
-#undef DENSE
-#undef NORM
-	return 0;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "transformer.layer.%d.", (int)l);
+	return weight_layer(w, prefix, &DISTILBERT_LAYER, h, ff, DISTILBERT_LN_EPS, L, err, n_err);
 }
 
 int distilbert_wire(struct model *m, char *err, size_t n_err)

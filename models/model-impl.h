@@ -26,6 +26,17 @@ int weight_dense(const struct weight_src *w, const char *name, int32_t n_out, in
 int weight_layer_norm(const struct weight_src *w, const char *name, int32_t n, float eps,
                       struct layer_norm *ln, char *err, size_t n_err);
 
+/* Where one post-norm layer's weights live, relative to its prefix. */
+struct layer_names {
+	const char *q, *k, *v, *o, *ln_attn, *ffn_in, *ffn_out, *ln_ffn;
+};
+
+/* Every weight of one BERT-style layer named prefix + names->*: q, k, v, o
+ * (h, h), ffn_in (ff, h), ffn_out (h, ff), both norms (h). */
+int weight_layer(const struct weight_src *w, const char *prefix, const struct layer_names *names,
+                 int32_t h, int32_t ff, float eps, struct encoder_layer *L, char *err,
+                 size_t n_err);
+
 /* 1 if the tensor name (bare or prefixed) exists. */
 int weight_exists(const struct weight_src *w, const char *name);
 

@@ -70,6 +70,39 @@ int weight_layer_norm(const struct weight_src *w, const char *name, int32_t n, f
 	return 0;
 }
 
+int weight_layer(const struct weight_src *w, const char *prefix, const struct layer_names *names,
+                 int32_t h, int32_t ff, float eps, struct encoder_layer *L, char *err, size_t n_err)
+{
+	struct {
+		const char *suffix;
+		struct dense *d;
+		int32_t n_out, n_in;
+	} dense[] = {{names->q, &L->q, h, h},
+	             {names->k, &L->k, h, h},
+	             {names->v, &L->v, h, h},
+	             {names->o, &L->o, h, h},
+	             {names->ffn_in, &L->ffn_in, ff, h},
+	             {names->ffn_out, &L->ffn_out, h, ff}};
+	struct {
+		const char *suffix;
+		struct layer_norm *ln;
+	} norms[] = {{names->ln_attn, &L->ln_attn}, {names->ln_ffn, &L->ln_ffn}};
+	char name[192];
+	int rc;
+	for (size_t i = 0; i < sizeof(dense) / sizeof(dense[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", prefix, dense[i].suffix);
+		if ((rc = weight_dense(w, name, dense[i].n_out, dense[i].n_in, dense[i].d, err,
+		                       n_err)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < sizeof(norms) / sizeof(norms[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", prefix, norms[i].suffix);
+		if ((rc = weight_layer_norm(w, name, h, eps, norms[i].ln, err, n_err)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int weight_exists(const struct weight_src *w, const char *name)
 {
 	if (safetensors_find(w->m->st, name) != NULL)
