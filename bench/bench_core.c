@@ -289,192 +289,22 @@ static int time_workload(const struct model *m, struct model_ctx *c, const struc
 	return 0;
 }
 
-/* Seconds spent in each kind of operation of one forward pass. */
-enum part {
-	PART_QKV,
-	PART_ATTN_GEMM,
-	PART_SOFTMAX,
-	PART_OUT,
-	PART_FFN,
-	PART_ACT,
-	PART_NORM,
-	PART_BN_PROJ,
-	PART_COPY,
-	N_PARTS
-};
-static const char *const PART_NAMES[N_PARTS] = {
-    "qkv_proj", "attn_gemm", "softmax", "out_proj", "ffn_gemm", "act", "norm", "bn_proj", "copy"};
-
-/* Core's norm_rows (core/encoder-impl.h, private to core), line for line:
- * x = LayerNorm(x + residual), or MobileBERT's NoNorm (x + residual) * gamma
- * + beta. */
-static void replay_norm(float *x, const float *residual, const struct layer_norm *ln, size_t n_rows,
-                        size_t n)
-{
-	if (!ln->no_norm) {
-		layer_norm_rows(x, residual, ln->gamma, ln->beta, ln->eps, n_rows, n);
-		return;
-	}
-	for (size_t r = 0; r < n_rows; r++) {
-		float *row = x + r * n;
-		const float *res = residual ? residual + r * n : NULL;
-		for (size_t i = 0; i < n; i++)
-			row[i] = (row[i] + (res ? res[i] : 0.0f)) * ln->gamma[i] + ln->beta[i];
-	}
-}
-
-/* encoder_attention (core/encoder.c) with a clock around each GEMM and
- * softmax: q, k, v, ctx rows of width ld = n_heads * head_dim. */
-static void replay_attention(const struct encoder *e, struct encoder_scratch *s,
-                             const struct workload *w, size_t ld, double parts[N_PARTS])
-{
-	size_t d = (size_t)e->head_dim;
-	float scale = 1.0f / sqrtf((float)e->head_dim);
-	for (int32_t q = 0; q < w->n_seqs; q++) {
-		size_t t0 = (size_t)w->seq_start[q];
-		size_t len = (size_t)(w->seq_start[q + 1] - w->seq_start[q]);
-		for (size_t head = 0; head < (size_t)e->n_heads; head++) {
-			size_t off = t0 * ld + head * d;
-			double t = now_s();
-			gemm_nt(s->scores, len, s->q + off, ld, s->k + off, ld, len, len, d, 0);
-			double t1 = now_s();
-			softmax_rows(s->scores, scale, len, len);
-			double t2 = now_s();
-			gemm_nn(s->ctx + off, ld, s->scores, len, s->v + off, ld, len, d, len);
-			double t3 = now_s();
-			parts[PART_ATTN_GEMM] += (t1 - t) + (t3 - t2);
-			parts[PART_SOFTMAX] += t2 - t1;
-		}
-	}
-}
-
-/* BERT, DistilBERT, ALBERT: encoder_forward's layer loop (core/encoder.c). */
-static void replay_bert_layers(const struct encoder *e, struct encoder_scratch *s,
-                               const struct workload *w, double parts[N_PARTS])
-{
-	size_t n = (size_t)w->n_tokens, h = (size_t)e->hidden, ff = (size_t)e->intermediate;
-	for (int32_t l = 0; l < e->n_layers; l++) {
-		const struct encoder_layer *L = &e->layers[l];
-		double t = now_s();
-		linear(s->q, s->x, L->q.w, L->q.b, n, h, h);
-		linear(s->k, s->x, L->k.w, L->k.b, n, h, h);
-		linear(s->v, s->x, L->v.w, L->v.b, n, h, h);
-		parts[PART_QKV] += now_s() - t;
-		replay_attention(e, s, w, h, parts);
-		t = now_s();
-		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
-		double t1 = now_s();
-		layer_norm_rows(s->x, s->q, L->ln_attn.gamma, L->ln_attn.beta, L->ln_attn.eps, n,
-		                h);
-		double t2 = now_s();
-		linear(s->ffn, s->x, L->ffn_in.w, L->ffn_in.b, n, h, ff);
-		double t3 = now_s();
-		activation_apply(s->ffn, n * ff, e->act);
-		double t4 = now_s();
-		linear(s->q, s->ffn, L->ffn_out.w, L->ffn_out.b, n, ff, h);
-		double t5 = now_s();
-		layer_norm_rows(s->x, s->q, L->ln_ffn.gamma, L->ln_ffn.beta, L->ln_ffn.eps, n, h);
-		double t6 = now_s();
-		parts[PART_OUT] += t1 - t;
-		parts[PART_NORM] += (t2 - t1) + (t6 - t5);
-		parts[PART_FFN] += (t3 - t2) + (t5 - t4);
-		parts[PART_ACT] += t4 - t3;
-	}
-}
-
-/* y = norm(dense(x) + residual), the GEMM timed into parts[gemm_part]. */
-static void replay_dense_norm(float *y, const float *x, const struct dense *d,
-                              const struct layer_norm *ln, const float *residual, size_t n,
-                              enum part gemm_part, double parts[N_PARTS])
-{
-	double t = now_s();
-	linear(y, x, d->w, d->b, n, (size_t)d->n_in, (size_t)d->n_out);
-	double t1 = now_s();
-	replay_norm(y, residual, ln, n, (size_t)d->n_out);
-	parts[gemm_part] += t1 - t;
-	parts[PART_NORM] += now_s() - t1;
-}
-
-/* dst = src (n floats), timed as a copy. */
-static void replay_copy(float *dst, const float *src, size_t n, double parts[N_PARTS])
-{
-	double t = now_s();
-	memcpy(dst, src, n * sizeof(float));
-	parts[PART_COPY] += now_s() - t;
-}
-
-/* MobileBERT: mobilebert_layer (core/mobilebert.c) for every layer. */
-static void replay_mobilebert_layers(const struct encoder *e, struct encoder_scratch *s,
-                                     const struct workload *w, double parts[N_PARTS])
-{
-	const struct mobilebert *mb = e->mobile;
-	size_t n = (size_t)w->n_tokens, h = (size_t)e->hidden, tr = (size_t)mb->true_hidden;
-	size_t ff = (size_t)e->intermediate;
-	for (int32_t l = 0; l < e->n_layers; l++) {
-		const struct mobilebert_layer *L = &mb->layers[l];
-		const float *layer_input = s->x, *qk_in = s->x, *v_in = s->x;
-		if (mb->use_bottleneck) {
-			replay_dense_norm(s->t1, s->x, &L->bn_input, &L->bn_input_norm, NULL, n,
-			                  PART_BN_PROJ, parts);
-			layer_input = s->t1;
-			if (mb->use_bottleneck_attention) {
-				qk_in = v_in = s->t1;
-			} else if (mb->key_query_shared) {
-				replay_dense_norm(s->t2, s->x, &L->bn_attention,
-				                  &L->bn_attention_norm, NULL, n, PART_BN_PROJ,
-				                  parts);
-				qk_in = s->t2;
-			}
-		}
-		double t = now_s();
-		linear(s->q, qk_in, L->q.w, L->q.b, n, (size_t)L->q.n_in, tr);
-		linear(s->k, qk_in, L->k.w, L->k.b, n, (size_t)L->k.n_in, tr);
-		linear(s->v, v_in, L->v.w, L->v.b, n, (size_t)L->v.n_in, tr);
-		parts[PART_QKV] += now_s() - t;
-		replay_attention(e, s, w, tr, parts);
-		replay_dense_norm(s->t3, s->ctx, &L->o, &L->attn_norm, layer_input, n, PART_OUT,
-		                  parts);
-		for (int i = 0; i <= L->n_ffn; i++) {
-			/* the extra FFNs, then MobileBertIntermediate + MobileBertOutput */
-			int last = i == L->n_ffn;
-			const struct dense *in = last ? &L->inter : &L->ffn_in[i];
-			t = now_s();
-			linear(s->ffn, s->t3, in->w, in->b, n, tr, ff);
-			double t1 = now_s();
-			activation_apply(s->ffn, n * ff, e->act);
-			parts[PART_FFN] += t1 - t;
-			parts[PART_ACT] += now_s() - t1;
-			replay_dense_norm(s->q, s->ffn, last ? &L->out : &L->ffn_out[i],
-			                  last ? &L->out_norm : &L->ffn_norm[i], s->t3, n, PART_FFN,
-			                  parts);
-			if (!last)
-				replay_copy(s->t3, s->q, n * tr, parts);
-		}
-		if (mb->use_bottleneck) {
-			replay_dense_norm(s->k, s->q, &L->out_bn, &L->out_bn_norm, s->x, n,
-			                  PART_BN_PROJ, parts);
-			replay_copy(s->x, s->k, n * h, parts);
-		} else {
-			replay_copy(s->x, s->q, n * h, parts);
-		}
-	}
-}
-
 /*
- * Replays the operations of the forward pass's layers (core/encoder.c,
- * core/mobilebert.c) one by one with a clock around each, to show where
- * the time goes. The replay mirrors core's calls; it is an estimate, not
- * the measured forward, and skips the embeddings.
+ * Where the time goes: one more forward pass with core's stage clocks on
+ * (encoder_scratch.profile), so the split is of the code that ran, not of
+ * a replay. Products carry their epilogues (bias, activation, residual,
+ * norm), so those count in the product's stage.
  */
-static void time_parts(const struct model *m, struct model_ctx *c, const struct workload *w,
-                       double parts[N_PARTS])
+static int time_parts(const struct model *m, struct model_ctx *c, const struct workload *w,
+                      double parts[N_STAGES], char *err, size_t n_err)
 {
-	for (int i = 0; i < N_PARTS; i++)
+	struct packed_batch b = workload_batch(w);
+	for (int i = 0; i < N_STAGES; i++)
 		parts[i] = 0.0;
-	if (m->enc.mobile != NULL)
-		replay_mobilebert_layers(&m->enc, &c->enc, w, parts);
-	else
-		replay_bert_layers(&m->enc, &c->enc, w, parts);
+	c->enc.profile = parts;
+	int rc = model_forward(m, c, &b, err, n_err);
+	c->enc.profile = NULL;
+	return rc;
 }
 
 /* --- one shape ---------------------------------------------------------------- */
@@ -487,7 +317,7 @@ struct shape_out {
 	double load_ms;
 	int written; /* 1 if the folder was written by this run */
 	struct result res[N_WORKLOADS];
-	double parts[N_WORKLOADS][N_PARTS];
+	double parts[N_WORKLOADS][N_STAGES];
 };
 
 /* Folder, load, check batch, then both workloads timed. */
@@ -535,8 +365,9 @@ static int bench_shape(const struct hf_shape *sh, uint64_t seed, const struct op
 		r->workload = WORKLOAD_NAMES[i];
 		if ((rc = time_workload(m, &c, &ws[i], o, r, err, n_err)) != 0)
 			goto fail;
-		if (o->breakdown)
-			time_parts(m, &c, &ws[i], out->parts[i]);
+		if (o->breakdown &&
+		    (rc = time_parts(m, &c, &ws[i], out->parts[i], err, n_err)) != 0)
+			goto fail;
 	}
 	rc = 0;
 fail:
@@ -660,9 +491,9 @@ static void print_json(const struct opts *o, int n_cpus, const double sgemm[2],
 			       r->flops * 1e-9, g, best > 0 ? g / best : 0.0);
 			if (o->breakdown) {
 				printf(",\"parts_ms\":{");
-				for (int p = 0; p < N_PARTS; p++)
-					printf("%s\"%s\":%.3f", p ? "," : "", PART_NAMES[p],
-					       1e3 * outs[s].parts[i][p]);
+				for (int p = 0; p < N_STAGES; p++)
+					printf("%s\"%s\":%.3f", p ? "," : "",
+					       ENCODER_STAGE_NAMES[p], 1e3 * outs[s].parts[i][p]);
 				printf("}");
 			}
 			printf("}");
@@ -698,16 +529,16 @@ static void print_report(const struct opts *o, const struct shape_out *outs, con
 	printf("\n");
 	if (!o->breakdown)
 		return;
-	printf("\nwhere the time goes (ms, one replay of the layer ops after timing):\n");
+	printf("\nwhere the time goes (ms, one profiled forward pass after timing):\n");
 	printf("%-16s %-16s", "shape", "workload");
-	for (int p = 0; p < N_PARTS; p++)
-		printf(" %9s", PART_NAMES[p]);
+	for (int p = 0; p < N_STAGES; p++)
+		printf(" %10s", ENCODER_STAGE_NAMES[p]);
 	printf("\n");
 	for (size_t s = 0; s < N_SHAPES; s++) {
 		for (int i = 0; ran[s] && i < N_WORKLOADS; i++) {
 			printf("%-16s %-16s", outs[s].res[i].shape, outs[s].res[i].workload);
-			for (int p = 0; p < N_PARTS; p++)
-				printf(" %9.1f", 1e3 * outs[s].parts[i][p]);
+			for (int p = 0; p < N_STAGES; p++)
+				printf(" %10.1f", 1e3 * outs[s].parts[i][p]);
 			printf("\n");
 		}
 	}

@@ -1,7 +1,8 @@
 /*
- * Scratch arena (see arena.h): one anonymous mapping per worker, asked for
- * transparent huge pages and written once so its pages exist before the
- * first request.
+ * Arenas (see arena.h): one anonymous mapping each, asked for transparent
+ * huge pages when large. Eager arenas are written once at creation so
+ * their pages exist before the first request; lazy ones are faulted in by
+ * use (and by arena_touch).
  */
 #include "arena.h"
 
@@ -17,21 +18,34 @@ size_t arena_size_of(size_t n_bytes)
 	return (n_bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
-int arena_init(struct arena *a, size_t n_bytes)
+static int map(struct arena *a, size_t n_bytes, int flags)
 {
 	memset(a, 0, sizeof(*a));
 	size_t size = arena_size_of(n_bytes > 0 ? n_bytes : 1);
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED)
 		return STATUS_ENOMEM;
 #ifdef MADV_HUGEPAGE
 	if (size >= (2u << 20))
 		madvise(p, size, MADV_HUGEPAGE);
 #endif
-	memset(p, 0, size); /* pre-fault: page faults here, not per request */
 	a->base = p;
 	a->n_bytes = size;
 	return 0;
+}
+
+int arena_init(struct arena *a, size_t n_bytes)
+{
+	if (map(a, n_bytes, 0) != 0)
+		return STATUS_ENOMEM;
+	memset(a->base, 0, a->n_bytes); /* pre-fault: page faults here, not per request */
+	return 0;
+}
+
+int arena_init_lazy(struct arena *a, size_t n_bytes)
+{
+	return map(a, n_bytes, MAP_NORESERVE);
 }
 
 void arena_dispose(struct arena *a)
@@ -49,4 +63,10 @@ void *arena_alloc(struct arena *a, size_t n_bytes)
 	void *p = a->base + a->used;
 	a->used += size;
 	return p;
+}
+
+void arena_touch(void *p, size_t n_bytes)
+{
+	if (p != NULL)
+		memset(p, 0, n_bytes);
 }

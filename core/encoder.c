@@ -9,53 +9,107 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "encoder-impl.h"
 #include "gemm.h"
 #include "status.h"
+#include "team.h"
 
-#define N_SLOTS 11
+const char *const ENCODER_STAGE_NAMES[N_STAGES] = {"embed",  "qkv",     "attention", "out_proj",
+                                                   "ffn_in", "ffn_out", "bottleneck"};
 
-static size_t scratch_layout(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len,
-                             size_t sizes[N_SLOTS])
+/* Rows of every buffer faulted in when a scratch is made: small batches
+ * then take no page faults, larger ones fault their pages in once. */
+#define WARM_TOKENS 512
+
+enum slot {
+	SLOT_X,
+	SLOT_BIG,
+	SLOT_EMB,
+	SLOT_ATTN,
+	SLOT_Q, /* MobileBERT's own buffers from here on */
+	SLOT_K,
+	SLOT_V,
+	SLOT_CTX,
+	SLOT_T1,
+	SLOT_T2,
+	SLOT_T3,
+	N_SLOTS
+};
+
+/* Floats per token of each buffer (SLOT_ATTN: per team thread, not per
+ * token); 0 = not needed by this encoder. */
+static void slot_widths(const struct encoder *e, int32_t max_seq_len, int n_threads,
+                        size_t width[N_SLOTS])
 {
-	size_t t = (size_t)max_tokens, h = (size_t)e->hidden;
+	size_t h = (size_t)e->hidden, ff = (size_t)e->intermediate;
 	size_t emb_width = (size_t)e->embedding_size * (e->mobile && e->mobile->trigram ? 3 : 1);
-	sizes[0] = t * h * sizeof(float);                       /* x */
-	sizes[1] = sizes[0];                                    /* q */
-	sizes[2] = sizes[0];                                    /* k */
-	sizes[3] = sizes[0];                                    /* v */
-	sizes[4] = sizes[0];                                    /* ctx */
-	sizes[5] = t * (size_t)e->intermediate * sizeof(float); /* ffn */
-	sizes[6] = e->emb_proj.w != NULL ? t * emb_width * sizeof(float) : 0;
-	sizes[7] = (size_t)max_seq_len * (size_t)max_seq_len * sizeof(float); /* scores */
-	for (int i = 8; i < N_SLOTS; i++)
-		sizes[i] = e->mobile != NULL ? sizes[0] : 0; /* t1, t2, t3 */
-	size_t total = 0;
-	for (int i = 0; i < N_SLOTS; i++)
-		total += arena_size_of(sizes[i]);
-	return total;
+	memset(width, 0, N_SLOTS * sizeof(width[0]));
+	width[SLOT_X] = h;
+	width[SLOT_EMB] = e->emb_proj.w != NULL || e->emb_proj.packed != NULL ? emb_width : 0;
+	width[SLOT_ATTN] = (size_t)n_threads * encoder_attention_floats(max_seq_len, e->head_dim);
+	if (e->mobile == NULL) {
+		/* qkv (3h) and ctx (h) during attention, ffn (ff) after: one buffer */
+		width[SLOT_BIG] = 4 * h > ff ? 4 * h : ff;
+		return;
+	}
+	/* MobileBERT: ffn, q, k, v, ctx and t1..t3 are live at once */
+	width[SLOT_BIG] = ff;
+	for (int i = SLOT_Q; i <= SLOT_T3; i++)
+		width[i] = h;
+	width[SLOT_Q] = 2 * h; /* q | k of a fused product */
+}
+
+static size_t slot_bytes(enum slot i, size_t width, int32_t max_tokens)
+{
+	return (i == SLOT_ATTN ? width : width * (size_t)max_tokens) * sizeof(float);
 }
 
 size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len)
 {
-	size_t sizes[N_SLOTS];
-	return scratch_layout(e, max_tokens, max_seq_len, sizes);
+	size_t width[N_SLOTS], total = 0;
+	slot_widths(e, max_seq_len, gemm_get_threads(), width);
+	for (int i = 0; i < N_SLOTS; i++)
+		total += arena_size_of(slot_bytes((enum slot)i, width[i], max_tokens));
+	return total;
 }
 
 int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int32_t max_tokens,
                          int32_t max_seq_len)
 {
-	size_t sizes[N_SLOTS];
+	size_t width[N_SLOTS];
+	float *slot[N_SLOTS];
 	memset(s, 0, sizeof(*s));
 	if (max_tokens <= 0 || max_seq_len <= 0)
 		return STATUS_EINVAL;
-	if (arena_init(&s->arena, scratch_layout(e, max_tokens, max_seq_len, sizes)) != 0)
+	if (team_create(&s->team, gemm_get_threads()) != 0)
 		return STATUS_ENOMEM;
-	float **slots[N_SLOTS] = {&s->x,   &s->q,      &s->k,  &s->v,  &s->ctx, &s->ffn,
-	                          &s->emb, &s->scores, &s->t1, &s->t2, &s->t3};
-	for (int i = 0; i < N_SLOTS; i++)
-		*slots[i] = sizes[i] ? arena_alloc(&s->arena, sizes[i]) : NULL;
+	slot_widths(e, max_seq_len, team_size(s->team), width);
+	if (arena_init_lazy(&s->arena, encoder_scratch_bytes(e, max_tokens, max_seq_len)) != 0) {
+		team_destroy(s->team);
+		memset(s, 0, sizeof(*s));
+		return STATUS_ENOMEM;
+	}
+	size_t warm = (size_t)(max_tokens < WARM_TOKENS ? max_tokens : WARM_TOKENS);
+	for (int i = 0; i < N_SLOTS; i++) {
+		size_t bytes = slot_bytes((enum slot)i, width[i], max_tokens);
+		slot[i] = bytes ? arena_alloc(&s->arena, bytes) : NULL;
+		arena_touch(slot[i], i == SLOT_ATTN ? bytes : width[i] * warm * sizeof(float));
+	}
+	s->x = slot[SLOT_X];
+	s->qkv = e->mobile == NULL ? slot[SLOT_BIG] : NULL;
+	s->ffn = slot[SLOT_BIG];
+	s->emb = slot[SLOT_EMB];
+	s->attn = slot[SLOT_ATTN];
+	s->attn_floats = encoder_attention_floats(max_seq_len, e->head_dim);
+	s->q = slot[SLOT_Q];
+	s->k = slot[SLOT_K];
+	s->v = slot[SLOT_V];
+	s->ctx = slot[SLOT_CTX];
+	s->t1 = slot[SLOT_T1];
+	s->t2 = slot[SLOT_T2];
+	s->t3 = slot[SLOT_T3];
 	s->max_tokens = max_tokens;
 	s->max_seq_len = max_seq_len;
 	return 0;
@@ -63,6 +117,7 @@ int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int
 
 void encoder_scratch_dispose(struct encoder_scratch *s)
 {
+	team_destroy(s->team);
 	arena_dispose(&s->arena);
 	memset(s, 0, sizeof(*s));
 }
@@ -101,54 +156,88 @@ static int check_batch(const struct encoder *e, const struct encoder_scratch *s,
 	return 0;
 }
 
+static double clock_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double profile_start(const struct encoder_scratch *s)
+{
+	return s->profile != NULL ? clock_s() : 0.0;
+}
+
+void profile_mark(const struct encoder_scratch *s, enum encoder_stage stage, double *t)
+{
+	if (s->profile == NULL)
+		return;
+	double now = clock_s();
+	s->profile[stage] += now - *t;
+	*t = now;
+}
+
+/* The sequence token t belongs to (seq_start is increasing). */
+static int32_t seq_of(const struct packed_batch *b, int32_t t)
+{
+	int32_t lo = 0, hi = b->n_seqs - 1;
+	while (lo < hi) {
+		int32_t mid = (lo + hi + 1) / 2;
+		if (b->seq_start[mid] <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+struct embed_job {
+	const struct encoder *e;
+	const struct packed_batch *b;
+	float *out;
+};
+
+/* BertEmbeddings for tokens [t0, t1): LayerNorm(word + position + type). */
+static void embed_part(void *arg, int i, int n)
+{
+	const struct embed_job *j = arg;
+	const struct encoder *e = j->e;
+	const struct packed_batch *b = j->b;
+	size_t es = (size_t)e->embedding_size;
+	long t0, t1;
+	team_split(b->n_tokens, 1, i, n, &t0, &t1);
+	if (t0 >= t1)
+		return;
+	int32_t q = seq_of(b, (int32_t)t0);
+	for (int32_t t = (int32_t)t0; t < (int32_t)t1; t++) {
+		while (t >= b->seq_start[q + 1])
+			q++;
+		size_t pos = (size_t)(t - b->seq_start[q] + e->position_offset);
+		const float *w = e->word_emb + (size_t)b->ids[t] * es;
+		const float *p = e->pos_emb + pos * es;
+		float *row = j->out + (size_t)t * es;
+		for (size_t c = 0; c < es; c++)
+			row[c] = w[c] + p[c];
+		if (e->type_emb != NULL) {
+			int32_t type = b->type_ids != NULL ? b->type_ids[t] : 0;
+			const float *ty = e->type_emb + (size_t)type * es;
+			for (size_t c = 0; c < es; c++)
+				row[c] += ty[c];
+		}
+	}
+	layer_norm_rows(j->out + (size_t)t0 * es, NULL, e->ln_emb.gamma, e->ln_emb.beta,
+	                e->ln_emb.eps, (size_t)(t1 - t0), es);
+}
+
 /* BertEmbeddings: LayerNorm(word + position + token_type) [-> projection]. */
 static void embed(const struct encoder *e, struct encoder_scratch *s, const struct packed_batch *b)
 {
-	size_t es = (size_t)e->embedding_size;
-	float *out = e->emb_proj.w != NULL ? s->emb : s->x;
-	for (int32_t q = 0; q < b->n_seqs; q++) {
-		for (int32_t t = b->seq_start[q]; t < b->seq_start[q + 1]; t++) {
-			size_t pos = (size_t)(t - b->seq_start[q] + e->position_offset);
-			const float *w = e->word_emb + (size_t)b->ids[t] * es;
-			const float *p = e->pos_emb + pos * es;
-			float *row = out + (size_t)t * es;
-			for (size_t i = 0; i < es; i++)
-				row[i] = w[i] + p[i];
-			if (e->type_emb != NULL) {
-				int32_t type = b->type_ids != NULL ? b->type_ids[t] : 0;
-				const float *ty = e->type_emb + (size_t)type * es;
-				for (size_t i = 0; i < es; i++)
-					row[i] += ty[i];
-			}
-		}
-	}
-	layer_norm_rows(out, NULL, e->ln_emb.gamma, e->ln_emb.beta, e->ln_emb.eps,
-	                (size_t)b->n_tokens, es);
-	if (e->emb_proj.w != NULL)
-		linear(s->x, s->emb, e->emb_proj.w, e->emb_proj.b, (size_t)b->n_tokens, es,
-		       (size_t)e->hidden);
-}
-
-/*
- * Multi-head self-attention of each sequence on its own: ctx = softmax(q
- * k^T / sqrt(d)) v, head by head, reading strided slices of q, k, v (rows of
- * width ld = n_heads * d). scores is (len, len) scratch.
- */
-void encoder_attention(float *ctx, const float *q, const float *k, const float *v, float *scores,
-                       size_t ld, int32_t n_heads, int32_t head_dim, const struct packed_batch *b)
-{
-	size_t d = (size_t)head_dim;
-	float scale = 1.0f / sqrtf((float)head_dim);
-	for (int32_t s = 0; s < b->n_seqs; s++) {
-		size_t t0 = (size_t)b->seq_start[s];
-		size_t len = (size_t)(b->seq_start[s + 1] - b->seq_start[s]);
-		for (size_t head = 0; head < (size_t)n_heads; head++) {
-			size_t off = t0 * ld + head * d;
-			gemm_nt(scores, len, q + off, ld, k + off, ld, len, len, d, 0);
-			softmax_rows(scores, scale, len, len);
-			gemm_nn(ctx + off, ld, scores, len, v + off, ld, len, d, len);
-		}
-	}
+	int factorised = e->emb_proj.w != NULL || e->emb_proj.packed != NULL;
+	struct embed_job j = {e, b, factorised ? s->emb : s->x};
+	team_run(s->team, embed_part, &j);
+	if (factorised)
+		dense_forward(s->team, &e->emb_proj, s->x, (size_t)e->hidden, s->emb,
+		              (size_t)e->embedding_size, (size_t)b->n_tokens, NULL);
 }
 
 void norm_rows(float *x, const float *residual, const struct layer_norm *ln, size_t n_rows,
@@ -166,40 +255,101 @@ void norm_rows(float *x, const float *residual, const struct layer_norm *ln, siz
 	}
 }
 
+struct rows_job {
+	float *x;
+	const float *residual;
+	const struct layer_norm *ln;
+	enum activation act;
+	size_t n_rows, n;
+};
+
+static void rows_part(void *arg, int i, int n)
+{
+	const struct rows_job *j = arg;
+	long r0, r1;
+	team_split((long)j->n_rows, 1, i, n, &r0, &r1);
+	if (r0 >= r1)
+		return;
+	float *x = j->x + (size_t)r0 * j->n;
+	if (j->ln != NULL)
+		norm_rows(x, j->residual != NULL ? j->residual + (size_t)r0 * j->n : NULL, j->ln,
+		          (size_t)(r1 - r0), j->n);
+	else
+		activation_apply(x, (size_t)(r1 - r0) * j->n, j->act);
+}
+
+void norm_rows_team(struct team *t, float *x, const float *residual, const struct layer_norm *ln,
+                    size_t n_rows, size_t n)
+{
+	struct rows_job j = {x, residual, ln, ACT_NONE, n_rows, n};
+	team_run(t, rows_part, &j);
+}
+
+void activation_apply_team(struct team *t, float *x, size_t n_rows, size_t n, enum activation act)
+{
+	struct rows_job j = {x, NULL, NULL, act, n_rows, n};
+	team_run(t, rows_part, &j);
+}
+
+/*
+ * One BertLayer on s->x (n, h), in place: the fused QKV product (or three
+ * products into the same strided buffer when the weights are not packed),
+ * attention, then LN(x + o(ctx)) and LN(x + W2 act(W1 x)) as the epilogues
+ * of their products.
+ */
+static void bert_layer(const struct encoder *e, const struct encoder_layer *L,
+                       struct encoder_scratch *s, const struct packed_batch *b)
+{
+	size_t n = (size_t)b->n_tokens, h = (size_t)e->hidden, ff = (size_t)e->intermediate;
+	struct team *t = s->team;
+	float *ctx = s->qkv + n * 3 * h; /* right after this batch's q | k | v rows */
+	double clock = profile_start(s);
+	if (L->qkv.packed != NULL) {
+		dense_forward(t, &L->qkv, s->qkv, 3 * h, s->x, h, n, NULL);
+	} else {
+		dense_forward(t, &L->q, s->qkv, 3 * h, s->x, h, n, NULL);
+		dense_forward(t, &L->k, s->qkv + h, 3 * h, s->x, h, n, NULL);
+		dense_forward(t, &L->v, s->qkv + 2 * h, 3 * h, s->x, h, n, NULL);
+	}
+	profile_mark(s, STAGE_QKV, &clock);
+	encoder_attention(s, ctx, h, s->qkv, s->qkv + h, 3 * h, s->qkv + 2 * h, 3 * h, e->n_heads,
+	                  e->head_dim, b, NULL);
+	profile_mark(s, STAGE_ATTENTION, &clock);
+	struct dense_epilogue attn_out = {ACT_NONE, s->x, h, &L->ln_attn};
+	dense_forward(t, &L->o, s->x, h, ctx, h, n, &attn_out);
+	profile_mark(s, STAGE_OUT, &clock);
+	struct dense_epilogue act = {e->act, NULL, 0, NULL};
+	dense_forward(t, &L->ffn_in, s->ffn, ff, s->x, h, n, &act);
+	profile_mark(s, STAGE_FFN_IN, &clock);
+	struct dense_epilogue ffn_out = {ACT_NONE, s->x, h, &L->ln_ffn};
+	dense_forward(t, &L->ffn_out, s->x, h, s->ffn, ff, n, &ffn_out);
+	profile_mark(s, STAGE_FFN_OUT, &clock);
+}
+
 int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
                     const struct packed_batch *b, float *layers_out, char *err, size_t n_err)
 {
 	int rc = check_batch(e, s, b, err, n_err);
 	if (rc != 0)
 		return rc;
-	size_t n = (size_t)b->n_tokens, h = (size_t)e->hidden, ff = (size_t)e->intermediate;
-	if (e->mobile != NULL)
-		return mobilebert_forward(e, s, b, layers_out);
-
+	size_t n = (size_t)b->n_tokens, h = (size_t)e->hidden;
+	struct team *prev = gemm_team_swap(s->team);
+	if (e->mobile != NULL) {
+		rc = mobilebert_forward(e, s, b, layers_out);
+		gemm_team_swap(prev);
+		return rc;
+	}
+	double clock = profile_start(s);
 	embed(e, s, b);
+	profile_mark(s, STAGE_EMBED, &clock);
 	if (layers_out != NULL)
 		memcpy(layers_out, s->x, n * h * sizeof(float));
-
 	for (int32_t l = 0; l < e->n_layers; l++) {
-		const struct encoder_layer *L = &e->layers[l];
-		/* BertSelfAttention: query, key, value projections. */
-		linear(s->q, s->x, L->q.w, L->q.b, n, h, h);
-		linear(s->k, s->x, L->k.w, L->k.b, n, h, h);
-		linear(s->v, s->x, L->v.w, L->v.b, n, h, h);
-		encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, h, e->n_heads, e->head_dim,
-		                  b);
-		/* BertSelfOutput: LayerNorm(dense(ctx) + x). q is free again. */
-		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
-		layer_norm_rows(s->x, s->q, L->ln_attn.gamma, L->ln_attn.beta, L->ln_attn.eps, n,
-		                h);
-		/* BertIntermediate + BertOutput: LayerNorm(W2 act(W1 x) + x). */
-		linear(s->ffn, s->x, L->ffn_in.w, L->ffn_in.b, n, h, ff);
-		activation_apply(s->ffn, n * ff, e->act);
-		linear(s->q, s->ffn, L->ffn_out.w, L->ffn_out.b, n, ff, h);
-		layer_norm_rows(s->x, s->q, L->ln_ffn.gamma, L->ln_ffn.beta, L->ln_ffn.eps, n, h);
+		bert_layer(e, &e->layers[l], s, b);
 		if (layers_out != NULL)
 			memcpy(layers_out + (size_t)(l + 1) * n * h, s->x, n * h * sizeof(float));
 	}
+	gemm_team_swap(prev);
 	return 0;
 }
 

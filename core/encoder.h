@@ -6,9 +6,11 @@
  * pointers; the forward pass is shared.
  *
  * Weights are read-only and shared; each worker thread owns one
- * encoder_scratch sized at creation for its largest batch, and the forward
- * pass allocates nothing. Two threads may run encoder_forward on the same
- * encoder at once with different scratches.
+ * encoder_scratch (its compute team and buffers) sized at creation for its
+ * largest batch, and the forward pass allocates nothing. Two threads may
+ * run encoder_forward on the same encoder at once with different scratches.
+ * Every stage (products, attention, norms, embeddings) is split over the
+ * scratch's team.
  */
 #ifndef SMOLSERVE_CORE_ENCODER_H
 #define SMOLSERVE_CORE_ENCODER_H
@@ -17,26 +19,17 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "gemm.h"
 #include "kernels.h"
+#include "team.h"
 
-/* torch.nn.Linear: y = x w^T + b. All pointers borrowed. */
-struct dense {
-	const float *w; /* (n_out, n_in) */
-	const float *b; /* (n_out) or NULL */
-	int32_t n_in;
-	int32_t n_out;
-};
-
-struct layer_norm {
-	const float *gamma; /* (n) */
-	const float *beta;  /* (n) */
-	float eps;
-	int no_norm; /* MobileBERT's NoNorm: x * gamma + beta, no statistics */
-};
+/* struct dense (gemm.h) and struct layer_norm (kernels.h) describe the
+ * weights below; all pointers borrowed. */
 
 /* BertLayer / DistilBERT TransformerBlock: post-norm. */
 struct encoder_layer {
 	struct dense q, k, v, o;   /* (hidden, hidden) each */
+	struct dense qkv;          /* q | k | v packed as one (3 hidden, hidden), or .packed NULL */
 	struct layer_norm ln_attn; /* LN(attention_out + x) */
 	struct dense ffn_in;       /* (intermediate, hidden) */
 	struct dense ffn_out;      /* (hidden, intermediate) */
@@ -52,9 +45,10 @@ struct mobilebert_layer {
 	struct layer_norm bn_input_norm;
 	struct dense bn_attention; /* (intra, hidden) if key_query_shared */
 	struct layer_norm bn_attention_norm;
-	struct dense q, k, v, o;                  /* q, k: (true, true); v: (true, hidden) */
-	struct layer_norm attn_norm;              /* norm(o(ctx) + layer_input) */
-	int n_ffn;                                /* num_feedforward_networks - 1 */
+	struct dense q, k, v, o;     /* q, k: (true, true); v: (true, hidden) */
+	struct dense qk;             /* q | k packed as one (2 true, true), or .packed NULL */
+	struct layer_norm attn_norm; /* norm(o(ctx) + layer_input) */
+	int n_ffn;                   /* num_feedforward_networks - 1 */
 	struct dense ffn_in[MOBILEBERT_MAX_FFN];  /* (intermediate, true) */
 	struct dense ffn_out[MOBILEBERT_MAX_FFN]; /* (true, intermediate) */
 	struct layer_norm ffn_norm[MOBILEBERT_MAX_FFN];
@@ -106,30 +100,61 @@ struct packed_batch {
 	const int32_t *seq_start; /* (n_seqs + 1), seq_start[0] == 0 */
 };
 
+/* The stages of a forward pass, for encoder_scratch.profile. */
+enum encoder_stage {
+	STAGE_EMBED,      /* embeddings (and their projection) */
+	STAGE_QKV,        /* query, key, value products */
+	STAGE_ATTENTION,  /* softmax(q k^T) v of every (sequence, head) */
+	STAGE_OUT,        /* attention output product + residual + norm */
+	STAGE_FFN_IN,     /* intermediate product + activation */
+	STAGE_FFN_OUT,    /* output product + residual + norm */
+	STAGE_BOTTLENECK, /* MobileBERT's bottleneck products + norms */
+	N_STAGES
+};
+
+/* Names of the stages ("embed", "qkv", ...), indexed by enum encoder_stage. */
+extern const char *const ENCODER_STAGE_NAMES[N_STAGES];
+
+/*
+ * A worker's scratch: its compute team and every buffer of the forward
+ * pass, in one mapping reserved for max_tokens but faulted in only as far
+ * as batches reach (the first rows are touched at creation), so memory
+ * follows the batches a worker really runs. Buffers are (rows, width)
+ * row-major; the ones marked "shared" overlay each other and are never
+ * live at the same time.
+ */
 struct encoder_scratch {
 	struct arena arena;
+	struct team *team; /* owned: the threads encoder_forward runs on */
 	int32_t max_tokens;
 	int32_t max_seq_len;
-	float *x;            /* (max_tokens, hidden): the hidden state, output */
-	float *q;            /* (max_tokens, hidden) */
-	float *k;            /* (max_tokens, hidden) */
-	float *v;            /* (max_tokens, hidden) */
-	float *ctx;          /* (max_tokens, hidden) attention context */
-	float *ffn;          /* (max_tokens, intermediate) */
-	float *emb;          /* (max_tokens, embedding_size) if factorised */
-	float *scores;       /* (max_seq_len, max_seq_len) one head at a time */
-	float *t1, *t2, *t3; /* (max_tokens, hidden) MobileBERT only */
+	float *x; /* (max_tokens, hidden): the hidden state, output */
+	/* (max_tokens, max(4 hidden, intermediate)), shared: a BERT layer puts a
+	 * batch of n tokens' q | k | v rows (n, 3 hidden) first and its attention
+	 * context (n, hidden) right after them, later the FFN's (n, intermediate) */
+	float *qkv; /* NULL for MobileBERT */
+	float *ffn;
+	float *emb;         /* (max_tokens, embedding_size [x 3 trigram]) if factorised */
+	float *attn;        /* per team thread: attention's workspace, attn_floats each */
+	size_t attn_floats; /* encoder_attention_floats */
+	/* MobileBERT only (NULL otherwise), (max_tokens, hidden) each */
+	float *q, *k, *v, *ctx, *t1, *t2, *t3;
+	/* If set (borrowed, N_STAGES seconds), each forward pass adds the wall
+	 * time of its stages to it: for benchmarks. */
+	double *profile;
 };
 
 /*
- * Sizes and pre-faults a scratch for batches of at most max_tokens tokens
- * with no sequence longer than max_seq_len. 0 or STATUS_ENOMEM.
+ * A team of gemm_get_threads() threads and a scratch for batches of at
+ * most max_tokens tokens with no sequence longer than max_seq_len. 0 or
+ * STATUS_ENOMEM. Owner thread only (the team belongs to it).
  */
 int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int32_t max_tokens,
                          int32_t max_seq_len);
 void encoder_scratch_dispose(struct encoder_scratch *s);
 
-/* Bytes of scratch encoder_scratch_init would map. */
+/* Bytes of address space encoder_scratch_init reserves (resident memory
+ * grows to at most this). */
 size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len);
 
 /*
@@ -138,6 +163,7 @@ size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_
  * ((n_layers + 1, n_tokens, hidden): embeddings first), as Hugging Face's
  * output_hidden_states. Returns 0 or STATUS_EINVAL (err says which id,
  * type id, position or size is out of range for this model or scratch).
+ * Runs on s->team; the scratch's owner thread only.
  */
 int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
                     const struct packed_batch *b, float *layers_out, char *err, size_t n_err);

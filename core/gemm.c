@@ -1,11 +1,323 @@
 /*
- * The single door to OpenBLAS (see gemm.h). Kept tiny on purpose: if the
- * BLAS changes, only this file does.
+ * The door to every product (see gemm.h): the packed backend's blocking
+ * and epilogues, the OpenBLAS backend, how a product is split over a
+ * compute team, and the load-time packing of weights. gemm.c is the only
+ * file that includes cblas.h.
+ *
+ * A product y = x w^T over a team of T threads is split by rows when there
+ * are enough of them (each thread owns whole rows, so the bias, activation,
+ * residual and LayerNorm run on each block of MC rows right after its
+ * products, while it is in L2), else by columns in whole panels (small
+ * requests: each thread streams half the weights), with a second stage for
+ * a LayerNorm. Within a thread the packed backend walks MC rows x KC of the
+ * inner dimension at a time, every panel of the thread's columns, register
+ * tile by register tile (gemm-simd.c).
  */
 #include "gemm.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "gemm-impl.h"
+#include "status.h"
+
+#define MC 96  /* rows per block: the block's A and C stay in L2 */
+#define KC 384 /* inner dimension per block: one panel slice (KC x 32) in L1 */
+
+static int team_threads = 1;
+static enum gemm_backend backend = GEMM_BACKEND_AUTO;
+static _Thread_local struct team *current_team;
+
+/* --- the kernel this CPU runs ------------------------------------------ */
+
+static const struct gemm_kernel GENERIC = {gemm_block_generic, 0, "generic"};
+#ifdef SMOLSERVE_HAVE_AVX2
+static const struct gemm_kernel AVX2 = {gemm_block_avx2, 0, "avx2+fma"};
+#endif
+#ifdef SMOLSERVE_HAVE_AVX512
+static const struct gemm_kernel AVX512 = {gemm_block_avx512, 0, "avx512"};
+#endif
+
+const struct gemm_kernel *gemm_kernel(void)
+{
+	static struct gemm_kernel chosen;
+	static _Atomic int ready;
+	if (ready)
+		return &chosen;
+	struct gemm_kernel k = GENERIC;
+	k.mr = gemm_mr_generic;
+	__builtin_cpu_init();
+#ifdef SMOLSERVE_HAVE_AVX2
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		k = AVX2;
+		k.mr = gemm_mr_avx2;
+	}
+#endif
+#ifdef SMOLSERVE_HAVE_AVX512
+	if (__builtin_cpu_supports("avx512f")) {
+		k = AVX512;
+		k.mr = gemm_mr_avx512;
+	}
+#endif
+	chosen = k; /* every thread computes the same answer: a benign race */
+	ready = 1;
+	return &chosen;
+}
+
+const char *gemm_kernel_name(void)
+{
+	return gemm_kernel()->name;
+}
+
+/* --- settings ---------------------------------------------------------- */
+
+void gemm_set_threads(int n_threads)
+{
+	team_threads = n_threads > 0 ? n_threads : 1;
+	openblas_set_num_threads(1); /* the team is the only pool */
+}
+
+int gemm_get_threads(void)
+{
+	return team_threads;
+}
+
+static int packed_fast(void)
+{
+	return gemm_kernel()->block != gemm_block_generic;
+}
+
+int gemm_backend_set(enum gemm_backend b, char *err, size_t n_err)
+{
+	if (b == GEMM_BACKEND_PACKED && !packed_fast())
+		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+		                   "the packed GEMM backend needs AVX2 + FMA or AVX-512; this CPU "
+		                   "has neither (use openblas or auto)");
+	backend = b;
+	return 0;
+}
+
+int gemm_backend_parse(const char *name)
+{
+	static const char *const NAMES[] = {"auto", "packed", "openblas"};
+	for (int i = 0; i < 3; i++)
+		if (strcmp(name, NAMES[i]) == 0)
+			return i;
+	return -1;
+}
+
+enum gemm_backend gemm_backend_for(size_t m, size_t n_out, size_t n_in)
+{
+	(void)m, (void)n_out, (void)n_in; /* one class today: see bench/README.md */
+	if (backend != GEMM_BACKEND_AUTO)
+		return backend;
+	return packed_fast() ? GEMM_BACKEND_PACKED : GEMM_BACKEND_OPENBLAS;
+}
+
+const char *gemm_backend_describe(void)
+{
+	static char text[96];
+	const struct gemm_kernel *k = gemm_kernel();
+	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_OPENBLAS)
+		snprintf(text, sizeof(text),
+		         "openblas (%s kernels, single-threaded per team thread)", gemm_corename());
+	else
+		snprintf(text, sizeof(text), "packed (%s kernel, %dx%d tiles)", k->name, k->mr,
+		         GEMM_NR);
+	return text;
+}
+
+const char *gemm_corename(void)
+{
+	const char *name = openblas_get_corename();
+	return name != NULL ? name : "unknown";
+}
+
+/* --- packing ------------------------------------------------------------ */
+
+static int32_t parts_rows(const struct dense *const *parts, int n_parts)
+{
+	int32_t n = 0;
+	for (int i = 0; i < n_parts; i++)
+		n += parts[i]->n_out;
+	return n;
+}
+
+size_t gemm_pack_bytes(const struct dense *const *parts, int n_parts)
+{
+	size_t panels = ((size_t)parts_rows(parts, n_parts) + GEMM_NR - 1) / GEMM_NR;
+	size_t bytes = panels * (size_t)parts[0]->n_in * GEMM_NR * sizeof(float);
+	return (bytes + 63) & ~(size_t)63;
+}
+
+void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts, float *mem,
+                struct gemm_packed *packed, float *bias)
+{
+	int32_t n_in = parts[0]->n_in, n_out = parts_rows(parts, n_parts);
+	int32_t n_panels = (n_out + GEMM_NR - 1) / GEMM_NR;
+	memset(mem, 0, (size_t)n_panels * (size_t)n_in * GEMM_NR * sizeof(float));
+	int32_t row = 0;
+	for (int i = 0; i < n_parts; i++) {
+		const struct dense *d = parts[i];
+		for (int32_t r = 0; r < d->n_out; r++, row++) {
+			const float *src = d->w + (size_t)r * (size_t)n_in;
+			float *dst =
+			    mem + (size_t)(row / GEMM_NR) * (size_t)n_in * GEMM_NR + row % GEMM_NR;
+			for (int32_t k = 0; k < n_in; k++)
+				dst[(size_t)k * GEMM_NR] = src[k];
+			if (bias != NULL)
+				bias[row] = d->b != NULL ? d->b[r] : 0.0f;
+		}
+	}
+	*packed = (struct gemm_packed){mem, n_in, n_out, n_panels};
+	*out = (struct dense){n_parts == 1 ? parts[0]->w : NULL, bias, n_in, n_out, packed};
+}
+
+/* --- one thread's share of a product ---------------------------------- */
+
+struct dense_job {
+	const struct dense *d;
+	float *y;
+	size_t ldy;
+	const float *x;
+	size_t ldx;
+	size_t m;
+	struct dense_epilogue ep;
+	enum gemm_backend be;
+	int by_rows; /* rows split over the team (else columns, LN in a 2nd stage) */
+};
+
+/* 1 if the residual is y itself: the product accumulates onto it. */
+static int in_place(const struct dense_job *j)
+{
+	return j->ep.residual == j->y && j->ep.ld_residual == j->ldy;
+}
+
+/* Bias, activation, residual and norm over rows [r0, r1) x columns
+ * [c0, c1) of y (the norm only when the rows are whole). */
+static void epilogue(const struct dense_job *j, size_t r0, size_t r1, size_t c0, size_t c1)
+{
+	float *y = j->y + r0 * j->ldy;
+	const float *bias = j->d->b != NULL ? j->d->b + c0 : NULL;
+	int norm_now = j->ep.ln != NULL && j->by_rows;
+	int extra_residual = j->ep.residual != NULL && !in_place(j);
+	/* The common case, LN(x w^T + b + x) in place, is one pass. */
+	int bias_in_norm = norm_now && j->ep.act == ACT_NONE && !extra_residual;
+	if ((bias != NULL && !bias_in_norm) || j->ep.act != ACT_NONE)
+		bias_act_rows(y + c0, j->ldy, bias, r1 - r0, c1 - c0, j->ep.act);
+	if (extra_residual)
+		for (size_t r = r0; r < r1; r++) {
+			float *row = j->y + r * j->ldy;
+			const float *res = j->ep.residual + r * j->ep.ld_residual;
+			for (size_t c = c0; c < c1; c++)
+				row[c] += res[c];
+		}
+	if (norm_now)
+		bias_norm_rows(y, j->ldy, bias_in_norm ? bias : NULL, j->ep.ln, r1 - r0, c1 - c0);
+}
+
+static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, int p1)
+{
+	const struct gemm_kernel *k = gemm_kernel();
+	const struct gemm_packed *P = j->d->packed;
+	size_t n_in = (size_t)P->n_in, stride = n_in * GEMM_NR;
+	size_t c0 = (size_t)p0 * GEMM_NR, c1 = (size_t)P->n_out;
+	if ((size_t)p1 * GEMM_NR < c1)
+		c1 = (size_t)p1 * GEMM_NR;
+	int last_valid = (int)(c1 - (size_t)(p1 - 1) * GEMM_NR);
+	for (size_t i0 = r0; i0 < r1; i0 += MC) {
+		size_t mb = r1 - i0 < MC ? r1 - i0 : MC;
+		for (size_t k0 = 0; k0 < n_in; k0 += KC) {
+			size_t kb = n_in - k0 < KC ? n_in - k0 : KC;
+			k->block(j->y + i0 * j->ldy + c0, j->ldy, j->x + i0 * j->ldx + k0, j->ldx,
+			         P->panels + (size_t)p0 * stride + k0 * GEMM_NR, stride, p1 - p0,
+			         last_valid, (int)mb, (int)kb, k0 > 0 || in_place(j));
+		}
+		epilogue(j, i0, i0 + mb, c0, c1);
+	}
+}
+
+static void run_openblas(const struct dense_job *j, size_t r0, size_t r1, size_t c0, size_t c1)
+{
+	size_t n_in = (size_t)j->d->n_in;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(r1 - r0), (blasint)(c1 - c0),
+	            (blasint)n_in, 1.0f, j->x + r0 * j->ldx, (blasint)j->ldx, j->d->w + c0 * n_in,
+	            (blasint)n_in, in_place(j) ? 1.0f : 0.0f, j->y + r0 * j->ldy + c0,
+	            (blasint)j->ldy);
+	for (size_t i0 = r0; i0 < r1; i0 += MC)
+		epilogue(j, i0, i0 + MC < r1 ? i0 + MC : r1, c0, c1);
+}
+
+static void dense_part(void *arg, int i, int n)
+{
+	const struct dense_job *j = arg;
+	size_t n_out = (size_t)j->d->n_out;
+	long n_panels = (long)((n_out + GEMM_NR - 1) / GEMM_NR), r0, r1, p0, p1;
+	if (j->by_rows) {
+		team_split((long)j->m, gemm_kernel()->mr, i, n, &r0, &r1);
+		p0 = 0;
+		p1 = n_panels;
+	} else {
+		r0 = 0;
+		r1 = (long)j->m;
+		team_split(n_panels, 1, i, n, &p0, &p1);
+	}
+	if (r0 >= r1 || p0 >= p1)
+		return;
+	if (j->be == GEMM_BACKEND_PACKED) {
+		run_packed(j, (size_t)r0, (size_t)r1, (int)p0, (int)p1);
+		return;
+	}
+	size_t c1 = (size_t)p1 * GEMM_NR < n_out ? (size_t)p1 * GEMM_NR : n_out;
+	run_openblas(j, (size_t)r0, (size_t)r1, (size_t)p0 * GEMM_NR, c1);
+}
+
+/* Second stage of a column-split product with a norm: whole rows. */
+static void norm_part(void *arg, int i, int n)
+{
+	const struct dense_job *j = arg;
+	long r0, r1;
+	team_split((long)j->m, 1, i, n, &r0, &r1);
+	if (r0 < r1)
+		bias_norm_rows(j->y + (size_t)r0 * j->ldy, j->ldy, NULL, j->ep.ln,
+		               (size_t)(r1 - r0), (size_t)j->d->n_out);
+}
+
+void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, const float *x,
+                   size_t ldx, size_t m, const struct dense_epilogue *ep)
+{
+	struct dense_job j = {
+	    d, y, ldy, x, ldx, m, {ACT_NONE, NULL, 0, NULL}, GEMM_BACKEND_OPENBLAS, 1};
+	if (m == 0)
+		return;
+	if (ep != NULL)
+		j.ep = *ep;
+	j.be = gemm_backend_for(m, (size_t)d->n_out, (size_t)d->n_in);
+	if (j.be == GEMM_BACKEND_PACKED && d->packed == NULL)
+		j.be = GEMM_BACKEND_OPENBLAS;
+	int n = team_size(t);
+	j.by_rows = n == 1 || m >= (size_t)(2 * n * gemm_kernel()->mr);
+	team_run(t, dense_part, &j);
+	if (!j.by_rows && j.ep.ln != NULL)
+		team_run(t, norm_part, &j);
+}
+
+/* --- raw-pointer products ---------------------------------------------- */
+
+struct team *gemm_team_swap(struct team *t)
+{
+	struct team *old = current_team;
+	current_team = t;
+	return old;
+}
+
+void linear(float *y, const float *x, const float *w, const float *bias, size_t m, size_t n_in,
+            size_t n_out)
+{
+	struct dense d = {w, bias, (int32_t)n_in, (int32_t)n_out, NULL};
+	dense_forward(current_team, &d, y, n_out, x, n_in, m, NULL);
+}
 
 void gemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, size_t m,
              size_t n, size_t k, int accumulate)
@@ -20,30 +332,4 @@ void gemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, s
 {
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
 	            1.0f, a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
-}
-
-void linear(float *y, const float *x, const float *w, const float *bias, size_t m, size_t n_in,
-            size_t n_out)
-{
-	if (bias != NULL) {
-		for (size_t r = 0; r < m; r++)
-			memcpy(y + r * n_out, bias, n_out * sizeof(*y));
-	}
-	gemm_nt(y, n_out, x, n_in, w, n_in, m, n_out, n_in, bias != NULL);
-}
-
-void gemm_set_threads(int n_threads)
-{
-	openblas_set_num_threads(n_threads > 0 ? n_threads : 1);
-}
-
-int gemm_get_threads(void)
-{
-	return openblas_get_num_threads();
-}
-
-const char *gemm_corename(void)
-{
-	const char *name = openblas_get_corename();
-	return name != NULL ? name : "unknown";
 }

@@ -1,6 +1,7 @@
 /*
- * The two compiled variants of the hot loops (kernels-simd.c built with and
- * without AVX2 + FMA) and the suffix macro that names them.
+ * The compiled variants of the hot loops (kernels-simd.c built for the
+ * x86-64 baseline, AVX2 + FMA and AVX-512) and the suffix macro that names
+ * them.
  */
 #ifndef SMOLSERVE_CORE_KERNELS_IMPL_H
 #define SMOLSERVE_CORE_KERNELS_IMPL_H
@@ -21,9 +22,15 @@
 	void layer_norm_rows_##suffix(float *x, const float *residual, const float *gamma,         \
 	                              const float *beta, float eps, size_t n_rows, size_t n);      \
 	void activation_apply_##suffix(float *x, size_t n, enum activation act);                   \
-	void softmax_rows_##suffix(float *x, float scale, size_t n_rows, size_t n);
+	void softmax_rows_##suffix(float *x, float scale, size_t n_rows, size_t n);                \
+	void bias_act_rows_##suffix(float *x, size_t ld, const float *bias, size_t n_rows,         \
+	                            size_t n, enum activation act);                                \
+	void bias_norm_rows_##suffix(float *x, size_t ld, const float *bias,                       \
+	                             const struct layer_norm *ln, size_t n_rows, size_t n);        \
+	void softmax_rows_ld_##suffix(float *x, size_t ld, float scale, size_t n_rows, size_t n);
 
 KERNEL_DECLARE(generic)
 KERNEL_DECLARE(avx2)
+KERNEL_DECLARE(avx512)
 
 #endif

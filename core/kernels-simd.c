@@ -1,9 +1,9 @@
 /*
  * The element-wise and row-wise loops that run on every token of every
- * layer. This file is compiled twice (core/meson.build): once for the
- * x86-64 baseline and once with AVX2 + FMA, each with its own suffix on
- * the function names (KERNEL()); kernels.c picks one at start-up from the
- * CPU's features. The loops are written branch-free (fast_erf, fast_exp)
+ * layer. This file is compiled three times (core/meson.build): for the
+ * x86-64 baseline, with AVX2 + FMA and with AVX-512, each with its own
+ * suffix on the function names (KERNEL()); kernels.c picks one at start-up
+ * from the CPU's features. The loops are written branch-free (fast_erf, fast_exp)
  * so the compiler vectorises them; -fno-trapping-math lets the clamps
  * become vector min/max.
  */
@@ -88,38 +88,63 @@ static inline __attribute__((always_inline)) float sum8(const float *x, size_t n
 	       ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-/* torch.nn.LayerNorm: (x - mean) / sqrt(var + eps) * gamma + beta. */
+/* torch.nn.LayerNorm over one row: (x - mean) / sqrt(var + eps) * gamma +
+ * beta (biased variance). */
+static inline __attribute__((always_inline)) void ln_row(float *row, const float *gamma,
+                                                         const float *beta, float eps, size_t n)
+{
+	float mean = sum8(row, n) / (float)n;
+	float acc[8] = {0}, tail = 0.0f;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++) {
+			float d = row[i + k] - mean;
+			acc[k] += d * d;
+		}
+	for (; i < n; i++)
+		tail += (row[i] - mean) * (row[i] - mean);
+	float var = (tail + ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+	             ((acc[2] + acc[6]) + (acc[3] + acc[7]))) /
+	            (float)n;
+	float inv = 1.0f / sqrtf(var + eps);
+	for (size_t j = 0; j < n; j++)
+		row[j] = (row[j] - mean) * inv * gamma[j] + beta[j];
+}
+
+/* row += add over n elements (add may be NULL). */
+static inline __attribute__((always_inline)) void add_row(float *row, const float *add, size_t n)
+{
+	if (add != NULL)
+		for (size_t i = 0; i < n; i++)
+			row[i] += add[i];
+}
+
 void KERNEL(layer_norm_rows)(float *x, const float *residual, const float *gamma, const float *beta,
                              float eps, size_t n_rows, size_t n)
 {
 	for (size_t r = 0; r < n_rows; r++) {
-		float *row = x + r * n;
-		if (residual != NULL) {
-			const float *res = residual + r * n;
-			for (size_t i = 0; i < n; i++)
-				row[i] += res[i];
+		add_row(x + r * n, residual != NULL ? residual + r * n : NULL, n);
+		ln_row(x + r * n, gamma, beta, eps, n);
+	}
+}
+
+void KERNEL(bias_norm_rows)(float *x, size_t ld, const float *bias, const struct layer_norm *ln,
+                            size_t n_rows, size_t n)
+{
+	for (size_t r = 0; r < n_rows; r++) {
+		float *row = x + r * ld;
+		add_row(row, bias, n);
+		if (!ln->no_norm) {
+			ln_row(row, ln->gamma, ln->beta, ln->eps, n);
+			continue;
 		}
-		float mean = sum8(row, n) / (float)n;
-		float acc[8] = {0}, tail = 0.0f;
-		size_t i = 0;
-		for (; i + 8 <= n; i += 8)
-			for (int k = 0; k < 8; k++) {
-				float d = row[i + k] - mean;
-				acc[k] += d * d;
-			}
-		for (; i < n; i++)
-			tail += (row[i] - mean) * (row[i] - mean);
-		float var = (tail + ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-		             ((acc[2] + acc[6]) + (acc[3] + acc[7]))) /
-		            (float)n;
-		float inv = 1.0f / sqrtf(var + eps);
-		for (size_t j = 0; j < n; j++)
-			row[j] = (row[j] - mean) * inv * gamma[j] + beta[j];
+		for (size_t i = 0; i < n; i++) /* MobileBERT's NoNorm */
+			row[i] = row[i] * ln->gamma[i] + ln->beta[i];
 	}
 }
 
 /* transformers.activations: GELUActivation (erf), NewGELUActivation (tanh). */
-void KERNEL(activation_apply)(float *x, size_t n, enum activation act)
+static inline __attribute__((always_inline)) void act_row(float *x, size_t n, enum activation act)
 {
 	switch (act) {
 	case ACT_NONE:
@@ -146,11 +171,25 @@ void KERNEL(activation_apply)(float *x, size_t n, enum activation act)
 	}
 }
 
-/* torch.softmax(scores * scale, dim=-1). */
-void KERNEL(softmax_rows)(float *x, float scale, size_t n_rows, size_t n)
+void KERNEL(activation_apply)(float *x, size_t n, enum activation act)
+{
+	act_row(x, n, act);
+}
+
+void KERNEL(bias_act_rows)(float *x, size_t ld, const float *bias, size_t n_rows, size_t n,
+                           enum activation act)
 {
 	for (size_t r = 0; r < n_rows; r++) {
-		float *row = x + r * n;
+		add_row(x + r * ld, bias, n);
+		act_row(x + r * ld, n, act);
+	}
+}
+
+/* torch.softmax(scores * scale, dim=-1) over rows of stride ld. */
+void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+{
+	for (size_t r = 0; r < n_rows; r++) {
+		float *row = x + r * ld;
 		float mx[8], max;
 		size_t i = 0;
 		for (int k = 0; k < 8; k++)
@@ -170,4 +209,9 @@ void KERNEL(softmax_rows)(float *x, float scale, size_t n_rows, size_t n)
 		for (size_t j = 0; j < n; j++)
 			row[j] *= inv;
 	}
+}
+
+void KERNEL(softmax_rows)(float *x, float scale, size_t n_rows, size_t n)
+{
+	KERNEL(softmax_rows_ld)(x, n, scale, n_rows, n);
 }

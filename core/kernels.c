@@ -16,15 +16,26 @@ struct kernel_table {
 	                        size_t);
 	void (*activation_apply)(float *, size_t, enum activation);
 	void (*softmax_rows)(float *, float, size_t, size_t);
+	void (*bias_act_rows)(float *, size_t, const float *, size_t, size_t, enum activation);
+	void (*bias_norm_rows)(float *, size_t, const float *, const struct layer_norm *, size_t,
+	                       size_t);
+	void (*softmax_rows_ld)(float *, size_t, float, size_t, size_t);
 	const char *name;
 };
 
-static const struct kernel_table GENERIC = {add_bias_rows_generic, layer_norm_rows_generic,
-                                            activation_apply_generic, softmax_rows_generic,
-                                            "generic"};
+#define KERNEL_TABLE(suffix, label)                                                                \
+	{                                                                                          \
+		add_bias_rows_##suffix, layer_norm_rows_##suffix, activation_apply_##suffix,       \
+		    softmax_rows_##suffix, bias_act_rows_##suffix, bias_norm_rows_##suffix,        \
+		    softmax_rows_ld_##suffix, label                                                \
+	}
+
+static const struct kernel_table GENERIC = KERNEL_TABLE(generic, "generic");
 #ifdef SMOLSERVE_HAVE_AVX2
-static const struct kernel_table AVX2 = {add_bias_rows_avx2, layer_norm_rows_avx2,
-                                         activation_apply_avx2, softmax_rows_avx2, "avx2+fma"};
+static const struct kernel_table AVX2 = KERNEL_TABLE(avx2, "avx2+fma");
+#endif
+#ifdef SMOLSERVE_HAVE_AVX512
+static const struct kernel_table AVX512 = KERNEL_TABLE(avx512, "avx512");
 #endif
 
 static const struct kernel_table *kernels(void)
@@ -38,6 +49,11 @@ static const struct kernel_table *kernels(void)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 		k = &AVX2;
+#endif
+#ifdef SMOLSERVE_HAVE_AVX512
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		k = &AVX512;
 #endif
 	chosen = k; /* every thread computes the same answer: a benign race */
 	return k;
@@ -67,6 +83,23 @@ void activation_apply(float *x, size_t n, enum activation act)
 void softmax_rows(float *x, float scale, size_t n_rows, size_t n)
 {
 	kernels()->softmax_rows(x, scale, n_rows, n);
+}
+
+void bias_act_rows(float *x, size_t ld, const float *bias, size_t n_rows, size_t n,
+                   enum activation act)
+{
+	kernels()->bias_act_rows(x, ld, bias, n_rows, n, act);
+}
+
+void bias_norm_rows(float *x, size_t ld, const float *bias, const struct layer_norm *ln,
+                    size_t n_rows, size_t n)
+{
+	kernels()->bias_norm_rows(x, ld, bias, ln, n_rows, n);
+}
+
+void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+{
+	kernels()->softmax_rows_ld(x, ld, scale, n_rows, n);
 }
 
 void l2_normalize(float *out, const float *x, size_t n)

@@ -12,6 +12,15 @@
 
 enum activation { ACT_NONE = 0, ACT_GELU, ACT_GELU_TANH, ACT_RELU, ACT_TANH };
 
+/* torch.nn.LayerNorm's parameters, or MobileBERT's NoNorm (x * gamma +
+ * beta, no statistics) when no_norm. Pointers borrowed. */
+struct layer_norm {
+	const float *gamma; /* (n) */
+	const float *beta;  /* (n) */
+	float eps;
+	int no_norm;
+};
+
 /* x[r, :] += b for each of n_rows rows of width n. */
 void add_bias_rows(float *x, const float *b, size_t n_rows, size_t n);
 
@@ -22,6 +31,27 @@ void add_bias_rows(float *x, const float *b, size_t n_rows, size_t n);
 void layer_norm_rows(float *x, const float *residual, const float *gamma, const float *beta,
                      float eps, size_t n_rows, size_t n);
 
+/*
+ * x[r, :n] = act(x[r, :n] + bias) for n_rows rows of stride ld, in place;
+ * bias may be NULL. One pass: the epilogue of a product.
+ */
+void bias_act_rows(float *x, size_t ld, const float *bias, size_t n_rows, size_t n,
+                   enum activation act);
+
+/*
+ * x[r, :n] = norm(x[r, :n] + bias) for n_rows rows of stride ld, in place:
+ * LayerNorm (as layer_norm_rows) or NoNorm by ln->no_norm; bias may be NULL.
+ */
+void bias_norm_rows(float *x, size_t ld, const float *bias, const struct layer_norm *ln,
+                    size_t n_rows, size_t n);
+
+/*
+ * x[r, :n] = softmax(x[r, :n] * scale) for n_rows rows of stride ld, in
+ * place. Columns set to -INFINITY get probability 0 (a row must keep at
+ * least one finite entry).
+ */
+void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n);
+
 /* x = act(x) over n elements, in place. */
 void activation_apply(float *x, size_t n, enum activation act);
 
@@ -31,8 +61,8 @@ void softmax_rows(float *x, float scale, size_t n_rows, size_t n);
 /* out = x / max(||x||_2, 1e-12), as torch.nn.functional.normalize. */
 void l2_normalize(float *out, const float *x, size_t n);
 
-/* Which compiled variant of the hot loops runs here: "avx2+fma" or
- * "generic" (chosen once from the CPU's features). */
+/* Which compiled variant of the hot loops runs here: "avx512", "avx2+fma"
+ * or "generic" (chosen once from the CPU's features). */
 const char *kernels_variant(void);
 
 /* 1 / (1 + exp(-x)) over n elements, out may equal x. */

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "encoder-impl.h"
 #include "gemm.h"
 #include "model.h"
 #include "status.h"
@@ -28,7 +29,7 @@ int model_ctx_init(struct model_ctx *c, const struct model *m, int32_t max_token
 	if (rc != 0)
 		return rc;
 	size_t n = (size_t)max_tokens * (size_t)head_width(m) * sizeof(float);
-	if (arena_init(&c->arena, 2 * arena_size_of(n)) != 0) {
+	if (arena_init_lazy(&c->arena, 2 * arena_size_of(n)) != 0) {
 		encoder_scratch_dispose(&c->enc);
 		return STATUS_ENOMEM;
 	}
@@ -51,17 +52,29 @@ int model_forward(const struct model *m, struct model_ctx *c, const struct packe
 	return encoder_forward(&m->enc, &c->enc, b, NULL, err, n_err);
 }
 
-void model_pool(const struct model *m, const struct model_ctx *c, const struct packed_batch *b,
-                enum pooling pooling, int normalize, float *out)
+struct pool_job {
+	const struct model *m;
+	const struct model_ctx *c;
+	const struct packed_batch *b;
+	enum pooling pooling;
+	int normalize;
+	float *out;
+};
+
+/* Sequences [q0, q1) of a pool_job. */
+static void pool_part(void *arg, int i, int n)
 {
-	size_t h = (size_t)m->enc.hidden;
-	for (int32_t q = 0; q < b->n_seqs; q++) {
-		const float *first = c->enc.x + (size_t)b->seq_start[q] * h;
-		float *o = out + (size_t)q * h;
-		if (pooling == POOLING_CLS) {
+	const struct pool_job *j = arg;
+	size_t h = (size_t)j->m->enc.hidden;
+	long q0, q1;
+	team_split(j->b->n_seqs, 1, i, n, &q0, &q1);
+	for (long q = q0; q < q1; q++) {
+		const float *first = j->c->enc.x + (size_t)j->b->seq_start[q] * h;
+		float *o = j->out + (size_t)q * h;
+		if (j->pooling == POOLING_CLS) {
 			memcpy(o, first, h * sizeof(float));
 		} else {
-			int32_t len = b->seq_start[q + 1] - b->seq_start[q];
+			int32_t len = j->b->seq_start[q + 1] - j->b->seq_start[q];
 			for (size_t i = 0; i < h; i++)
 				o[i] = 0.0f;
 			for (int32_t t = 0; t < len; t++)
@@ -70,9 +83,16 @@ void model_pool(const struct model *m, const struct model_ctx *c, const struct p
 			for (size_t i = 0; i < h; i++)
 				o[i] /= (float)len;
 		}
-		if (normalize)
+		if (j->normalize)
 			l2_normalize(o, o, h);
 	}
+}
+
+void model_pool(const struct model *m, const struct model_ctx *c, const struct packed_batch *b,
+                enum pooling pooling, int normalize, float *out)
+{
+	struct pool_job j = {m, c, b, pooling, normalize, out};
+	team_run(c->enc.team, pool_part, &j);
 }
 
 /* Gathers the first token of every sequence into dst (n_seqs, hidden). */
@@ -85,17 +105,19 @@ static void gather_first(const struct model *m, const struct model_ctx *c,
 		       h * sizeof(float));
 }
 
-static void apply_layer(const struct head_layer *hl, float *y, const float *x, size_t rows)
+static void apply_layer(const struct model_ctx *c, const struct head_layer *hl, float *y,
+                        const float *x, size_t rows)
 {
-	linear(y, x, hl->d.w, hl->d.b, rows, (size_t)hl->d.n_in, (size_t)hl->d.n_out);
-	activation_apply(y, rows * (size_t)hl->d.n_out, hl->act);
+	struct dense_epilogue ep = {hl->act, NULL, 0, NULL};
+	dense_forward(c->enc.team, &hl->d, y, (size_t)hl->d.n_out, x, (size_t)hl->d.n_in, rows,
+	              &ep);
 }
 
 void model_pooler_output(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
                          float *out)
 {
 	gather_first(m, c, b, c->tmp_a);
-	apply_layer(&m->pooler, out, c->tmp_a, (size_t)b->n_seqs);
+	apply_layer(c, &m->pooler, out, c->tmp_a, (size_t)b->n_seqs);
 }
 
 void model_logits(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
@@ -114,7 +136,7 @@ void model_logits(const struct model *m, struct model_ctx *c, const struct packe
 	float *bufs[2] = {c->tmp_b, c->tmp_a};
 	for (int i = 0; i < m->n_head_layers; i++) {
 		float *y = i == m->n_head_layers - 1 ? logits : bufs[i % 2];
-		apply_layer(&m->head_layers[i], y, x, rows);
+		apply_layer(c, &m->head_layers[i], y, x, rows);
 		x = y;
 	}
 }

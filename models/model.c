@@ -7,10 +7,14 @@
 #include "model.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "model-impl.h"
 #include "status.h"
@@ -237,6 +241,141 @@ static int wire(struct model *m, char *err, size_t n_err)
 	                   c->model_type);
 }
 
+/* --- load-time layout for the packed GEMM backend ---------------------- */
+
+/* One dense layer to lay out: the concatenation of parts into *out. */
+struct pack_job {
+	struct dense *out;
+	const struct dense *parts[3];
+	int n_parts;
+	int same_as; /* an earlier job with the same weights (ALBERT's shared
+	              * layers, a head that is the pooler), or -1 */
+};
+
+struct pack_plan {
+	struct pack_job *jobs;
+	int n, cap;
+};
+
+static void plan_add(struct pack_plan *p, struct dense *out, const struct dense *a,
+                     const struct dense *b, const struct dense *c)
+{
+	if (p->n == p->cap || a->w == NULL)
+		return; /* cap is counted up front; a missing weight is not packed */
+	struct pack_job *j = &p->jobs[p->n];
+	*j = (struct pack_job){out, {a, b, c}, c != NULL ? 3 : b != NULL ? 2 : 1, -1};
+	for (int i = 0; i < p->n; i++)
+		if (p->jobs[i].parts[0]->w == a->w && p->jobs[i].n_parts == j->n_parts)
+			j->same_as = i;
+	p->n++;
+}
+
+/* Every dense layer the forward pass and the heads run. */
+static void plan_model(struct model *m, struct pack_plan *p)
+{
+	struct encoder *e = &m->enc;
+	if (e->emb_proj.w != NULL)
+		plan_add(p, &e->emb_proj, &e->emb_proj, NULL, NULL);
+	for (int32_t l = 0; e->mobile == NULL && l < e->n_layers; l++) {
+		struct encoder_layer *L = &m->layers[l];
+		plan_add(p, &L->qkv, &L->q, &L->k, &L->v);
+		plan_add(p, &L->o, &L->o, NULL, NULL);
+		plan_add(p, &L->ffn_in, &L->ffn_in, NULL, NULL);
+		plan_add(p, &L->ffn_out, &L->ffn_out, NULL, NULL);
+	}
+	for (int32_t l = 0; e->mobile != NULL && l < e->n_layers; l++) {
+		struct mobilebert_layer *L = &m->mobile_layers[l];
+		struct dense *single[] = {&L->bn_input, &L->bn_attention, &L->v,     &L->o,
+		                          &L->inter,    &L->out,          &L->out_bn};
+		plan_add(p, &L->qk, &L->q, &L->k, NULL);
+		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+			plan_add(p, single[i], single[i], NULL, NULL);
+		for (int i = 0; i < L->n_ffn; i++) {
+			plan_add(p, &L->ffn_in[i], &L->ffn_in[i], NULL, NULL);
+			plan_add(p, &L->ffn_out[i], &L->ffn_out[i], NULL, NULL);
+		}
+	}
+	if (m->has_pooler)
+		plan_add(p, &m->pooler.d, &m->pooler.d, NULL, NULL);
+	for (int i = 0; i < m->n_head_layers; i++)
+		plan_add(p, &m->head_layers[i].d, &m->head_layers[i].d, NULL, NULL);
+}
+
+/* Drops the pages wholly inside [p, p + n) from this process's memory:
+ * for mapped weights that have been laid out anew (the page cache keeps
+ * them; a later read faults them back in). */
+static void release_pages(const void *p, size_t n)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/*
+ * Lays every dense layer out once for the packed backend (q, k, v fused
+ * into one product per layer, MobileBERT's q and k likewise), into one
+ * arena shared by all workers, and lets go of the mapped originals.
+ */
+static int pack_weights(struct model *m, char *err, size_t n_err)
+{
+	struct pack_plan p = {NULL, 0, 0};
+	int32_t layers = m->enc.n_layers;
+	double t0 = seconds_now();
+	p.cap = 2 + 2 * MODEL_MAX_HEAD_LAYERS + layers * (4 + 8 + 2 * MOBILEBERT_MAX_FFN);
+	if ((p.jobs = calloc((size_t)p.cap, sizeof(*p.jobs))) == NULL)
+		goto oom;
+	plan_model(m, &p);
+	size_t bytes = 0;
+	for (int i = 0; i < p.n; i++)
+		if (p.jobs[i].same_as < 0)
+			bytes +=
+			    gemm_pack_bytes(p.jobs[i].parts, p.jobs[i].n_parts) +
+			    arena_size_of((size_t)(3 * p.jobs[i].parts[0]->n_out) * sizeof(float));
+	if ((m->packs = calloc((size_t)(p.n > 0 ? p.n : 1), sizeof(*m->packs))) == NULL ||
+	    arena_init_lazy(&m->pack_arena, bytes) != 0)
+		goto oom;
+	m->n_packs = p.n;
+	for (int i = 0; i < p.n; i++) {
+		struct pack_job *j = &p.jobs[i];
+		if (j->same_as >= 0) {
+			*j->out = *p.jobs[j->same_as].out;
+			continue;
+		}
+		size_t n_out = 0;
+		for (int k = 0; k < j->n_parts; k++)
+			n_out += (size_t)j->parts[k]->n_out;
+		float *mem = arena_alloc(&m->pack_arena, gemm_pack_bytes(j->parts, j->n_parts));
+		float *bias = arena_alloc(&m->pack_arena, n_out * sizeof(float));
+		struct dense keep[3];
+		const struct dense *parts[3];
+		for (int k = 0; k < j->n_parts; k++) { /* out may be parts[0] itself */
+			keep[k] = *j->parts[k];
+			parts[k] = &keep[k];
+		}
+		dense_pack(j->out, parts, j->n_parts, mem, &m->packs[i], bias);
+		for (int k = 0; k < j->n_parts; k++)
+			release_pages(keep[k].w,
+			              (size_t)keep[k].n_out * (size_t)keep[k].n_in * sizeof(float));
+		m->packed_bytes += gemm_pack_bytes(parts, j->n_parts);
+	}
+	free(p.jobs);
+	m->pack_seconds = seconds_now() - t0;
+	return 0;
+oom:
+	free(p.jobs);
+	return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory laying out the weights",
+	                   m->dir);
+}
+
 int model_load(const char *dir, const struct model_opts *opts, struct model **out, char *err,
                size_t n_err)
 {
@@ -270,6 +409,9 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 	if ((rc = safetensors_open(path, &m->st, err, n_err)) != 0)
 		goto fail;
 	if ((rc = wire(m, err, n_err)) != 0)
+		goto fail;
+	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED &&
+	    (rc = pack_weights(m, err, n_err)) != 0)
 		goto fail;
 	if ((rc = tokenizer_load(dir, &m->tok, err, n_err)) != 0)
 		goto fail;
@@ -310,6 +452,8 @@ void model_destroy(struct model *m)
 	hf_config_dispose(&m->cfg);
 	free(m->layers);
 	free(m->mobile_layers);
+	free(m->packs);
+	arena_dispose(&m->pack_arena);
 	free(m->dir);
 	free(m);
 }

@@ -42,6 +42,15 @@ struct model {
 	struct mobilebert mobile;               /* MobileBERT only, enc.mobile points here */
 	struct mobilebert_layer *mobile_layers; /* (n_layers) owned, MobileBERT only */
 
+	/* Load-time layouts for the packed GEMM backend (gemm.h), shared by
+	 * every worker: panels, fused biases and their descriptors live in
+	 * pack_arena; the dense layers above point into it. */
+	struct arena pack_arena;   /* owned; empty with the OpenBLAS backend */
+	struct gemm_packed *packs; /* (n_packs) owned descriptors */
+	int n_packs;
+	size_t packed_bytes; /* bytes of packed weights */
+	double pack_seconds; /* time spent laying them out */
+
 	enum pooling pooling;
 	int pooling_from_folder; /* 1 if 1_Pooling/config.json said so */
 

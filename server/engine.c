@@ -20,7 +20,7 @@ int engine_ctx_init(struct engine_ctx *c, const struct model *m, int32_t max_tok
 	size_t bytes =
 	    arena_size_of(t * sizeof(int32_t)) * 2 + arena_size_of((t + 1) * sizeof(int32_t)) +
 	    arena_size_of(t * h * sizeof(float)) + arena_size_of(t * labels * sizeof(float));
-	if (arena_init(&c->arena, bytes) != 0) {
+	if (arena_init_lazy(&c->arena, bytes) != 0) {
 		model_ctx_dispose(&c->mc);
 		return STATUS_ENOMEM;
 	}

@@ -228,6 +228,20 @@ START_TEST(test_forward_rejects_bad_batches)
 }
 END_TEST
 
+/* The same checks on a compute team of two threads (products split by
+ * rows or columns, attention pairs shared out), with the packed GEMM
+ * backend and with OpenBLAS. */
+static void two_threads(void)
+{
+	gemm_set_threads(2);
+}
+
+static void two_threads_openblas(void)
+{
+	gemm_set_threads(2);
+	ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_OPENBLAS, NULL, 0), 0);
+}
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("model_fixtures");
@@ -237,6 +251,16 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_packed_batch_equals_single, 0, N_FOLDERS);
 	tcase_add_test(tc, test_forward_rejects_bad_batches);
 	suite_add_tcase(s, tc);
+	void (*setups[2])(void) = {two_threads, two_threads_openblas};
+	const char *names[2] = {"two_threads", "two_threads_openblas"};
+	for (int i = 0; i < 2; i++) {
+		TCase *t = tcase_create(names[i]);
+		tcase_set_timeout(t, 120);
+		tcase_add_checked_fixture(t, setups[i], NULL);
+		tcase_add_loop_test(t, test_cases_match_reference, 0, N_FOLDERS);
+		tcase_add_loop_test(t, test_packed_batch_equals_single, 0, N_FOLDERS);
+		suite_add_tcase(s, t);
+	}
 	return s;
 }
 

@@ -1,0 +1,182 @@
+/*
+ * Self-attention over a packed batch (see encoder-impl.h), as Hugging
+ * Face's BertSelfAttention computes it per sequence: softmax(q k^T / sqrt(d))
+ * v for each head. The (sequence, head) pairs are handed out to the team's
+ * threads one at a time from a shared counter (sequences differ in length,
+ * so a static split would leave threads idle). A pair lays its keys and
+ * values out once in the packed kernel's panels (gemm-simd.c), then walks
+ * its queries a register tile's worth of rows at a time: scores for those
+ * rows against every key, softmax in place, times the values into ctx. The
+ * scores of one block (rows x len) stay in L1/L2; no (len x len) matrix is
+ * ever written.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "encoder-impl.h"
+#include "gemm-impl.h"
+
+#define QUERY_BLOCK_MIN 14 /* query rows per block: at least one AVX-512 tile */
+
+static size_t round32(size_t n)
+{
+	return (n + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
+}
+
+static size_t query_block(void)
+{
+	size_t mr = (size_t)gemm_kernel()->mr;
+	return (QUERY_BLOCK_MIN + mr - 1) / mr * mr;
+}
+
+size_t encoder_attention_floats(int32_t max_seq_len, int32_t head_dim)
+{
+	size_t lp = round32((size_t)max_seq_len), dp = round32((size_t)head_dim);
+	/* scores block + keys (lp x d) + values (dp x len), each 64-byte aligned */
+	size_t n = query_block() * lp + lp * (size_t)head_dim + dp * lp + 3 * 16;
+	return (n + 15) & ~(size_t)15;
+}
+
+/* Keys k[j] (len rows of width d, stride ld) as panels of 32 keys: panel p
+ * is (d, 32) with element (kk, c) = k[32 p + c][kk], zero past len. */
+static void pack_keys(float *dst, const float *k, size_t ld, size_t len, size_t d)
+{
+	size_t lp = round32(len);
+	for (size_t j = 0; j < lp; j++) {
+		float *col = dst + (j / GEMM_NR) * d * GEMM_NR + j % GEMM_NR;
+		const float *row = k + j * ld;
+		for (size_t kk = 0; kk < d; kk++)
+			col[kk * GEMM_NR] = j < len ? row[kk] : 0.0f;
+	}
+}
+
+/* Values v (len rows of width d, stride ld) as panels of 32 columns:
+ * panel p is (len, 32) with element (t, c) = v[t][32 p + c], zero past d. */
+static void pack_values(float *dst, const float *v, size_t ld, size_t len, size_t d)
+{
+	size_t n_panels = round32(d) / GEMM_NR;
+	for (size_t p = 0; p < n_panels; p++) {
+		size_t c0 = p * GEMM_NR, w = d - c0 < GEMM_NR ? d - c0 : GEMM_NR;
+		float *panel = dst + p * len * GEMM_NR;
+		for (size_t t = 0; t < len; t++) {
+			memcpy(panel + t * GEMM_NR, v + t * ld + c0, w * sizeof(float));
+			if (w < GEMM_NR)
+				memset(panel + t * GEMM_NR + w, 0, (GEMM_NR - w) * sizeof(float));
+		}
+	}
+}
+
+struct attn_job {
+	struct encoder_scratch *s;
+	float *ctx;
+	size_t ld_ctx;
+	const float *q, *k, *v;
+	size_t ld_qk, ld_v;
+	int32_t n_heads, head_dim;
+	const struct packed_batch *b;
+	struct attention_opts o;
+	atomic_int next; /* the next (sequence, head) pair to hand out */
+};
+
+/* Scales, biases and bands one block of scores (rows q0.., keys k0..k1),
+ * so that the softmax after it runs with scale 1. */
+static void adjust_scores(const struct attn_job *j, int32_t seq, int32_t head, size_t q0,
+                          size_t n_q, size_t k0, size_t k1, float *sc, size_t ld)
+{
+	for (size_t r = 0; r < n_q; r++)
+		for (size_t c = 0; c < k1 - k0; c++)
+			sc[r * ld + c] *= j->o.scale;
+	if (j->o.bias != NULL)
+		j->o.bias(j->o.bias_arg, seq, head, (int32_t)q0, (int32_t)n_q, (int32_t)k0,
+		          (int32_t)(k1 - k0), sc, ld);
+	if (j->o.window <= 0)
+		return;
+	for (size_t r = 0; r < n_q; r++) {
+		long qi = (long)(q0 + r), w = j->o.window;
+		for (size_t c = 0; c < k1 - k0; c++) {
+			long kj = (long)(k0 + c);
+			if (kj < qi - w || kj > qi + w)
+				sc[r * ld + c] = -INFINITY;
+		}
+	}
+}
+
+/* One (sequence, head) pair on workspace ws. */
+static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, float *ws)
+{
+	const struct gemm_kernel *kern = gemm_kernel();
+	size_t t0 = (size_t)j->b->seq_start[seq];
+	size_t len = (size_t)(j->b->seq_start[seq + 1] - j->b->seq_start[seq]);
+	size_t d = (size_t)j->head_dim, lp = round32(len), qb = query_block();
+	size_t off = (size_t)head * d;
+	size_t s_floats = (qb * round32((size_t)j->s->max_seq_len) + 15) & ~(size_t)15;
+	float *scores = ws, *keys = ws + s_floats;
+	float *values = keys + ((lp * d + 15) & ~(size_t)15);
+	int n_dpanels = (int)(round32(d) / GEMM_NR);
+	int dvalid = (int)(d - (size_t)(n_dpanels - 1) * GEMM_NR);
+
+	pack_keys(keys, j->k + t0 * j->ld_qk + off, j->ld_qk, len, d);
+	pack_values(values, j->v + t0 * j->ld_v + off, j->ld_v, len, d);
+	int plain = j->o.bias == NULL && j->o.window <= 0;
+	for (size_t q0 = 0; q0 < len; q0 += qb) {
+		size_t n_q = len - q0 < qb ? len - q0 : qb;
+		size_t k0 = 0, k1 = len;
+		if (j->o.window > 0) { /* only the key panels the band touches */
+			size_t w = (size_t)j->o.window;
+			k0 = q0 > w ? (q0 - w) / GEMM_NR * GEMM_NR : 0;
+			k1 = q0 + n_q + w < len ? q0 + n_q + w : len;
+		}
+		int kp0 = (int)(k0 / GEMM_NR), kp1 = (int)((k1 + GEMM_NR - 1) / GEMM_NR);
+		kern->block(scores, lp, j->q + (t0 + q0) * j->ld_qk + off, j->ld_qk,
+		            keys + (size_t)kp0 * d * GEMM_NR, d * GEMM_NR, kp1 - kp0, GEMM_NR,
+		            (int)n_q, (int)d, 0);
+		if (plain) {
+			softmax_rows_ld(scores, lp, j->o.scale, n_q, k1 - k0);
+		} else {
+			adjust_scores(j, seq, head, q0, n_q, k0, k1, scores, lp);
+			softmax_rows_ld(scores, lp, 1.0f, n_q, k1 - k0);
+		}
+		kern->block(j->ctx + (t0 + q0) * j->ld_ctx + off, j->ld_ctx, scores, lp,
+		            values + k0 * GEMM_NR, len * GEMM_NR, n_dpanels, dvalid, (int)n_q,
+		            (int)(k1 - k0), 0);
+	}
+}
+
+static void attention_part(void *arg, int i, int n)
+{
+	struct attn_job *j = arg;
+	(void)n;
+	float *ws = j->s->attn + (size_t)i * j->s->attn_floats;
+	int32_t n_pairs = j->b->n_seqs * j->n_heads;
+	for (;;) {
+		int32_t p = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		if (p >= n_pairs)
+			return;
+		attend_pair(j, p / j->n_heads, p % j->n_heads, ws);
+	}
+}
+
+void encoder_attention(struct encoder_scratch *s, float *ctx, size_t ld_ctx, const float *q,
+                       const float *k, size_t ld_qk, const float *v, size_t ld_v, int32_t n_heads,
+                       int32_t head_dim, const struct packed_batch *b,
+                       const struct attention_opts *opts)
+{
+	struct attn_job j = {.s = s,
+	                     .ctx = ctx,
+	                     .ld_ctx = ld_ctx,
+	                     .q = q,
+	                     .k = k,
+	                     .v = v,
+	                     .ld_qk = ld_qk,
+	                     .ld_v = ld_v,
+	                     .n_heads = n_heads,
+	                     .head_dim = head_dim,
+	                     .b = b};
+	if (opts != NULL)
+		j.o = *opts;
+	if (j.o.scale == 0.0f)
+		j.o.scale = 1.0f / sqrtf((float)head_dim);
+	atomic_init(&j.next, 0);
+	team_run(s->team, attention_part, &j);
+}

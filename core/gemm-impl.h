@@ -1,0 +1,39 @@
+/*
+ * Private to gemm.c, attention.c and the three builds of gemm-simd.c: the
+ * packed panel width and the per-ISA block kernels.
+ */
+#ifndef SMOLSERVE_CORE_GEMM_IMPL_H
+#define SMOLSERVE_CORE_GEMM_IMPL_H
+
+#include <stddef.h>
+
+#include "gemm.h"
+#include "kernels-impl.h"
+
+/*
+ * C (m, 32 n_panels) [+]= A (m, kc) . panels: panel p starts at
+ * panels + p * panel_stride and is (kc, GEMM_NR) row-major; C's columns
+ * beyond n_valid_last in the last panel are neither read nor written.
+ * accumulate: add to C instead of overwriting it.
+ */
+#define GEMM_BLOCK_DECLARE(suffix)                                                                 \
+	extern const int gemm_mr_##suffix;                                                         \
+	void gemm_block_##suffix(float *c, size_t ldc, const float *a, size_t lda,                 \
+	                         const float *panels, size_t panel_stride, int n_panels,           \
+	                         int n_valid_last, int m, int kc, int accumulate);
+
+GEMM_BLOCK_DECLARE(generic)
+GEMM_BLOCK_DECLARE(avx2)
+GEMM_BLOCK_DECLARE(avx512)
+
+/* The block kernel this CPU runs (chosen once from CPUID). */
+struct gemm_kernel {
+	void (*block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
+	              size_t panel_stride, int n_panels, int n_valid_last, int m, int kc,
+	              int accumulate);
+	int mr;           /* rows of one register tile */
+	const char *name; /* "avx512", "avx2+fma", "generic" */
+};
+const struct gemm_kernel *gemm_kernel(void);
+
+#endif

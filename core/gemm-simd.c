@@ -1,0 +1,208 @@
+/*
+ * The register-blocked inner loop of smolserve's own products (gemm.c's
+ * packed backend and attention): C (m, 32 n_panels) [+]= A (m, kc) . B,
+ * where A is row-major with any row stride (activations are read in place,
+ * never copied) and B is laid out once in panels of GEMM_NR = 32 columns,
+ * each panel (kc, 32) row-major (gemm_pack). A tile of MR rows x 32 columns
+ * lives in registers for the whole k loop; each k step loads one row of the
+ * panel and broadcasts one element of each A row.
+ *
+ * This file is compiled three times (core/meson.build), each with its own
+ * suffix on the names (KERNEL()): AVX-512F (MR 14: 28 zmm accumulators),
+ * AVX2 + FMA (MR 3: 12 ymm accumulators) and the x86-64 baseline (plain C
+ * the compiler vectorises). gemm.c picks one at run time from CPUID.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "gemm-impl.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define TILE_MR 14
+
+/* One tile: MR_ rows (a compile-time constant after inlining). mask_lo and
+ * mask_hi select the valid columns of the 32 (all but a last panel's). */
+static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
+                                                       size_t lda, const float *b, float *c,
+                                                       size_t ldc, int acc, __mmask16 mask_lo,
+                                                       __mmask16 mask_hi)
+{
+	__m512 c0[TILE_MR], c1[TILE_MR];
+#pragma GCC unroll 16
+	for (int r = 0; r < TILE_MR; r++) {
+		if (r >= MR_)
+			continue;
+		if (acc) {
+			c0[r] = _mm512_maskz_loadu_ps(mask_lo, c + r * ldc);
+			c1[r] = _mm512_maskz_loadu_ps(mask_hi, c + r * ldc + 16);
+		} else {
+			c0[r] = _mm512_setzero_ps();
+			c1[r] = _mm512_setzero_ps();
+		}
+	}
+	for (int k = 0; k < kc; k++) {
+		__m512 b0 = _mm512_load_ps(b + (size_t)k * GEMM_NR);
+		__m512 b1 = _mm512_load_ps(b + (size_t)k * GEMM_NR + 16);
+#pragma GCC unroll 16
+		for (int r = 0; r < TILE_MR; r++) {
+			if (r >= MR_)
+				continue;
+			__m512 av = _mm512_set1_ps(a[r * lda + (size_t)k]);
+			c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+			c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+		}
+	}
+#pragma GCC unroll 16
+	for (int r = 0; r < TILE_MR; r++) {
+		if (r >= MR_)
+			continue;
+		_mm512_mask_storeu_ps(c + r * ldc, mask_lo, c0[r]);
+		_mm512_mask_storeu_ps(c + r * ldc + 16, mask_hi, c1[r]);
+	}
+}
+
+static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+                     size_t ldc, int acc, int n_valid)
+{
+	__mmask16 lo = n_valid >= 16 ? 0xffff : (__mmask16)((1u << n_valid) - 1u);
+	__mmask16 hi =
+	    n_valid >= 32 ? 0xffff : (n_valid <= 16 ? 0 : (__mmask16)((1u << (n_valid - 16)) - 1u));
+	switch (mr) {
+#define TILE_CASE(x)                                                                               \
+	case x:                                                                                    \
+		tile(x, kc, a, lda, b, c, ldc, acc, lo, hi);                                       \
+		break;
+		TILE_CASE(1)
+		TILE_CASE(2)
+		TILE_CASE(3)
+		TILE_CASE(4)
+		TILE_CASE(5)
+		TILE_CASE(6)
+		TILE_CASE(7)
+		TILE_CASE(8)
+		TILE_CASE(9)
+		TILE_CASE(10)
+		TILE_CASE(11)
+		TILE_CASE(12)
+		TILE_CASE(13)
+		TILE_CASE(14)
+#undef TILE_CASE
+	default:
+		break;
+	}
+}
+
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define TILE_MR 3
+
+static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
+                                                       size_t lda, const float *b, float *c,
+                                                       size_t ldc, int acc)
+{
+	__m256 cv[TILE_MR][4];
+#pragma GCC unroll 4
+	for (int r = 0; r < TILE_MR; r++)
+		for (int j = 0; j < 4; j++)
+			if (r < MR_)
+				cv[r][j] = acc ? _mm256_loadu_ps(c + r * ldc + 8 * j)
+				               : _mm256_setzero_ps();
+	for (int k = 0; k < kc; k++) {
+		const float *bk = b + (size_t)k * GEMM_NR;
+		__m256 b0 = _mm256_load_ps(bk), b1 = _mm256_load_ps(bk + 8);
+		__m256 b2 = _mm256_load_ps(bk + 16), b3 = _mm256_load_ps(bk + 24);
+#pragma GCC unroll 4
+		for (int r = 0; r < TILE_MR; r++) {
+			if (r >= MR_)
+				continue;
+			__m256 av = _mm256_broadcast_ss(a + r * lda + (size_t)k);
+			cv[r][0] = _mm256_fmadd_ps(av, b0, cv[r][0]);
+			cv[r][1] = _mm256_fmadd_ps(av, b1, cv[r][1]);
+			cv[r][2] = _mm256_fmadd_ps(av, b2, cv[r][2]);
+			cv[r][3] = _mm256_fmadd_ps(av, b3, cv[r][3]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int r = 0; r < TILE_MR; r++)
+		for (int j = 0; j < 4; j++)
+			if (r < MR_)
+				_mm256_storeu_ps(c + r * ldc + 8 * j, cv[r][j]);
+}
+
+/* Full tiles straight to C; a last panel's tile through a local copy. */
+static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+                     size_t ldc, int acc, int n_valid)
+{
+	float tmp[TILE_MR * GEMM_NR];
+	float *dst = c;
+	size_t ldd = ldc;
+	if (n_valid < GEMM_NR) {
+		dst = tmp;
+		ldd = GEMM_NR;
+		for (int r = 0; r < mr; r++)
+			for (int j = 0; j < GEMM_NR; j++)
+				tmp[r * GEMM_NR + j] = acc && j < n_valid ? c[r * ldc + j] : 0.0f;
+	}
+	switch (mr) {
+	case 1:
+		tile(1, kc, a, lda, b, dst, ldd, acc);
+		break;
+	case 2:
+		tile(2, kc, a, lda, b, dst, ldd, acc);
+		break;
+	default:
+		tile(3, kc, a, lda, b, dst, ldd, acc);
+		break;
+	}
+	if (dst == tmp)
+		for (int r = 0; r < mr; r++)
+			memcpy(c + r * ldc, tmp + r * GEMM_NR, (size_t)n_valid * sizeof(float));
+}
+
+#else
+#define TILE_MR 4
+
+/* Baseline x86-64: plain loops over a 4 x 32 block the compiler vectorises
+ * with SSE. Correct everywhere, fast nowhere; gemm.c prefers OpenBLAS for
+ * dense layers on such CPUs and uses this for attention only. */
+static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
+                     size_t ldc, int acc, int n_valid)
+{
+	float t[TILE_MR][GEMM_NR];
+	for (int r = 0; r < mr; r++)
+		for (int j = 0; j < GEMM_NR; j++)
+			t[r][j] = acc && j < n_valid ? c[r * ldc + j] : 0.0f;
+	for (int k = 0; k < kc; k++) {
+		const float *bk = b + (size_t)k * GEMM_NR;
+		for (int r = 0; r < mr; r++) {
+			float av = a[r * lda + (size_t)k];
+			for (int j = 0; j < GEMM_NR; j++)
+				t[r][j] += av * bk[j];
+		}
+	}
+	for (int r = 0; r < mr; r++)
+		memcpy(c + r * ldc, t[r], (size_t)n_valid * sizeof(float));
+}
+#endif
+
+const int KERNEL(gemm_mr) = TILE_MR;
+
+void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
+                        size_t panel_stride, int n_panels, int n_valid_last, int m, int kc,
+                        int accumulate)
+{
+	for (int p = 0; p < n_panels; p++) {
+		const float *b = panels + (size_t)p * panel_stride;
+		int n_valid = p == n_panels - 1 ? n_valid_last : GEMM_NR;
+		float *cp = c + (size_t)p * GEMM_NR;
+		int i = 0;
+		for (; i + TILE_MR <= m; i += TILE_MR)
+			tile_any(TILE_MR, kc, a + (size_t)i * lda, lda, b, cp + (size_t)i * ldc,
+			         ldc, accumulate, n_valid);
+		if (i < m)
+			tile_any(m - i, kc, a + (size_t)i * lda, lda, b, cp + (size_t)i * ldc, ldc,
+			         accumulate, n_valid);
+	}
+}

@@ -1,0 +1,48 @@
+/*
+ * A worker's compute team: the threads one forward pass runs on. The
+ * encoder splits each stage (a product with its epilogue, attention over
+ * (sequence, head) pairs, a norm) over the team's threads and joins them
+ * before the next stage, so no stage runs on one core while the others
+ * wait, and no second pool (OpenBLAS's own threads, kept at one) spins
+ * beside it. The threads spin briefly between stages, which follow each
+ * other within microseconds, and sleep in the kernel between requests.
+ *
+ * This is core's only thread code; it knows nothing of requests, queues or
+ * libuv. A team belongs to one caller thread (the worker that owns the
+ * scratch it lives in).
+ */
+#ifndef SMOLSERVE_CORE_TEAM_H
+#define SMOLSERVE_CORE_TEAM_H
+
+struct team;
+
+/* One stage's work: part i of n (0 <= i < n), called once per thread. */
+typedef void (*team_fn)(void *arg, int i, int n);
+
+/*
+ * A team of n_threads threads: the caller of team_run plus n_threads - 1
+ * helpers started here. n_threads <= 1 starts no thread. 0 and *out
+ * (team_destroy), or STATUS_ENOMEM if a thread or memory is missing
+ * (nothing is left running).
+ */
+int team_create(struct team **out, int n_threads);
+
+/* Stops and joins the helpers, frees t. NULL is fine. Owner thread only. */
+void team_destroy(struct team *t);
+
+/* Threads in the team (>= 1). Any thread. NULL counts as 1. */
+int team_size(const struct team *t);
+
+/*
+ * Runs fn(arg, i, n) for every i in [0, n), n = team_size(t): the calling
+ * thread runs i = 0, helper i - 1 runs i, and team_run returns once every
+ * call has returned (their writes are then visible to the caller). A NULL
+ * team runs fn(arg, 0, 1). Owner thread only, never from inside fn.
+ */
+void team_run(struct team *t, team_fn fn, void *arg);
+
+/* Part i of n of [0, count) in whole units of `grain`: *begin, *end. The
+ * parts cover the range, in order, sizes differing by at most one grain. */
+void team_split(long count, long grain, int i, int n, long *begin, long *end);
+
+#endif
