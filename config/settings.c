@@ -63,6 +63,13 @@ static const struct option_row ROWS[] = {
      "30", "on SIGTERM/SIGINT, longest wait for accepted requests to be answered"},
     {"--json-output", NULL, "JSON_OUTPUT", KIND_BOOL, NUM(json_output), 0, 1, "false",
      "log one JSON object per line instead of text"},
+    {"--blas-kernel-choice", NULL, "BLAS_KERNEL_CHOICE", KIND_BOOL, NUM(blas_kernel_choice), 0, 1,
+     "true",
+     "if OpenBLAS picked older kernels than the CPU runs, restart with OPENBLAS_CORETYPE set "
+     "(a set OPENBLAS_CORETYPE is always kept)"},
+    {"--gemm-backend", NULL, "GEMM_BACKEND", KIND_STRING, STR(gemm_backend), 0, 0, "auto",
+     "dense products: auto, packed (own AVX2/AVX-512 kernel, weights laid out at load) or "
+     "openblas"},
 };
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)

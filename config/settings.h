@@ -27,6 +27,8 @@ struct settings {
 	int64_t max_concurrent_requests; /* --max-concurrent-requests */
 	int64_t shutdown_timeout_s;      /* --shutdown-timeout-s, SHUTDOWN_TIMEOUT_S */
 	int json_output;                 /* --json-output, JSON_OUTPUT */
+	int blas_kernel_choice;          /* --blas-kernel-choice, BLAS_KERNEL_CHOICE */
+	char gemm_backend[16];           /* --gemm-backend auto|packed|openblas, GEMM_BACKEND */
 };
 
 void settings_defaults(struct settings *s);

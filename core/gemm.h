@@ -175,4 +175,15 @@ void cpu_isa_detect(struct cpu_isa *out);
 const char *gemm_core_choose(const struct cpu_isa *cpu, const char *picked, char *reason,
                              size_t n_reason);
 
+/* What the start-up did about OpenBLAS's kernels (server/main.c fills it
+ * in once, before threads start; /info and the start line read it). */
+struct gemm_core_report {
+	char action[16];  /* "kept", "set", "user", "off" or "failed" */
+	char picked[32];  /* what OpenBLAS picked by itself ("" if not known) */
+	char in_use[32];  /* gemm_corename() after the choice */
+	char reason[320]; /* one sentence */
+};
+void gemm_core_report_set(const struct gemm_core_report *r);
+const struct gemm_core_report *gemm_core_report(void);
+
 #endif

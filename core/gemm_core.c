@@ -96,3 +96,15 @@ const char *gemm_core_choose(const struct cpu_isa *cpu, const char *picked, char
 		         cpu->avx512_bf16 ? " + BF16" : "", target);
 	return target;
 }
+
+static struct gemm_core_report report = {"kept", "", "", "not decided (no start-up choice ran)"};
+
+void gemm_core_report_set(const struct gemm_core_report *r)
+{
+	report = *r;
+}
+
+const struct gemm_core_report *gemm_core_report(void)
+{
+	return &report;
+}

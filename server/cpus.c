@@ -66,3 +66,36 @@ int cpus_layout(struct thread_layout *l, int want_workers, int want_blas, char *
 	l->blas_threads = blas;
 	return 0;
 }
+
+static unsigned long long loaded_rss;
+
+int memory_usage(unsigned long long *rss_bytes, unsigned long long *peak_bytes)
+{
+	char line[256];
+	unsigned long long rss = 0, peak = 0;
+	int found = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "VmRSS: %llu kB", &rss) == 1 ||
+		    sscanf(line, "VmHWM: %llu kB", &peak) == 1)
+			found++;
+	}
+	fclose(f);
+	*rss_bytes = rss * 1024;
+	*peak_bytes = peak * 1024;
+	return found == 2 ? 0 : -1;
+}
+
+void memory_mark_loaded(void)
+{
+	unsigned long long peak;
+	if (memory_usage(&loaded_rss, &peak) != 0)
+		loaded_rss = 0;
+}
+
+unsigned long long memory_after_load(void)
+{
+	return loaded_rss;
+}

@@ -1,7 +1,7 @@
 /*
  * How many CPUs this process may really use (affinity mask and cgroup v2
  * cpu.max quota), and the thread layout derived from it: workers x BLAS
- * threads never exceeds that count.
+ * threads never exceeds that count. Also how much memory it holds.
  */
 #ifndef SMOLSERVE_SERVER_CPUS_H
 #define SMOLSERVE_SERVER_CPUS_H
@@ -25,5 +25,18 @@ int cpus_usable(struct thread_layout *out);
  */
 int cpus_layout(struct thread_layout *l, int want_workers, int want_blas, char *err,
                 unsigned long n_err);
+
+/*
+ * This process's resident memory (VmRSS) and its peak so far (VmHWM), in
+ * bytes, from /proc/self/status. 0 and both filled, or -1 if unreadable.
+ * Any thread.
+ */
+int memory_usage(unsigned long long *rss_bytes, unsigned long long *peak_bytes);
+
+/* Records the current resident memory as "after load" (call once the
+ * model is loaded and the workers have their scratch); memory_after_load
+ * returns it (0 before). */
+void memory_mark_loaded(void);
+unsigned long long memory_after_load(void);
 
 #endif

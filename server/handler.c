@@ -192,7 +192,7 @@ static json_t *info_json(const struct service *s)
 		type = json_pack("{s:{s:s}}", "embedding", "pooling",
 		                 m->pooling == POOLING_CLS ? "cls" : "mean");
 	}
-	return json_pack(
+	json_t *info = json_pack(
 	    "{s:s, s:s, s:s, s:s?, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
 	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s}",
 	    "model_id", c->model_id, "model_dtype", "float32", "architecture", m->cfg.model_type,
@@ -209,6 +209,19 @@ static json_t *info_json(const struct service *s)
 	    s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
 	    "kernels", kernels_variant(), "model_load_seconds", s->metrics.model_load_seconds,
 	    "version", SMOLSERVE_VERSION);
+	/* How products run and what they cost in memory (bench/README.md). */
+	const struct gemm_core_report *kc = gemm_core_report();
+	unsigned long long rss = 0, peak = 0;
+	memory_usage(&rss, &peak);
+	json_object_set_new(info, "blas_kernel_choice",
+	                    json_pack("{s:s, s:s, s:s, s:s}", "action", kc->action, "picked",
+	                              kc->picked, "in_use", kc->in_use, "reason", kc->reason));
+	json_object_set_new(info, "gemm_backend", json_string(gemm_backend_describe()));
+	json_object_set_new(info, "rss_after_load_mib",
+	                    json_real((double)memory_after_load() / (1 << 20)));
+	json_object_set_new(info, "rss_mib", json_real((double)rss / (1 << 20)));
+	json_object_set_new(info, "rss_peak_mib", json_real((double)peak / (1 << 20)));
+	return info;
 }
 
 static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, const char *method,

@@ -173,6 +173,13 @@ static int start(struct service *s, char *err, size_t n_err)
 	        SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
 	        s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
 	        gemm_corename(), s->layout.cpus, c->hostname, s->port);
+	memory_mark_loaded();
+	const struct gemm_core_report *kc = gemm_core_report();
+	fprintf(stderr,
+	        "smolserve: OpenBLAS kernels %s (%s: %s); dense products: %s; resident memory "
+	        "after load %.1f MiB\n",
+	        gemm_corename(), kc->action, kc->reason, gemm_backend_describe(),
+	        (double)memory_after_load() / (1 << 20));
 	return 0;
 }
 
