@@ -22,8 +22,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpus.h"
 #include "gemm.h"
 #include "hf_folder.h"
+#include "team.h"
 #include "model.h"
 #include "status.h"
 
@@ -57,9 +59,13 @@ struct opts {
 	int min_iters;
 	int n_threads;
 	const char *dir;
-	const char *shapes; /* comma list or NULL = all */
+	const char *shapes;   /* comma list or NULL = all */
+	const char *backends; /* comma list or NULL = the default one */
 	int json;
 	int breakdown;
+	int prepare_only;  /* --prepare: folders and workloads only */
+	int kernel_choice; /* OpenBLAS kernel choice at start, as smolserve's */
+	int no_write;      /* workloads/<shape>.json already written this run */
 };
 
 /* One measured (shape, workload). */
@@ -178,11 +184,19 @@ static int workloads_write(const char *dir, const struct hf_shape *sh, const str
 
 /* --- measurements ---------------------------------------------------------- */
 
-/* Best GFLOP/s of gemm_nt (m, n, k) over reps runs, after one warm-up. */
-static double sgemm_gflops(size_t m, size_t n, size_t k, int reps)
+/* Best GFLOP/s over reps runs, after one warm-up, of c = a b^T (m, n, k):
+ * with packed = 0 one OpenBLAS call on all compute threads (the machine's
+ * sgemm rate, the yardstick), with packed = 1 the packed backend's
+ * dense_forward split over a team of as many threads. */
+static double sgemm_gflops(size_t m, size_t n, size_t k, int reps, int packed)
 {
 	float *a = malloc(m * k * sizeof(float)), *b = malloc(n * k * sizeof(float));
 	float *c = malloc(m * n * sizeof(float));
+	const struct dense *parts[1];
+	struct dense d = {b, NULL, (int32_t)k, (int32_t)n, NULL}, dp;
+	struct gemm_packed pk;
+	float *mem = NULL;
+	struct team *t = NULL;
 	double best = 0.0;
 	uint64_t rng = 42;
 	if (a == NULL || b == NULL || c == NULL)
@@ -191,14 +205,25 @@ static double sgemm_gflops(size_t m, size_t n, size_t k, int reps)
 		a[i] = rng_uniform(&rng, -1.0f, 1.0f);
 	for (size_t i = 0; i < n * k; i++)
 		b[i] = rng_uniform(&rng, -1.0f, 1.0f);
-	gemm_nt(c, n, a, k, b, k, m, n, k, 0);
-	for (int r = 0; r < reps; r++) {
+	parts[0] = &d;
+	if (packed) {
+		if (team_create(&t, gemm_get_threads()) != 0 ||
+		    (mem = aligned_alloc(64, gemm_pack_bytes(parts, 1))) == NULL)
+			goto out;
+		dense_pack(&dp, parts, 1, mem, &pk, NULL);
+	}
+	for (int r = 0; r <= reps; r++) {
 		double t0 = now_s();
-		gemm_nt(c, n, a, k, b, k, m, n, k, 0);
+		if (packed)
+			dense_forward(t, &dp, c, n, a, k, m, NULL);
+		else
+			gemm_nt_openblas_mt(c, n, a, k, b, k, m, n, k, gemm_get_threads());
 		double g = 2.0 * (double)m * (double)n * (double)k / (now_s() - t0) * 1e-9;
-		best = g > best ? g : best;
+		best = r > 0 && g > best ? g : best; /* r == 0: the warm-up */
 	}
 out:
+	team_destroy(t);
+	free(mem);
 	free(a);
 	free(b);
 	free(c);
@@ -307,20 +332,63 @@ static int time_parts(const struct model *m, struct model_ctx *c, const struct w
 	return rc;
 }
 
+/* --- memory ------------------------------------------------------------------ */
+
+/* VmRSS and VmHWM of this process in MiB (0 if unreadable). */
+static void rss_mib(double *rss, double *peak)
+{
+	char line[256];
+	unsigned long long v;
+	*rss = *peak = 0.0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "VmRSS: %llu kB", &v) == 1)
+			*rss = (double)v / 1024.0;
+		if (sscanf(line, "VmHWM: %llu kB", &v) == 1)
+			*peak = (double)v / 1024.0;
+	}
+	fclose(f);
+}
+
+/* Resets VmHWM to the current RSS (Linux: "5" into clear_refs), so each
+ * shape's peak is its own. */
+static void rss_reset_peak(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (f != NULL) {
+		fputs("5", f);
+		fclose(f);
+	}
+}
+
 /* --- one shape ---------------------------------------------------------------- */
 
-/* (a) 32 x 128 tokens; (b) 32 sequences of 8..256 tokens (fixed seed). */
-#define N_WORKLOADS 2
-static const char *const WORKLOAD_NAMES[N_WORKLOADS] = {"fixed-32x128", "mixed-32x8..256"};
+/* Throughput: 32 x 128 tokens and 32 sequences of 8..256 tokens; latency:
+ * one request of 16 and of 128 tokens (fixed seeds). */
+#define N_WORKLOADS 4
+static const char *const WORKLOAD_NAMES[N_WORKLOADS] = {"fixed-32x128", "mixed-32x8..256",
+                                                        "single-1x16", "single-1x128"};
+static const int32_t WORKLOAD_SHAPES[N_WORKLOADS][3] = {
+    {32, 128, 128}, {32, 8, 256}, {1, 16, 16}, {1, 128, 128}}; /* seqs, min len, max len */
+
+/* The scratch a server worker gets by default: --max-batch-tokens. */
+#define SERVER_BATCH_TOKENS 16384
+
+#define N_BACKENDS 2
+static const char *const BACKEND_NAMES[N_BACKENDS] = {"packed", "openblas"};
 
 struct shape_out {
-	double load_ms;
+	int ran;
+	double load_ms, pack_ms, packed_mib;
+	double rss_after_load_mib, rss_peak_mib;
 	int written; /* 1 if the folder was written by this run */
 	struct result res[N_WORKLOADS];
 	double parts[N_WORKLOADS][N_STAGES];
 };
 
-/* Folder, load, check batch, then both workloads timed. */
+/* Folder, load (and pack), check batch, then every workload timed. */
 static int bench_shape(const struct hf_shape *sh, uint64_t seed, const struct opts *o,
                        struct shape_out *out, char *err, size_t n_err)
 {
@@ -329,22 +397,29 @@ static int bench_shape(const struct hf_shape *sh, uint64_t seed, const struct op
 	struct model *m = NULL;
 	struct model_ctx c;
 	int have_ctx = 0, rc;
+	double unused;
 
 	memset(ws, 0, sizeof(ws));
 	memset(&check, 0, sizeof(check));
 	if ((rc = hf_folder_ensure(o->dir, sh, seed, dir, sizeof(dir), &out->written, err,
 	                           n_err)) != 0)
 		goto fail;
+	rss_reset_peak();
 	double t0 = now_s();
 	if ((rc = model_load(dir, NULL, &m, err, n_err)) != 0)
 		goto fail;
 	out->load_ms = 1e3 * (now_s() - t0);
+	out->pack_ms = 1e3 * m->pack_seconds;
+	out->packed_mib = (double)m->packed_bytes / (1 << 20);
 
-	if ((rc = workload_make(&ws[0], WORKLOAD_NAMES[0], 32, 128, 128, sh->vocab_size, 1)) != 0 ||
-	    (rc = workload_make(&ws[1], WORKLOAD_NAMES[1], 32, 8, 256, sh->vocab_size, 2)) != 0 ||
-	    (rc = workload_make(&check, "check", 4, 3, 40, sh->vocab_size, 3)) != 0)
+	for (int i = 0; i < N_WORKLOADS; i++)
+		if ((rc = workload_make(&ws[i], WORKLOAD_NAMES[i], WORKLOAD_SHAPES[i][0],
+		                        WORKLOAD_SHAPES[i][1], WORKLOAD_SHAPES[i][2],
+		                        sh->vocab_size, 1 + (uint64_t)i)) != 0)
+			goto fail;
+	if ((rc = workload_make(&check, "check", 4, 3, 40, sh->vocab_size, 3)) != 0)
 		goto fail;
-	int32_t max_tokens = check.n_tokens;
+	int32_t max_tokens = SERVER_BATCH_TOKENS;
 	for (int i = 0; i < N_WORKLOADS; i++)
 		max_tokens = ws[i].n_tokens > max_tokens ? ws[i].n_tokens : max_tokens;
 	if ((rc = model_ctx_init(&c, m, max_tokens)) != 0) {
@@ -353,13 +428,15 @@ static int bench_shape(const struct hf_shape *sh, uint64_t seed, const struct op
 		goto fail;
 	}
 	have_ctx = 1;
+	rss_mib(&out->rss_after_load_mib, &unused);
 
 	struct packed_batch cb = workload_batch(&check);
 	if ((rc = model_forward(m, &c, &cb, err, n_err)) != 0 ||
-	    (rc = workloads_write(o->dir, sh, ws, N_WORKLOADS, &check, c.enc.x, err, n_err)) != 0)
+	    (!o->no_write &&
+	     (rc = workloads_write(o->dir, sh, ws, N_WORKLOADS, &check, c.enc.x, err, n_err)) != 0))
 		goto fail;
 
-	for (int i = 0; i < N_WORKLOADS; i++) {
+	for (int i = 0; i < N_WORKLOADS && !o->prepare_only; i++) {
 		struct result *r = &out->res[i];
 		r->shape = sh->name;
 		r->workload = WORKLOAD_NAMES[i];
@@ -369,6 +446,8 @@ static int bench_shape(const struct hf_shape *sh, uint64_t seed, const struct op
 		    (rc = time_parts(m, &c, &ws[i], out->parts[i], err, n_err)) != 0)
 			goto fail;
 	}
+	rss_mib(&unused, &out->rss_peak_mib);
+	out->ran = 1;
 	rc = 0;
 fail:
 	if (have_ctx)
@@ -382,7 +461,8 @@ fail:
 
 /* --- main ------------------------------------------------------------------------ */
 
-static int shape_selected(const char *list, const char *name)
+/* 1 if name is in the comma-separated list (NULL: every name). */
+static int in_list(const char *list, const char *name)
 {
 	if (list == NULL)
 		return 1;
@@ -409,20 +489,28 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_core [--seconds S] [--min-iters N] [--threads N] [--dir DIR]\n"
 	           "                  [--shapes minilm-l6,distilbert-base,bert-base,albert-base,\n"
-	           "                            mobilebert] [--json] [--no-breakdown]\n"
+	           "                            mobilebert] [--backends packed,openblas]\n"
+	           "                  [--json] [--no-breakdown] [--prepare] [--no-kernel-choice]\n"
 	           "  --seconds S     time each workload for at least S seconds (default 2)\n"
 	           "  --min-iters N   and at least N timed runs (default 3)\n"
-	           "  --threads N     BLAS threads (default: CPUs this process may use)\n"
+	           "  --threads N     compute threads (default: CPUs this process may use)\n"
 	           "  --dir DIR       model folders (default $BENCH_DIR, else bench/out)\n"
+	           "  --backends L    GEMM backends to time, each on its own load of the model\n"
+	           "                  (default: the one --gemm-backend auto picks here)\n"
 	           "  --json          end with one line of JSON holding every number\n"
-	           "  --no-breakdown  skip the per-operation time split\n");
+	           "  --no-breakdown  skip the per-stage time split\n"
+	           "  --prepare       write the folders and workloads/<shape>.json, time nothing\n"
+	           "  --no-kernel-choice  keep OpenBLAS's own kernel pick (smolserve\n"
+	           "                  --blas-kernel-choice false); by default bench_core picks\n"
+	           "                  them as smolserve does, re-executing itself if needed\n");
 }
 
 /* 0, 1 for --help, -1 for a bad command line. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	const char *env = getenv("BENCH_DIR");
-	*o = (struct opts){2.0, 3, 0, env != NULL && *env ? env : "bench/out", NULL, 0, 1};
+	*o = (struct opts){2.0, 3, 0, env != NULL && *env ? env : "bench/out", NULL, NULL, 0, 1,
+	                   0,   1, 0};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--json") == 0) {
@@ -431,6 +519,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		if (strcmp(a, "--no-breakdown") == 0) {
 			o->breakdown = 0;
+			continue;
+		}
+		if (strcmp(a, "--prepare") == 0) {
+			o->prepare_only = 1;
+			continue;
+		}
+		if (strcmp(a, "--no-kernel-choice") == 0) {
+			o->kernel_choice = 0;
 			continue;
 		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -447,6 +543,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->dir = v;
 		else if (strcmp(a, "--shapes") == 0)
 			o->shapes = v;
+		else if (strcmp(a, "--backends") == 0)
+			o->backends = v;
 		else
 			return -1;
 		i++;
@@ -456,114 +554,159 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 /* Every number as one line of JSON; frac_sgemm is against the better of
  * the two sgemm measurements. */
-static void print_json(const struct opts *o, int n_cpus, const double sgemm[2],
-                       const double load[2], const struct shape_out *outs, const int *ran)
+static void print_json(const struct opts *o, int n_cpus, const double sgemm[2], double packed_rate,
+                       const double load[2], struct shape_out outs[][N_BACKENDS])
 {
-	const char *env = getenv("OPENBLAS_CORETYPE");
+	const char *env = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
 	double best = sgemm[0] > sgemm[1] ? sgemm[0] : sgemm[1];
-	printf("{\"tool\":\"bench_core\",\"corename\":\"%s\",\"openblas_coretype_env\":",
-	       gemm_corename());
+	printf("{\"tool\":\"bench_core\",\"corename\":\"%s\",\"kernel\":\"%s\","
+	       "\"openblas_coretype_env\":",
+	       gemm_corename(), gemm_kernel_name());
 	if (env != NULL)
 		printf("\"%s\"", env);
 	else
 		printf("null");
+	printf(",\"openblas_l2_size_env\":");
+	if (l2 != NULL)
+		printf("\"%s\"", l2);
+	else
+		printf("null");
+	const struct gemm_core_report *kc = gemm_core_report();
+	printf(",\"kernel_choice\":{\"action\":\"%s\",\"picked\":\"%s\",\"in_use\":\"%s\"}",
+	       kc->action, kc->picked, kc->in_use);
 	printf(",\"threads\":%d,\"cpus_allowed\":%d,\"seconds\":%g,\"min_iters\":%d,"
 	       "\"loadavg_start\":%.2f,\"loadavg_end\":%.2f,"
 	       "\"sgemm\":{\"m\":4096,\"n\":3072,\"k\":768,\"gflops\":%.2f,\"gflops_before\":%.2f,"
-	       "\"gflops_after\":%.2f},"
-	       "\"results\":[",
+	       "\"gflops_after\":%.2f,\"packed_gflops\":%.2f},\"shapes\":[",
 	       gemm_get_threads(), n_cpus, o->seconds, o->min_iters, load[0], load[1], best,
-	       sgemm[0], sgemm[1]);
+	       sgemm[0], sgemm[1], packed_rate);
 	int first = 1;
-	for (size_t s = 0; s < N_SHAPES; s++) {
-		if (!ran[s])
-			continue;
-		for (int i = 0; i < N_WORKLOADS; i++) {
-			const struct result *r = &outs[s].res[i];
-			double g = r->flops / r->median_s * 1e-9;
-			printf("%s{\"shape\":\"%s\",\"workload\":\"%s\",\"n_seqs\":%d,"
-			       "\"n_tokens\":%d,\"load_ms\":%.3f,\"iters\":%d,\"median_ms\":%.3f,"
-			       "\"min_ms\":%.3f,\"max_ms\":%.3f,\"tokens_per_s\":%.1f,"
-			       "\"gflop\":%.3f,\"gflops\":%.2f,\"frac_sgemm\":%.4f",
-			       first ? "" : ",", r->shape, r->workload, (int)r->n_seqs,
-			       (int)r->n_tokens, outs[s].load_ms, r->n_iters, 1e3 * r->median_s,
-			       1e3 * r->min_s, 1e3 * r->max_s, r->n_tokens / r->median_s,
-			       r->flops * 1e-9, g, best > 0 ? g / best : 0.0);
-			if (o->breakdown) {
-				printf(",\"parts_ms\":{");
-				for (int p = 0; p < N_STAGES; p++)
-					printf("%s\"%s\":%.3f", p ? "," : "",
-					       ENCODER_STAGE_NAMES[p], 1e3 * outs[s].parts[i][p]);
-				printf("}");
-			}
-			printf("}");
+	for (size_t s = 0; s < N_SHAPES; s++)
+		for (int b = 0; b < N_BACKENDS; b++) {
+			const struct shape_out *so = &outs[s][b];
+			if (!so->ran)
+				continue;
+			printf("%s{\"shape\":\"%s\",\"backend\":\"%s\",\"load_ms\":%.3f,"
+			       "\"pack_ms\":%.3f,\"packed_mib\":%.2f,\"rss_after_load_mib\":%.2f,"
+			       "\"rss_peak_mib\":%.2f}",
+			       first ? "" : ",", SHAPES[s].name, BACKEND_NAMES[b], so->load_ms,
+			       so->pack_ms, so->packed_mib, so->rss_after_load_mib,
+			       so->rss_peak_mib);
 			first = 0;
 		}
-	}
+	printf("],\"results\":[");
+	first = 1;
+	for (size_t s = 0; s < N_SHAPES; s++)
+		for (int b = 0; b < N_BACKENDS; b++)
+			for (int i = 0; outs[s][b].ran && i < N_WORKLOADS; i++) {
+				const struct shape_out *so = &outs[s][b];
+				const struct result *r = &so->res[i];
+				double g = r->flops / r->median_s * 1e-9;
+				printf(
+				    "%s{\"shape\":\"%s\",\"backend\":\"%s\",\"workload\":\"%s\","
+				    "\"n_seqs\":%d,\"n_tokens\":%d,\"iters\":%d,\"median_ms\":%.4f,"
+				    "\"min_ms\":%.4f,\"max_ms\":%.4f,\"tokens_per_s\":%.1f,"
+				    "\"gflop\":%.4f,\"gflops\":%.2f,\"frac_sgemm\":%.4f",
+				    first ? "" : ",", r->shape, BACKEND_NAMES[b], r->workload,
+				    (int)r->n_seqs, (int)r->n_tokens, r->n_iters, 1e3 * r->median_s,
+				    1e3 * r->min_s, 1e3 * r->max_s, r->n_tokens / r->median_s,
+				    r->flops * 1e-9, g, best > 0 ? g / best : 0.0);
+				if (o->breakdown) {
+					printf(",\"parts_ms\":{");
+					for (int p = 0; p < N_STAGES; p++)
+						printf("%s\"%s\":%.3f", p ? "," : "",
+						       ENCODER_STAGE_NAMES[p],
+						       1e3 * so->parts[i][p]);
+					printf("}");
+				}
+				printf("}");
+				first = 0;
+			}
 	printf("]}\n");
 }
 
 /* The human-readable report; %sgemm is against sgemm (the better of the two
  * measurements: a busy machine drags one of them down). */
-static void print_report(const struct opts *o, const struct shape_out *outs, const int *ran,
-                         double sgemm)
+static void print_report(const struct opts *o, struct shape_out outs[][N_BACKENDS], double sgemm)
 {
-	printf("%-16s %-16s %6s %9s %9s %10s %8s %6s %5s\n", "shape", "workload", "tokens",
-	       "median_ms", "spread_%", "tokens/s", "GFLOP/s", "sgemm", "runs");
-	for (size_t s = 0; s < N_SHAPES; s++) {
-		for (int i = 0; ran[s] && i < N_WORKLOADS; i++) {
-			const struct result *r = &outs[s].res[i];
-			double g = r->flops / r->median_s * 1e-9;
-			printf("%-16s %-16s %6d %9.1f %9.1f %10.0f %8.1f %5.0f%% %5d\n", r->shape,
-			       r->workload, (int)r->n_tokens, 1e3 * r->median_s,
-			       100.0 * (r->max_s - r->min_s) / r->median_s,
-			       r->n_tokens / r->median_s, g, sgemm > 0 ? 100.0 * g / sgemm : 0.0,
-			       r->n_iters);
-		}
-	}
-	printf("\nmodel_load (mmap; w = folder written by this run):");
+	printf("%-16s %-8s %-16s %6s %9s %9s %10s %8s %6s %5s\n", "shape", "backend", "workload",
+	       "tokens", "median_ms", "spread_%", "tokens/s", "GFLOP/s", "sgemm", "runs");
 	for (size_t s = 0; s < N_SHAPES; s++)
-		if (ran[s])
-			printf(" %s %.1f ms%s", SHAPES[s].name, outs[s].load_ms,
-			       outs[s].written ? " (w)" : "");
-	printf("\n");
+		for (int b = 0; b < N_BACKENDS; b++)
+			for (int i = 0; outs[s][b].ran && i < N_WORKLOADS; i++) {
+				const struct result *r = &outs[s][b].res[i];
+				double g = r->flops / r->median_s * 1e-9;
+				printf(
+				    "%-16s %-8s %-16s %6d %9.2f %9.1f %10.0f %8.1f %5.0f%% %5d\n",
+				    r->shape, BACKEND_NAMES[b], r->workload, (int)r->n_tokens,
+				    1e3 * r->median_s, 100.0 * (r->max_s - r->min_s) / r->median_s,
+				    r->n_tokens / r->median_s, g,
+				    sgemm > 0 ? 100.0 * g / sgemm : 0.0, r->n_iters);
+			}
+	printf("\nload (mmap + layout; w = folder written by this run) and resident memory "
+	       "(scratch for %d tokens reserved):\n",
+	       SERVER_BATCH_TOKENS);
+	for (size_t s = 0; s < N_SHAPES; s++)
+		for (int b = 0; b < N_BACKENDS; b++) {
+			const struct shape_out *so = &outs[s][b];
+			if (so->ran)
+				printf(
+				    "  %-16s %-8s load %.1f ms (layout %.1f ms, %.1f MiB)%s; RSS "
+				    "after load %.1f MiB, peak %.1f MiB\n",
+				    SHAPES[s].name, BACKEND_NAMES[b], so->load_ms, so->pack_ms,
+				    so->packed_mib, so->written ? " (w)" : "",
+				    so->rss_after_load_mib, so->rss_peak_mib);
+		}
 	if (!o->breakdown)
 		return;
 	printf("\nwhere the time goes (ms, one profiled forward pass after timing):\n");
-	printf("%-16s %-16s", "shape", "workload");
+	printf("%-16s %-8s %-16s", "shape", "backend", "workload");
 	for (int p = 0; p < N_STAGES; p++)
 		printf(" %10s", ENCODER_STAGE_NAMES[p]);
 	printf("\n");
-	for (size_t s = 0; s < N_SHAPES; s++) {
-		for (int i = 0; ran[s] && i < N_WORKLOADS; i++) {
-			printf("%-16s %-16s", outs[s].res[i].shape, outs[s].res[i].workload);
-			for (int p = 0; p < N_STAGES; p++)
-				printf(" %10.1f", 1e3 * outs[s].parts[i][p]);
-			printf("\n");
-		}
-	}
+	for (size_t s = 0; s < N_SHAPES; s++)
+		for (int b = 0; b < N_BACKENDS; b++)
+			for (int i = 0; outs[s][b].ran && i < N_WORKLOADS; i++) {
+				printf("%-16s %-8s %-16s", SHAPES[s].name, BACKEND_NAMES[b],
+				       WORKLOAD_NAMES[i]);
+				for (int p = 0; p < N_STAGES; p++)
+					printf(" %10.2f", 1e3 * outs[s][b].parts[i][p]);
+				printf("\n");
+			}
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o;
 	char err[512];
-	static struct shape_out outs[N_SHAPES];
-	int ran[N_SHAPES] = {0};
-	double load[2] = {-1.0, -1.0}, sgemm[2];
+	static struct shape_out outs[N_SHAPES][N_BACKENDS];
+	double load[2] = {-1.0, -1.0}, sgemm[2] = {0.0, 0.0};
 
 	int rc = parse_args(argc, argv, &o);
 	if (rc != 0) {
 		usage(rc > 0 ? stdout : stderr);
 		return rc > 0 ? 0 : 2;
 	}
+	blas_kernels_choose(argv, o.kernel_choice);
 	for (size_t s = 0; o.shapes != NULL && s <= N_SHAPES; s++) {
 		if (s == N_SHAPES) {
 			fprintf(stderr, "bench_core: --shapes %s names no known shape\n", o.shapes);
 			return 2;
 		}
-		if (shape_selected(o.shapes, SHAPES[s].name))
+		if (in_list(o.shapes, SHAPES[s].name))
 			break;
+	}
+	int default_backend = gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED ? 0 : 1;
+	int want[N_BACKENDS];
+	for (int b = 0; b < N_BACKENDS; b++) {
+		want[b] = o.backends != NULL ? in_list(o.backends, BACKEND_NAMES[b])
+		                             : b == default_backend;
+		if (want[b] &&
+		    gemm_backend_set(b == 0 ? GEMM_BACKEND_PACKED : GEMM_BACKEND_OPENBLAS, err,
+		                     sizeof(err)) != 0) {
+			fprintf(stderr, "bench_core: %s\n", err);
+			return 2;
+		}
 	}
 	int n_cpus = cpus_allowed();
 	gemm_set_threads(o.n_threads > 0 ? o.n_threads : n_cpus);
@@ -572,38 +715,57 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const char *coretype = getenv("OPENBLAS_CORETYPE");
-	printf("OpenBLAS core %s (OPENBLAS_CORETYPE=%s), %d BLAS threads, %d CPUs allowed\n",
-	       gemm_corename(), coretype != NULL ? coretype : "unset", gemm_get_threads(), n_cpus);
+	printf("OpenBLAS core %s (OPENBLAS_CORETYPE=%s; %s: %s), packed kernel %s, %d compute "
+	       "threads, %d CPUs allowed\n",
+	       gemm_corename(), coretype != NULL ? coretype : "unset", gemm_core_report()->action,
+	       gemm_core_report()->reason, gemm_kernel_name(), gemm_get_threads(), n_cpus);
 	printf("timing: >= %d runs and >= %.1f s per workload after one warm-up; median\n",
 	       o.min_iters, o.seconds);
 	fflush(stdout);
 	getloadavg(&load[0], 1);
-	sgemm[0] = sgemm_gflops(4096, 3072, 768, 5);
+	if (!o.prepare_only)
+		sgemm[0] = sgemm_gflops(4096, 3072, 768, 5, 0);
 
 	for (size_t s = 0; s < N_SHAPES; s++) {
-		if (!shape_selected(o.shapes, SHAPES[s].name))
+		if (!in_list(o.shapes, SHAPES[s].name))
 			continue;
-		if (bench_shape(&SHAPES[s], 1000 + s, &o, &outs[s], err, sizeof(err)) != 0) {
-			fprintf(stderr, "bench_core: %s: %s\n", SHAPES[s].name, err);
-			return 1;
+		o.no_write = 0;
+		for (int b = 0; b < N_BACKENDS; b++) {
+			if (!want[b])
+				continue;
+			gemm_backend_set(b == 0 ? GEMM_BACKEND_PACKED : GEMM_BACKEND_OPENBLAS, NULL,
+			                 0);
+			if (bench_shape(&SHAPES[s], 1000 + s, &o, &outs[s][b], err, sizeof(err)) !=
+			    0) {
+				fprintf(stderr, "bench_core: %s: %s\n", SHAPES[s].name, err);
+				return 1;
+			}
+			o.no_write = 1; /* one backend's check output is the reference */
+			if (!o.prepare_only)
+				fprintf(stderr, "bench_core: %s %s: %.0f and %.0f tokens/s\n",
+				        SHAPES[s].name, BACKEND_NAMES[b],
+				        outs[s][b].res[0].n_tokens / outs[s][b].res[0].median_s,
+				        outs[s][b].res[1].n_tokens / outs[s][b].res[1].median_s);
 		}
-		ran[s] = 1;
-		fprintf(stderr, "bench_core: %s: %.0f and %.0f tokens/s\n", SHAPES[s].name,
-		        outs[s].res[0].n_tokens / outs[s].res[0].median_s,
-		        outs[s].res[1].n_tokens / outs[s].res[1].median_s);
 	}
+	if (o.prepare_only)
+		return 0;
 
-	sgemm[1] = sgemm_gflops(4096, 3072, 768, 5);
+	sgemm[1] = sgemm_gflops(4096, 3072, 768, 5, 0);
+	double packed_rate = gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED || want[0]
+	                         ? sgemm_gflops(4096, 3072, 768, 5, 1)
+	                         : 0.0;
 	getloadavg(&load[1], 1);
 	double best = sgemm[0] > sgemm[1] ? sgemm[0] : sgemm[1];
-	printf("sgemm gemm_nt 4096x3072x768: %.1f GFLOP/s before, %.1f after (best of 5 each)\n",
-	       sgemm[0], sgemm[1]);
+	printf("sgemm gemm_nt 4096x3072x768 (OpenBLAS, one call on %d threads): %.1f GFLOP/s "
+	       "before, %.1f after (best of 5 each); the packed kernel on the same shape: %.1f\n",
+	       gemm_get_threads(), sgemm[0], sgemm[1], packed_rate);
 	printf("load average %.2f before, %.2f after%s\n\n", load[0], load[1],
 	       fabs(sgemm[1] - sgemm[0]) > 0.1 * best || load[1] > n_cpus + 1.0
 	           ? " -- the machine was busy: these numbers are noisy"
 	           : "");
-	print_report(&o, outs, ran, best);
+	print_report(&o, outs, best);
 	if (o.json)
-		print_json(&o, n_cpus, sgemm, load, outs, ran);
+		print_json(&o, n_cpus, sgemm, packed_rate, load, outs);
 	return 0;
 }

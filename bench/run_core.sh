@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# bench/run_core.sh: the core benchmark, end to end. Builds bench_core (own build dir),
-# runs it with OpenBLAS's kernel as the environment sets it and again forced to SkylakeX,
-# runs the PyTorch peer (bench/torch_peer.py, Debian's python3-torch) on the same folders
-# and workloads under both settings, and prints one table (bench/report.py).
+# bench/run_core.sh: the whole engine comparison in one command. Builds bench_core and
+# smolserve (own build dir), writes the random-weight model folders and workloads, exports
+# them to ONNX (bench/ort_export.py, Debian's python3-torch), installs onnxruntime-node into
+# bench/node_modules if missing, then runs, round after round and interleaved so that a
+# busy machine hits every tool alike:
+#   - bench_core with both GEMM backends (packed, openblas) on every shape,
+#   - the onnxruntime peer (bench/ort_peer.mjs, 2 intra-op threads),
+#   - the PyTorch peer (bench/torch_peer.py, OMP_WAIT_POLICY=passive; first round only),
+#   - the first /embed after a fresh start and the server's RSS (bench/first_embed.py),
+# each once with the OpenBLAS environment as it is ("env") and once with OPENBLAS_CORETYPE
+# and OPENBLAS_L2_SIZE unset ("unset"), and prints one table of medians and ranges over the
+# rounds with the ratios measured in the same round (bench/report.py).
 #
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (default bench/out),
-# BENCH_SECONDS (default 1: each workload is timed >= this long and >= BENCH_MIN_ITERS
-# runs, default 3), BENCH_THREADS (default: every CPU the process may use),
-# BENCH_SHAPES (default minilm-l6,distilbert-base,bert-base,albert-base,mobilebert).
-# About 10 minutes on a quiet 2-core machine, most of it in BERT-base and ALBERT-base and
-# in PyTorch.
+# BENCH_SECONDS (default 1: each workload is timed >= this long and >= BENCH_MIN_ITERS runs,
+# default 3), BENCH_THREADS (default: every CPU the process may use; onnxruntime gets the
+# same number of intra-op threads), BENCH_SHAPES (default
+# minilm-l6,distilbert-base,bert-base,albert-base,mobilebert), BENCH_ROUNDS (default 3),
+# BENCH_PEERS (default "ort torch"), BENCH_SETTINGS (default "env unset").
+# About 25 minutes on a quiet 2-core machine with the defaults; BENCH_SHAPES=minilm-l6
+# BENCH_PEERS=ort takes about 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +29,14 @@ SECS=${BENCH_SECONDS:-1}
 ITERS=${BENCH_MIN_ITERS:-3}
 THREADS=${BENCH_THREADS:-0}
 SHAPES=${BENCH_SHAPES:-minilm-l6,distilbert-base,bert-base,albert-base,mobilebert}
+ROUNDS=${BENCH_ROUNDS:-3}
+PEERS=${BENCH_PEERS:-ort torch}
+SETTINGS=${BENCH_SETTINGS:-env unset}
 PY=/usr/bin/python3 # Debian's python with python3-torch, not a pyenv shim
 RES=$OUT/results
 export BENCH_DIR=$OUT
+
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 
 if ! "$PY" -c 'import torch' 2>/dev/null; then
 	echo "run_core.sh: $PY cannot import torch; apt-get install -y python3-torch" >&2
@@ -30,42 +45,64 @@ fi
 if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" --buildtype=release
 fi
-ninja -C "$BUILD" bench/bench_core
+ninja -C "$BUILD" bench/bench_core server/smolserve
 mkdir -p "$RES"
 rm -f "$RES"/*.json "$RES"/*.log
 
-core_args=(--seconds "$SECS" --min-iters "$ITERS" --threads "$THREADS" --shapes "$SHAPES" --json)
-torch_args=(--seconds "$SECS" --min-iters "$ITERS" --threads "$THREADS" --shapes "$SHAPES" --json)
+if [ "$THREADS" = 0 ]; then
+	THREADS=$("$PY" -c 'import os; print(len(os.sched_getaffinity(0)))')
+fi
+"$BUILD/bench/bench_core" --prepare --shapes "$SHAPES" --threads "$THREADS"
+if has_peer ort; then
+	"$PY" bench/ort_export.py --shapes "$SHAPES" 2> >(grep -v -i warn >&2)
+	if [ ! -d bench/node_modules/onnxruntime-node ]; then
+		# --ignore-scripts: its install script fetches from nuget.org; the CPU build is in
+		# the package itself. Versions pinned in bench/package.json.
+		(cd bench && npm install --ignore-scripts --no-audit --no-fund)
+	fi
+fi
 
-# run NAME [VAR=value ...] -- command...: tees the output to $RES/NAME.log and keeps
-# the last line (the tool's JSON) in $RES/NAME.json.
+core_args=(--seconds "$SECS" --min-iters "$ITERS" --threads "$THREADS" --shapes "$SHAPES"
+	--backends packed,openblas --json)
+peer_args=(--seconds "$SECS" --min-iters "$ITERS" --threads "$THREADS" --shapes "$SHAPES" --json)
+
+# run NAME SETTING -- command...: runs the command with the OpenBLAS environment of SETTING,
+# tees its output to $RES/NAME.log and keeps the last line (the tool's JSON) in
+# $RES/NAME.json.
 run() {
-	local name=$1
-	shift
+	local name=$1 setting=$2
+	shift 3
 	local envs=()
-	while [ "$1" != "--" ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
+	if [ "$setting" = unset ]; then
+		envs=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+	fi
 	echo
-	echo "=== $name: ${envs[*]:-(environment as is)} $*"
+	echo "=== $name ($setting: OPENBLAS_CORETYPE=$(env "${envs[@]}" printenv OPENBLAS_CORETYPE ||
+		echo unset)) $*  [load $(cut -d' ' -f1-3 /proc/loadavg)]"
 	env "${envs[@]}" "$@" | tee "$RES/$name.log"
 	tail -n 1 "$RES/$name.log" >"$RES/$name.json"
 }
 
-# 1. OpenBLAS kernel as the environment sets it (OPENBLAS_CORETYPE as set, or autodetect).
-run core-env -- "$BUILD/bench/bench_core" "${core_args[@]}"
-# The untuned torch run is a reference point only: one timed batch after the warm-up.
-run torch-asis-env -- "$PY" bench/torch_peer.py "${torch_args[@]}" --min-iters 1 --seconds 0 \
-	--fixtures tests/fixtures/bert tests/fixtures/distilbert tests/fixtures/albert \
-	tests/fixtures/mobilebert
-run torch-env OMP_WAIT_POLICY=passive -- "$PY" bench/torch_peer.py "${torch_args[@]}"
-
-# 2. Forced to the AVX-512 kernels.
-run core-skx OPENBLAS_CORETYPE=SkylakeX -- "$BUILD/bench/bench_core" "${core_args[@]}"
-run torch-skx OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=passive -- \
-	"$PY" bench/torch_peer.py "${torch_args[@]}"
+for round in $(seq 1 "$ROUNDS"); do
+	for setting in $SETTINGS; do
+		breakdown=()
+		[ "$round" = 1 ] || breakdown=(--no-breakdown)
+		run "core-$setting-$round" "$setting" -- "$BUILD/bench/bench_core" "${core_args[@]}" \
+			"${breakdown[@]}"
+		if has_peer ort; then
+			run "ort-$setting-$round" "$setting" -- node bench/ort_peer.mjs "${peer_args[@]}"
+		fi
+		if has_peer torch && [ "$round" = 1 ]; then
+			run "torch-$setting-$round" "$setting" -- env OMP_WAIT_POLICY=passive \
+				"$PY" bench/torch_peer.py "${peer_args[@]}" --fixtures tests/fixtures/bert \
+				tests/fixtures/distilbert tests/fixtures/albert tests/fixtures/mobilebert
+		fi
+		if [[ ",$SHAPES," == *",minilm-l6,"* ]]; then
+			run "start-$setting-$round" "$setting" -- "$PY" bench/first_embed.py \
+				--bin "$BUILD/server/smolserve" --model "$OUT/minilm-l6" --runs 3 --json
+		fi
+	done
+done
 
 echo
 "$PY" bench/report.py "$RES" | tee "$RES/table.txt"

@@ -333,3 +333,11 @@ void gemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, s
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k,
 	            1.0f, a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
 }
+
+void gemm_nt_openblas_mt(float *c, size_t ldc, const float *a, size_t lda, const float *b,
+                         size_t ldb, size_t m, size_t n, size_t k, int n_threads)
+{
+	openblas_set_num_threads(n_threads > 0 ? n_threads : 1);
+	gemm_nt(c, ldc, a, lda, b, ldb, m, n, k, 0);
+	openblas_set_num_threads(1);
+}

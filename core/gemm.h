@@ -118,6 +118,12 @@ void gemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float *b, s
 void gemm_nn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, size_t m,
              size_t n, size_t k);
 
+/* gemm_nt (no accumulate) as one OpenBLAS call on n_threads of OpenBLAS's
+ * own threads, then OpenBLAS back at one: for measuring OpenBLAS alone
+ * (bench/). Not while a team runs products. */
+void gemm_nt_openblas_mt(float *c, size_t ldc, const float *a, size_t lda, const float *b,
+                         size_t ldb, size_t m, size_t n, size_t k, int n_threads);
+
 /*
  * Threads per compute team (one team per worker; each encoder scratch
  * starts one of this size) and OpenBLAS kept at one thread. Call before

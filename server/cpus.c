@@ -5,10 +5,15 @@
  */
 #include "cpus.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "gemm.h"
 
 static double cgroup_quota(void)
 {
@@ -98,4 +103,74 @@ void memory_mark_loaded(void)
 unsigned long long memory_after_load(void)
 {
 	return loaded_rss;
+}
+
+/* --- OpenBLAS kernels (server/main.c says why) --------------------------- */
+
+/* Set by smolserve on the process it re-executes: the core OpenBLAS had
+ * picked by itself. */
+#define REEXEC_MARK "SMOLSERVE_OPENBLAS_REEXEC"
+/* For tests only: pretend OpenBLAS picked this core (e.g. "Prescott"), to
+ * exercise the re-exec on a machine where OpenBLAS picks well. */
+#define TEST_PICKED "SMOLSERVE_TEST_OPENBLAS_PICKED"
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src != NULL ? src : "");
+}
+
+void blas_kernels_choose(char **argv, int enabled)
+{
+	struct gemm_core_report r;
+	struct cpu_isa cpu;
+	const char *user = getenv("OPENBLAS_CORETYPE"), *mark = getenv(REEXEC_MARK);
+	memset(&r, 0, sizeof(r));
+	cpu_isa_detect(&cpu);
+	copy_str(r.in_use, sizeof(r.in_use), gemm_corename());
+	if (mark != NULL) {
+		const char *want = gemm_core_choose(&cpu, mark, r.reason, sizeof(r.reason));
+		copy_str(r.picked, sizeof(r.picked), mark);
+		copy_str(r.action, sizeof(r.action), "set");
+		if (want == NULL || strcmp(want, r.in_use) != 0) {
+			copy_str(r.action, sizeof(r.action), "failed");
+			snprintf(
+			    r.reason, sizeof(r.reason),
+			    "OPENBLAS_CORETYPE=%s was set after OpenBLAS picked %s, but it runs "
+			    "%s",
+			    user != NULL ? user : "?", mark, r.in_use);
+		}
+		unsetenv(REEXEC_MARK);
+	} else if (user != NULL) {
+		copy_str(r.action, sizeof(r.action), "user");
+		snprintf(r.reason, sizeof(r.reason),
+		         "OPENBLAS_CORETYPE=%s is set in the environment: never overridden", user);
+	} else if (!enabled) {
+		copy_str(r.action, sizeof(r.action), "off");
+		copy_str(r.picked, sizeof(r.picked), r.in_use);
+		copy_str(r.reason, sizeof(r.reason),
+		         "--blas-kernel-choice is false: OpenBLAS's own pick is kept");
+	} else {
+		const char *test = getenv(TEST_PICKED);
+		copy_str(r.picked, sizeof(r.picked), test != NULL ? test : r.in_use);
+		const char *want = gemm_core_choose(&cpu, r.picked, r.reason, sizeof(r.reason));
+		copy_str(r.action, sizeof(r.action), "kept");
+		if (want != NULL) {
+			fprintf(stderr, "smolserve: %s; restarting with OPENBLAS_CORETYPE=%s\n",
+			        r.reason, want);
+			fflush(stderr);
+			setenv("OPENBLAS_CORETYPE", want, 1);
+			setenv(REEXEC_MARK, r.picked, 1);
+			execv("/proc/self/exe", argv);
+			int e = errno; /* still here: run with what OpenBLAS picked */
+			unsetenv("OPENBLAS_CORETYPE");
+			unsetenv(REEXEC_MARK);
+			copy_str(r.action, sizeof(r.action), "failed");
+			snprintf(r.reason + strlen(r.reason), sizeof(r.reason) - strlen(r.reason),
+			         "; restarting failed (%s)", strerror(e));
+		}
+	}
+	if (strcmp(r.action, "set") == 0 || strcmp(r.action, "failed") == 0)
+		fprintf(stderr, "smolserve: OpenBLAS kernels %s (%s): %s\n", r.in_use, r.action,
+		        r.reason);
+	gemm_core_report_set(&r);
 }

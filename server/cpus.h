@@ -1,7 +1,8 @@
 /*
  * How many CPUs this process may really use (affinity mask and cgroup v2
  * cpu.max quota), and the thread layout derived from it: workers x BLAS
- * threads never exceeds that count. Also how much memory it holds.
+ * threads never exceeds that count. Also how much memory it holds, and
+ * which OpenBLAS kernels it should run.
  */
 #ifndef SMOLSERVE_SERVER_CPUS_H
 #define SMOLSERVE_SERVER_CPUS_H
@@ -25,6 +26,17 @@ int cpus_usable(struct thread_layout *out);
  */
 int cpus_layout(struct thread_layout *l, int want_workers, int want_blas, char *err,
                 unsigned long n_err);
+
+/*
+ * The OpenBLAS kernel choice, first thing in main (see server/main.c): if
+ * OPENBLAS_CORETYPE is unset, enabled, and OpenBLAS picked older kernels
+ * than CPUID says the CPU runs, sets OPENBLAS_CORETYPE and executes
+ * /proc/self/exe with argv again (so it returns only when no re-exec
+ * happened, or when it failed). Fills gemm_core_report for the start line
+ * and /info; says on stderr when it changed something. Before any thread
+ * starts.
+ */
+void blas_kernels_choose(char **argv, int enabled);
 
 /*
  * This process's resident memory (VmRSS) and its peak so far (VmHWM), in

@@ -9,98 +9,24 @@
  * (gemm_core_choose) and, if the pick is older, sets OPENBLAS_CORETYPE and
  * executes itself again, so the library loads with the right kernels. The
  * new process finds SMOLSERVE_OPENBLAS_REEXEC (the core OpenBLAS had
- * picked) and reports what happened instead of choosing again.
+ * picked) and reports what happened instead of choosing again
+ * (blas_kernels_choose, server/cpus.c).
  */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "cpus.h"
 #include "gemm.h"
 #include "run.h"
 #include "service.h"
 #include "settings.h"
-
-/* Set by smolserve on the process it re-executes: the core OpenBLAS had
- * picked by itself. */
-#define REEXEC_MARK "SMOLSERVE_OPENBLAS_REEXEC"
-/* For tests only: pretend OpenBLAS picked this core (e.g. "Prescott"), to
- * exercise the re-exec on a machine where OpenBLAS picks well. */
-#define TEST_PICKED "SMOLSERVE_TEST_OPENBLAS_PICKED"
-
-static void copy(char *dst, size_t n, const char *src)
-{
-	snprintf(dst, n, "%s", src != NULL ? src : "");
-}
-
-/*
- * Decides OpenBLAS's kernels (see the top of this file); returns only if
- * no re-exec happened. Fills gemm_core_report for the start line and
- * /info, and says on stderr when it changed something.
- */
-static void choose_blas_kernels(char **argv, int enabled)
-{
-	struct gemm_core_report r;
-	struct cpu_isa cpu;
-	const char *user = getenv("OPENBLAS_CORETYPE"), *mark = getenv(REEXEC_MARK);
-	memset(&r, 0, sizeof(r));
-	cpu_isa_detect(&cpu);
-	copy(r.in_use, sizeof(r.in_use), gemm_corename());
-	if (mark != NULL) {
-		const char *want = gemm_core_choose(&cpu, mark, r.reason, sizeof(r.reason));
-		copy(r.picked, sizeof(r.picked), mark);
-		copy(r.action, sizeof(r.action), "set");
-		if (want == NULL || strcmp(want, r.in_use) != 0) {
-			copy(r.action, sizeof(r.action), "failed");
-			snprintf(
-			    r.reason, sizeof(r.reason),
-			    "OPENBLAS_CORETYPE=%s was set after OpenBLAS picked %s, but it runs "
-			    "%s",
-			    user != NULL ? user : "?", mark, r.in_use);
-		}
-		unsetenv(REEXEC_MARK);
-	} else if (user != NULL) {
-		copy(r.action, sizeof(r.action), "user");
-		snprintf(r.reason, sizeof(r.reason),
-		         "OPENBLAS_CORETYPE=%s is set in the environment: never overridden", user);
-	} else if (!enabled) {
-		copy(r.action, sizeof(r.action), "off");
-		copy(r.picked, sizeof(r.picked), r.in_use);
-		copy(r.reason, sizeof(r.reason),
-		     "--blas-kernel-choice is false: OpenBLAS's own pick is kept");
-	} else {
-		const char *test = getenv(TEST_PICKED);
-		copy(r.picked, sizeof(r.picked), test != NULL ? test : r.in_use);
-		const char *want = gemm_core_choose(&cpu, r.picked, r.reason, sizeof(r.reason));
-		copy(r.action, sizeof(r.action), "kept");
-		if (want != NULL) {
-			fprintf(stderr, "smolserve: %s; restarting with OPENBLAS_CORETYPE=%s\n",
-			        r.reason, want);
-			fflush(stderr);
-			setenv("OPENBLAS_CORETYPE", want, 1);
-			setenv(REEXEC_MARK, r.picked, 1);
-			execv("/proc/self/exe", argv);
-			int e = errno; /* still here: run with what OpenBLAS picked */
-			unsetenv("OPENBLAS_CORETYPE");
-			unsetenv(REEXEC_MARK);
-			copy(r.action, sizeof(r.action), "failed");
-			snprintf(r.reason + strlen(r.reason), sizeof(r.reason) - strlen(r.reason),
-			         "; restarting failed (%s)", strerror(e));
-		}
-	}
-	if (strcmp(r.action, "set") == 0 || strcmp(r.action, "failed") == 0)
-		fprintf(stderr, "smolserve: OpenBLAS kernels %s (%s): %s\n", r.in_use, r.action,
-		        r.reason);
-	gemm_core_report_set(&r);
-}
 
 /* Settings-driven set-up shared by serve and run: the kernel choice (may
  * re-exec) and the GEMM backend. 0, or 2 after printing why. */
 static int set_up(const struct settings *s, char **argv)
 {
 	char err[256];
-	choose_blas_kernels(argv, s->blas_kernel_choice);
+	blas_kernels_choose(argv, s->blas_kernel_choice);
 	int b = gemm_backend_parse(s->gemm_backend);
 	if (b < 0) {
 		fprintf(stderr,
@@ -148,7 +74,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "smolserve: %s\n", err);
 			return 2;
 		}
-		choose_blas_kernels(argv, s.blas_kernel_choice);
+		blas_kernels_choose(argv, s.blas_kernel_choice);
 		const struct gemm_core_report *r = gemm_core_report();
 		printf("smolserve %s (OpenBLAS %s kernels, %s: %s; packed kernel %s)\n",
 		       SMOLSERVE_VERSION, gemm_corename(), r->action, r->reason,
