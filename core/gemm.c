@@ -46,16 +46,17 @@ const struct gemm_kernel *gemm_kernel(void)
 	if (ready)
 		return &chosen;
 	struct gemm_kernel k = GENERIC;
+	int cap = kernels_isa_cap();
 	k.mr = gemm_mr_generic;
 	__builtin_cpu_init();
 #ifdef SMOLSERVE_HAVE_AVX2
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+	if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
 		k = AVX2;
 		k.mr = gemm_mr_avx2;
 	}
 #endif
 #ifdef SMOLSERVE_HAVE_AVX512
-	if (__builtin_cpu_supports("avx512f")) {
+	if (cap >= 2 && __builtin_cpu_supports("avx512f")) {
 		k = AVX512;
 		k.mr = gemm_mr_avx512;
 	}
@@ -151,24 +152,53 @@ size_t gemm_pack_bytes(const struct dense *const *parts, int n_parts)
 	return (bytes + 63) & ~(size_t)63;
 }
 
+/* Row r of the concatenation of parts (NULL past the end); *bias_out its
+ * bias (0 without one). */
+static const float *part_row(const struct dense *const *parts, int n_parts, int32_t r,
+                             float *bias_out)
+{
+	for (int i = 0; i < n_parts; i++) {
+		if (r < parts[i]->n_out) {
+			*bias_out = parts[i]->b != NULL ? parts[i]->b[r] : 0.0f;
+			return parts[i]->w + (size_t)r * (size_t)parts[i]->n_in;
+		}
+		r -= parts[i]->n_out;
+	}
+	*bias_out = 0.0f;
+	return NULL;
+}
+
 void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts, float *mem,
                 struct gemm_packed *packed, float *bias)
 {
 	int32_t n_in = parts[0]->n_in, n_out = parts_rows(parts, n_parts);
 	int32_t n_panels = (n_out + GEMM_NR - 1) / GEMM_NR;
-	memset(mem, 0, (size_t)n_panels * (size_t)n_in * GEMM_NR * sizeof(float));
-	int32_t row = 0;
-	for (int i = 0; i < n_parts; i++) {
-		const struct dense *d = parts[i];
-		for (int32_t r = 0; r < d->n_out; r++, row++) {
-			const float *src = d->w + (size_t)r * (size_t)n_in;
-			float *dst =
-			    mem + (size_t)(row / GEMM_NR) * (size_t)n_in * GEMM_NR + row % GEMM_NR;
-			for (int32_t k = 0; k < n_in; k++)
-				dst[(size_t)k * GEMM_NR] = src[k];
-			if (bias != NULL)
-				bias[row] = d->b != NULL ? d->b[r] : 0.0f;
+	for (int32_t p = 0; p < n_panels; p++) {
+		/* panel p, (n_in, 32): written in order, its 32 source rows read
+		 * side by side (they stay in L1 while k sweeps a cache line) */
+		const float *src[GEMM_NR];
+		float b;
+		for (int j = 0; j < GEMM_NR; j++) {
+			src[j] = part_row(parts, n_parts, p * GEMM_NR + j, &b);
+			if (bias != NULL && p * GEMM_NR + j < n_out)
+				bias[p * GEMM_NR + j] = b;
 		}
+		float *dst = mem + (size_t)p * (size_t)n_in * GEMM_NR;
+		for (int j = 0; j < GEMM_NR; j++) /* rows past n_out: zero */
+			if (src[j] == NULL)
+				for (int32_t k = 0; k < n_in; k++)
+					dst[(size_t)k * GEMM_NR + (size_t)j] = 0.0f;
+		int32_t k0 = 0;
+		for (; k0 + 16 <= n_in; k0 += 16) /* a (32 x 16) block, L1-resident */
+			for (int j = 0; j < GEMM_NR; j++)
+				if (src[j] != NULL)
+					for (int kk = 0; kk < 16; kk++)
+						dst[(size_t)(k0 + kk) * GEMM_NR + (size_t)j] =
+						    src[j][k0 + kk];
+		for (int j = 0; j < GEMM_NR; j++)
+			if (src[j] != NULL)
+				for (int32_t k = k0; k < n_in; k++)
+					dst[(size_t)k * GEMM_NR + (size_t)j] = src[j][k];
 	}
 	*packed = (struct gemm_packed){mem, n_in, n_out, n_panels};
 	*out = (struct dense){n_parts == 1 ? parts[0]->w : NULL, bias, n_in, n_out, packed};
@@ -296,6 +326,8 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
 	j.be = gemm_backend_for(m, (size_t)d->n_out, (size_t)d->n_in);
 	if (j.be == GEMM_BACKEND_PACKED && d->packed == NULL)
 		j.be = GEMM_BACKEND_OPENBLAS;
+	if (j.be == GEMM_BACKEND_OPENBLAS && d->w == NULL) /* a fused layout only */
+		j.be = GEMM_BACKEND_PACKED;
 	int n = team_size(t);
 	j.by_rows = n == 1 || m >= (size_t)(2 * n * gemm_kernel()->mr);
 	team_run(t, dense_part, &j);

@@ -6,6 +6,8 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels-impl.h"
 
@@ -38,6 +40,16 @@ static const struct kernel_table AVX2 = KERNEL_TABLE(avx2, "avx2+fma");
 static const struct kernel_table AVX512 = KERNEL_TABLE(avx512, "avx512");
 #endif
 
+int kernels_isa_cap(void)
+{
+	const char *v = getenv("SMOLSERVE_ISA");
+	if (v == NULL || strcmp(v, "avx512") == 0)
+		return 2;
+	if (strcmp(v, "avx2") == 0)
+		return 1;
+	return strcmp(v, "generic") == 0 ? 0 : 2;
+}
+
 static const struct kernel_table *kernels(void)
 {
 	static const struct kernel_table *_Atomic chosen;
@@ -45,14 +57,14 @@ static const struct kernel_table *kernels(void)
 	if (k != NULL)
 		return k;
 	k = &GENERIC;
-#ifdef SMOLSERVE_HAVE_AVX2
+	int cap = kernels_isa_cap();
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#ifdef SMOLSERVE_HAVE_AVX2
+	if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 		k = &AVX2;
 #endif
 #ifdef SMOLSERVE_HAVE_AVX512
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f"))
+	if (cap >= 2 && __builtin_cpu_supports("avx512f"))
 		k = &AVX512;
 #endif
 	chosen = k; /* every thread computes the same answer: a benign race */

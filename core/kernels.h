@@ -61,8 +61,15 @@ void softmax_rows(float *x, float scale, size_t n_rows, size_t n);
 /* out = x / max(||x||_2, 1e-12), as torch.nn.functional.normalize. */
 void l2_normalize(float *out, const float *x, size_t n);
 
+/* The widest instruction set kernels may use: 2 (AVX-512), 1 (AVX2 + FMA)
+ * or 0 (baseline), from the environment variable SMOLSERVE_ISA (avx512,
+ * avx2, generic; unset: 2) -- for tests and benchmarks of the narrower
+ * variants on a wide machine. The CPU's own features still apply. */
+int kernels_isa_cap(void);
+
 /* Which compiled variant of the hot loops runs here: "avx512", "avx2+fma"
- * or "generic" (chosen once from the CPU's features). */
+ * or "generic" (chosen once from the CPU's features, capped by
+ * kernels_isa_cap). */
 const char *kernels_variant(void);
 
 /* 1 / (1 + exp(-x)) over n elements, out may equal x. */

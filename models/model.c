@@ -7,6 +7,7 @@
 #include "model.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "model-impl.h"
 #include "status.h"
+#include "team.h"
 #include "tokenizer_load.h"
 
 struct arch_entry {
@@ -248,13 +250,16 @@ struct pack_job {
 	struct dense *out;
 	const struct dense *parts[3];
 	int n_parts;
-	int same_as; /* an earlier job with the same weights (ALBERT's shared
-	              * layers, a head that is the pooler), or -1 */
+	int same_as;                /* an earlier job with the same weights (ALBERT's shared
+	                             * layers, a head that is the pooler), or -1 */
+	float *mem, *bias;          /* where it goes in the arena */
+	struct gemm_packed *packed; /* its descriptor */
 };
 
 struct pack_plan {
 	struct pack_job *jobs;
 	int n, cap;
+	atomic_int next; /* the next job a team thread takes */
 };
 
 static void plan_add(struct pack_plan *p, struct dense *out, const struct dense *a,
@@ -263,7 +268,8 @@ static void plan_add(struct pack_plan *p, struct dense *out, const struct dense 
 	if (p->n == p->cap || a->w == NULL)
 		return; /* cap is counted up front; a missing weight is not packed */
 	struct pack_job *j = &p->jobs[p->n];
-	*j = (struct pack_job){out, {a, b, c}, c != NULL ? 3 : b != NULL ? 2 : 1, -1};
+	*j = (struct pack_job){out,  {a, b, c}, c != NULL ? 3 : b != NULL ? 2 : 1, -1, NULL,
+	                       NULL, NULL};
 	for (int i = 0; i < p->n; i++)
 		if (p->jobs[i].parts[0]->w == a->w && p->jobs[i].n_parts == j->n_parts)
 			j->same_as = i;
@@ -320,14 +326,45 @@ static double seconds_now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* One job: lays its parts out, then lets go of the mapped originals. */
+static void pack_one(struct pack_job *j)
+{
+	struct dense keep[3];
+	const struct dense *parts[3];
+	for (int k = 0; k < j->n_parts; k++) { /* out may be parts[0] itself */
+		keep[k] = *j->parts[k];
+		parts[k] = &keep[k];
+	}
+	dense_pack(j->out, parts, j->n_parts, j->mem, j->packed, j->bias);
+	for (int k = 0; k < j->n_parts; k++)
+		release_pages(keep[k].w,
+		              (size_t)keep[k].n_out * (size_t)keep[k].n_in * sizeof(float));
+}
+
+/* A team thread's share: jobs taken one at a time from the plan. */
+static void pack_part(void *arg, int i, int n)
+{
+	struct pack_plan *p = arg;
+	(void)i, (void)n;
+	for (;;) {
+		int k = atomic_fetch_add(&p->next, 1);
+		if (k >= p->n)
+			return;
+		if (p->jobs[k].same_as < 0)
+			pack_one(&p->jobs[k]);
+	}
+}
+
 /*
  * Lays every dense layer out once for the packed backend (q, k, v fused
  * into one product per layer, MobileBERT's q and k likewise), into one
- * arena shared by all workers, and lets go of the mapped originals.
+ * arena shared by all workers, on a team of gemm_get_threads() threads
+ * (start-up time), and lets go of the mapped originals.
  */
 static int pack_weights(struct model *m, char *err, size_t n_err)
 {
-	struct pack_plan p = {NULL, 0, 0};
+	struct pack_plan p = {NULL, 0, 0, 0};
+	struct team *team = NULL;
 	int32_t layers = m->enc.n_layers;
 	double t0 = seconds_now();
 	p.cap = 2 + 2 * MODEL_MAX_HEAD_LAYERS + layers * (4 + 8 + 2 * MOBILEBERT_MAX_FFN);
@@ -341,36 +378,32 @@ static int pack_weights(struct model *m, char *err, size_t n_err)
 			    gemm_pack_bytes(p.jobs[i].parts, p.jobs[i].n_parts) +
 			    arena_size_of((size_t)(3 * p.jobs[i].parts[0]->n_out) * sizeof(float));
 	if ((m->packs = calloc((size_t)(p.n > 0 ? p.n : 1), sizeof(*m->packs))) == NULL ||
-	    arena_init_lazy(&m->pack_arena, bytes) != 0)
+	    arena_init_lazy(&m->pack_arena, bytes) != 0 ||
+	    team_create(&team, gemm_get_threads()) != 0)
 		goto oom;
 	m->n_packs = p.n;
 	for (int i = 0; i < p.n; i++) {
 		struct pack_job *j = &p.jobs[i];
-		if (j->same_as >= 0) {
-			*j->out = *p.jobs[j->same_as].out;
+		if (j->same_as >= 0)
 			continue;
-		}
 		size_t n_out = 0;
 		for (int k = 0; k < j->n_parts; k++)
 			n_out += (size_t)j->parts[k]->n_out;
-		float *mem = arena_alloc(&m->pack_arena, gemm_pack_bytes(j->parts, j->n_parts));
-		float *bias = arena_alloc(&m->pack_arena, n_out * sizeof(float));
-		struct dense keep[3];
-		const struct dense *parts[3];
-		for (int k = 0; k < j->n_parts; k++) { /* out may be parts[0] itself */
-			keep[k] = *j->parts[k];
-			parts[k] = &keep[k];
-		}
-		dense_pack(j->out, parts, j->n_parts, mem, &m->packs[i], bias);
-		for (int k = 0; k < j->n_parts; k++)
-			release_pages(keep[k].w,
-			              (size_t)keep[k].n_out * (size_t)keep[k].n_in * sizeof(float));
-		m->packed_bytes += gemm_pack_bytes(parts, j->n_parts);
+		j->mem = arena_alloc(&m->pack_arena, gemm_pack_bytes(j->parts, j->n_parts));
+		j->bias = arena_alloc(&m->pack_arena, n_out * sizeof(float));
+		j->packed = &m->packs[i];
+		m->packed_bytes += gemm_pack_bytes(j->parts, j->n_parts);
 	}
+	team_run(team, pack_part, &p);
+	for (int i = 0; i < p.n; i++) /* copies of what was laid out */
+		if (p.jobs[i].same_as >= 0)
+			*p.jobs[i].out = *p.jobs[p.jobs[i].same_as].out;
+	team_destroy(team);
 	free(p.jobs);
 	m->pack_seconds = seconds_now() - t0;
 	return 0;
 oom:
+	team_destroy(team);
 	free(p.jobs);
 	return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory laying out the weights",
 	                   m->dir);

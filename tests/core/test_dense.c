@@ -358,6 +358,18 @@ static void use_openblas(void)
 	ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_OPENBLAS, NULL, 0), 0);
 }
 
+/* The narrower kernels, on whatever machine runs the tests (the CPU's own
+ * features still apply: on a CPU without AVX2 both run the baseline). */
+static void use_avx2(void)
+{
+	setenv("SMOLSERVE_ISA", "avx2", 1);
+}
+
+static void use_generic(void)
+{
+	setenv("SMOLSERVE_ISA", "generic", 1);
+}
+
 int main(void)
 {
 	Suite *s = suite_create("dense");
@@ -376,5 +388,16 @@ int main(void)
 	tcase_add_checked_fixture(ob, use_openblas, NULL);
 	tcase_add_loop_test(ob, test_dense_forward_matches_naive, 0, N_SHAPES);
 	suite_add_tcase(s, ob);
+	void (*isa[2])(void) = {use_avx2, use_generic};
+	const char *isa_names[2] = {"avx2", "generic"};
+	for (int i = 0; i < 2; i++) {
+		TCase *t = tcase_create(isa_names[i]);
+		tcase_set_timeout(t, 120);
+		tcase_add_checked_fixture(t, isa[i], NULL);
+		tcase_add_loop_test(t, test_dense_forward_matches_naive, 0, N_SHAPES);
+		tcase_add_test(t, test_fused_pack_equals_parts);
+		tcase_add_loop_test(t, test_attention_matches_naive, 0, 4);
+		suite_add_tcase(s, t);
+	}
 	return test_run_suite(s);
 }

@@ -230,7 +230,7 @@ END_TEST
 
 /* The same checks on a compute team of two threads (products split by
  * rows or columns, attention pairs shared out), with the packed GEMM
- * backend and with OpenBLAS. */
+ * backend, with OpenBLAS, and with the AVX2 kernels. */
 static void two_threads(void)
 {
 	gemm_set_threads(2);
@@ -242,6 +242,13 @@ static void two_threads_openblas(void)
 	ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_OPENBLAS, NULL, 0), 0);
 }
 
+/* The AVX2 kernels (the baseline on a CPU without AVX2). */
+static void two_threads_avx2(void)
+{
+	gemm_set_threads(2);
+	setenv("SMOLSERVE_ISA", "avx2", 1);
+}
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("model_fixtures");
@@ -251,9 +258,9 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_packed_batch_equals_single, 0, N_FOLDERS);
 	tcase_add_test(tc, test_forward_rejects_bad_batches);
 	suite_add_tcase(s, tc);
-	void (*setups[2])(void) = {two_threads, two_threads_openblas};
-	const char *names[2] = {"two_threads", "two_threads_openblas"};
-	for (int i = 0; i < 2; i++) {
+	void (*setups[3])(void) = {two_threads, two_threads_openblas, two_threads_avx2};
+	const char *names[3] = {"two_threads", "two_threads_openblas", "two_threads_avx2"};
+	for (int i = 0; i < 3; i++) {
 		TCase *t = tcase_create(names[i]);
 		tcase_set_timeout(t, 120);
 		tcase_add_checked_fixture(t, setups[i], NULL);
