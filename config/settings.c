@@ -58,7 +58,7 @@ static const struct option_row ROWS[] = {
     {"--workers", NULL, "WORKERS", KIND_INT, NUM(workers), 0, 1024, "0",
      "worker threads running batches; 0 = derived from the usable CPUs"},
     {"--blas-threads", NULL, "BLAS_THREADS", KIND_INT, NUM(blas_threads), 0, 1024, "0",
-     "OpenBLAS threads per worker; 0 = derived (workers x BLAS threads <= CPUs)"},
+     "compute threads per worker; 0 = derived (workers x threads <= CPUs)"},
     {"--shutdown-timeout-s", NULL, "SHUTDOWN_TIMEOUT_S", KIND_INT, NUM(shutdown_timeout_s), 0, 3600,
      "30", "on SIGTERM/SIGINT, longest wait for accepted requests to be answered"},
     {"--json-output", NULL, "JSON_OUTPUT", KIND_BOOL, NUM(json_output), 0, 1, "false",
