@@ -1,11 +1,12 @@
 /*
  * The register-blocked inner loop of smolserve's own products (gemm.c's
  * packed backend and attention): C (m, 32 n_panels) [+]= A (m, kc) . B,
- * where A is row-major with any row stride (activations are read in place,
- * never copied) and B is laid out once in panels of GEMM_NR = 32 columns,
- * each panel (kc, 32) row-major (gemm_pack). A tile of MR rows x 32 columns
- * lives in registers for the whole k loop; each k step loads one row of the
- * panel and broadcasts one element of each A row.
+ * where A is row-major with any row stride and B is laid out once in panels
+ * of GEMM_NR = 32 columns, each panel (kc, 32) row-major (dense_pack). A
+ * tile of MR rows x 32 columns lives in registers for the whole k loop;
+ * each k step loads one row of the panel and broadcasts one element of each
+ * A row. The MR rows of A are first copied side by side into a small stack
+ * buffer (in L1), read through one pointer for every panel of the row.
  *
  * This file is compiled three times (core/meson.build), each with its own
  * suffix on the names (KERNEL()): AVX-512F (MR 14: 28 zmm accumulators),
@@ -22,11 +23,12 @@
 #include <immintrin.h>
 #define TILE_MR 14
 
-/* One tile: MR_ rows (a compile-time constant after inlining). mask_lo and
- * mask_hi select the valid columns of the 32 (all but a last panel's). */
+/* One tile: MR_ rows (a compile-time constant after inlining) of packed A
+ * (a[k * TILE_MR + r]). mask_lo and mask_hi select the valid columns of
+ * the 32 (all but a last panel's). */
 static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
-                                                       size_t lda, const float *b, float *c,
-                                                       size_t ldc, int acc, __mmask16 mask_lo,
+                                                       const float *b, float *c, size_t ldc,
+                                                       int acc, __mmask16 mask_lo,
                                                        __mmask16 mask_hi)
 {
 	__m512 c0[TILE_MR], c1[TILE_MR];
@@ -49,7 +51,7 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 		for (int r = 0; r < TILE_MR; r++) {
 			if (r >= MR_)
 				continue;
-			__m512 av = _mm512_set1_ps(a[r * lda + (size_t)k]);
+			__m512 av = _mm512_set1_ps(a[(size_t)k * TILE_MR + (size_t)r]);
 			c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
 			c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
 		}
@@ -63,8 +65,8 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 	}
 }
 
-static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
-                     size_t ldc, int acc, int n_valid)
+static void tile_any(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, int acc,
+                     int n_valid)
 {
 	__mmask16 lo = n_valid >= 16 ? 0xffff : (__mmask16)((1u << n_valid) - 1u);
 	__mmask16 hi =
@@ -72,7 +74,7 @@ static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b,
 	switch (mr) {
 #define TILE_CASE(x)                                                                               \
 	case x:                                                                                    \
-		tile(x, kc, a, lda, b, c, ldc, acc, lo, hi);                                       \
+		tile(x, kc, a, b, c, ldc, acc, lo, hi);                                            \
 		break;
 		TILE_CASE(1)
 		TILE_CASE(2)
@@ -98,9 +100,8 @@ static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b,
 #include <immintrin.h>
 #define TILE_MR 3
 
-static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
-                                                       size_t lda, const float *b, float *c,
-                                                       size_t ldc, int acc)
+static inline __attribute__((always_inline)) void
+tile(const int MR_, int kc, const float *a, const float *b, float *c, size_t ldc, int acc)
 {
 	__m256 cv[TILE_MR][4];
 #pragma GCC unroll 4
@@ -117,7 +118,7 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 		for (int r = 0; r < TILE_MR; r++) {
 			if (r >= MR_)
 				continue;
-			__m256 av = _mm256_broadcast_ss(a + r * lda + (size_t)k);
+			__m256 av = _mm256_broadcast_ss(a + (size_t)k * TILE_MR + (size_t)r);
 			cv[r][0] = _mm256_fmadd_ps(av, b0, cv[r][0]);
 			cv[r][1] = _mm256_fmadd_ps(av, b1, cv[r][1]);
 			cv[r][2] = _mm256_fmadd_ps(av, b2, cv[r][2]);
@@ -132,8 +133,8 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 }
 
 /* Full tiles straight to C; a last panel's tile through a local copy. */
-static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
-                     size_t ldc, int acc, int n_valid)
+static void tile_any(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, int acc,
+                     int n_valid)
 {
 	float tmp[TILE_MR * GEMM_NR];
 	float *dst = c;
@@ -147,13 +148,13 @@ static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b,
 	}
 	switch (mr) {
 	case 1:
-		tile(1, kc, a, lda, b, dst, ldd, acc);
+		tile(1, kc, a, b, dst, ldd, acc);
 		break;
 	case 2:
-		tile(2, kc, a, lda, b, dst, ldd, acc);
+		tile(2, kc, a, b, dst, ldd, acc);
 		break;
 	default:
-		tile(3, kc, a, lda, b, dst, ldd, acc);
+		tile(3, kc, a, b, dst, ldd, acc);
 		break;
 	}
 	if (dst == tmp)
@@ -167,8 +168,8 @@ static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b,
 /* Baseline x86-64: plain loops over a 4 x 32 block the compiler vectorises
  * with SSE. Correct everywhere, fast nowhere; gemm.c prefers OpenBLAS for
  * dense layers on such CPUs and uses this for attention only. */
-static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b, float *c,
-                     size_t ldc, int acc, int n_valid)
+static void tile_any(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, int acc,
+                     int n_valid)
 {
 	float t[TILE_MR][GEMM_NR];
 	for (int r = 0; r < mr; r++)
@@ -177,7 +178,7 @@ static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b,
 	for (int k = 0; k < kc; k++) {
 		const float *bk = b + (size_t)k * GEMM_NR;
 		for (int r = 0; r < mr; r++) {
-			float av = a[r * lda + (size_t)k];
+			float av = a[(size_t)k * TILE_MR + (size_t)r];
 			for (int j = 0; j < GEMM_NR; j++)
 				t[r][j] += av * bk[j];
 		}
@@ -189,20 +190,37 @@ static void tile_any(int mr, int kc, const float *a, size_t lda, const float *b,
 
 const int KERNEL(gemm_mr) = TILE_MR;
 
+/* The inner dimension one packed A tile holds (a stack buffer of TILE_MR x
+ * KC_TILE floats, in L1); longer products run in slices of it. */
+#define KC_TILE 512
+
+/* A's rows [0, mr), columns [0, kc) as dst[k * TILE_MR + r]: each k step's
+ * TILE_MR values side by side, so the tile reads them from one pointer. */
+static void pack_a(float *dst, const float *a, size_t lda, int mr, int kc)
+{
+	for (int r = 0; r < mr; r++) {
+		const float *row = a + (size_t)r * lda;
+		for (int k = 0; k < kc; k++)
+			dst[(size_t)k * TILE_MR + (size_t)r] = row[k];
+	}
+}
+
 void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
                         size_t panel_stride, int n_panels, int n_valid_last, int m, int kc,
                         int accumulate)
 {
-	for (int p = 0; p < n_panels; p++) {
-		const float *b = panels + (size_t)p * panel_stride;
-		int n_valid = p == n_panels - 1 ? n_valid_last : GEMM_NR;
-		float *cp = c + (size_t)p * GEMM_NR;
-		int i = 0;
-		for (; i + TILE_MR <= m; i += TILE_MR)
-			tile_any(TILE_MR, kc, a + (size_t)i * lda, lda, b, cp + (size_t)i * ldc,
-			         ldc, accumulate, n_valid);
-		if (i < m)
-			tile_any(m - i, kc, a + (size_t)i * lda, lda, b, cp + (size_t)i * ldc, ldc,
-			         accumulate, n_valid);
+	float apack[TILE_MR * KC_TILE] __attribute__((aligned(64)));
+	for (int i = 0; i < m; i += TILE_MR) {
+		int mr = m - i < TILE_MR ? m - i : TILE_MR;
+		for (int k0 = 0; k0 < kc; k0 += KC_TILE) {
+			int kb = kc - k0 < KC_TILE ? kc - k0 : KC_TILE;
+			pack_a(apack, a + (size_t)i * lda + (size_t)k0, lda, mr, kb);
+			for (int p = 0; p < n_panels; p++)
+				tile_any(mr, kb, apack,
+				         panels + (size_t)p * panel_stride + (size_t)k0 * GEMM_NR,
+				         c + (size_t)i * ldc + (size_t)p * GEMM_NR, ldc,
+				         accumulate || k0 > 0,
+				         p == n_panels - 1 ? n_valid_last : GEMM_NR);
+		}
 	}
 }

@@ -23,7 +23,8 @@
 #include "status.h"
 
 #define MC 96  /* rows per block: the block's A and C stay in L2 */
-#define KC 384 /* inner dimension per block: one panel slice (KC x 32) in L1 */
+#define KC 384 /* inner dimension per block */
+#define NP 24  /* panels per column chunk: a KC x 768 slice of B (1.2 MB) stays in L2 */
 
 static int team_threads = 1;
 static enum gemm_backend backend = GEMM_BACKEND_AUTO;
@@ -251,20 +252,26 @@ static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, 
 {
 	const struct gemm_kernel *k = gemm_kernel();
 	const struct gemm_packed *P = j->d->packed;
-	size_t n_in = (size_t)P->n_in, stride = n_in * GEMM_NR;
-	size_t c0 = (size_t)p0 * GEMM_NR, c1 = (size_t)P->n_out;
-	if ((size_t)p1 * GEMM_NR < c1)
-		c1 = (size_t)p1 * GEMM_NR;
-	int last_valid = (int)(c1 - (size_t)(p1 - 1) * GEMM_NR);
+	size_t n_in = (size_t)P->n_in, stride = n_in * GEMM_NR, n_out = (size_t)P->n_out;
+	int whole_rows = j->ep.ln != NULL && j->by_rows; /* a norm: epilogue per row block */
 	for (size_t i0 = r0; i0 < r1; i0 += MC) {
 		size_t mb = r1 - i0 < MC ? r1 - i0 : MC;
-		for (size_t k0 = 0; k0 < n_in; k0 += KC) {
-			size_t kb = n_in - k0 < KC ? n_in - k0 : KC;
-			k->block(j->y + i0 * j->ldy + c0, j->ldy, j->x + i0 * j->ldx + k0, j->ldx,
-			         P->panels + (size_t)p0 * stride + k0 * GEMM_NR, stride, p1 - p0,
-			         last_valid, (int)mb, (int)kb, k0 > 0 || in_place(j));
+		for (int q0 = p0; q0 < p1; q0 += NP) {
+			int q1 = p1 - q0 < NP ? p1 : q0 + NP;
+			size_t c0 = (size_t)q0 * GEMM_NR;
+			size_t c1 = (size_t)q1 * GEMM_NR < n_out ? (size_t)q1 * GEMM_NR : n_out;
+			for (size_t k0 = 0; k0 < n_in; k0 += KC) {
+				size_t kb = n_in - k0 < KC ? n_in - k0 : KC;
+				k->block(j->y + i0 * j->ldy + c0, j->ldy, j->x + i0 * j->ldx + k0,
+				         j->ldx, P->panels + (size_t)q0 * stride + k0 * GEMM_NR,
+				         stride, q1 - q0, (int)(c1 - (size_t)(q1 - 1) * GEMM_NR),
+				         (int)mb, (int)kb, k0 > 0 || in_place(j));
+			}
+			if (!whole_rows)
+				epilogue(j, i0, i0 + mb, c0, c1);
 		}
-		epilogue(j, i0, i0 + mb, c0, c1);
+		if (whole_rows)
+			epilogue(j, i0, i0 + mb, 0, n_out);
 	}
 }
 
