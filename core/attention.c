@@ -42,12 +42,12 @@ size_t encoder_attention_floats(int32_t max_seq_len, int32_t head_dim)
  * is (d, 32) with element (kk, c) = k[32 p + c][kk], zero past len. */
 static void pack_keys(float *dst, const float *k, size_t ld, size_t len, size_t d)
 {
-	size_t lp = round32(len);
-	for (size_t j = 0; j < lp; j++) {
-		float *col = dst + (j / GEMM_NR) * d * GEMM_NR + j % GEMM_NR;
-		const float *row = k + j * ld;
-		for (size_t kk = 0; kk < d; kk++)
-			col[kk * GEMM_NR] = j < len ? row[kk] : 0.0f;
+	const struct gemm_kernel *kern = gemm_kernel();
+	for (size_t p = 0; p * GEMM_NR < len; p++) {
+		const float *rows[GEMM_NR];
+		for (size_t c = 0; c < GEMM_NR; c++)
+			rows[c] = p * GEMM_NR + c < len ? k + (p * GEMM_NR + c) * ld : NULL;
+		kern->pack_panel(dst + p * d * GEMM_NR, rows, (int)d);
 	}
 }
 
@@ -117,7 +117,17 @@ static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, flo
 	int dvalid = (int)(d - (size_t)(n_dpanels - 1) * GEMM_NR);
 
 	pack_keys(keys, j->k + t0 * j->ld_qk + off, j->ld_qk, len, d);
-	pack_values(values, j->v + t0 * j->ld_v + off, j->ld_v, len, d);
+	/* Values: read in place as panels when the head is whole panels wide,
+	 * else copied out, zero-padded. */
+	const float *vals = values;
+	size_t ldv = GEMM_NR, vstride = len * GEMM_NR;
+	if (d % GEMM_NR == 0) {
+		vals = j->v + t0 * j->ld_v + off;
+		ldv = j->ld_v;
+		vstride = GEMM_NR;
+	} else {
+		pack_values(values, j->v + t0 * j->ld_v + off, j->ld_v, len, d);
+	}
 	int plain = j->o.bias == NULL && j->o.window <= 0;
 	for (size_t q0 = 0; q0 < len; q0 += qb) {
 		size_t n_q = len - q0 < qb ? len - q0 : qb;
@@ -129,8 +139,8 @@ static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, flo
 		}
 		int kp0 = (int)(k0 / GEMM_NR), kp1 = (int)((k1 + GEMM_NR - 1) / GEMM_NR);
 		kern->block(scores, lp, j->q + (t0 + q0) * j->ld_qk + off, j->ld_qk,
-		            keys + (size_t)kp0 * d * GEMM_NR, d * GEMM_NR, kp1 - kp0, GEMM_NR,
-		            (int)n_q, (int)d, 0);
+		            keys + (size_t)kp0 * d * GEMM_NR, d * GEMM_NR, GEMM_NR, kp1 - kp0,
+		            GEMM_NR, (int)n_q, (int)d, 0);
 		if (plain) {
 			softmax_rows_ld(scores, lp, j->o.scale, n_q, k1 - k0);
 		} else {
@@ -138,7 +148,7 @@ static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, flo
 			softmax_rows_ld(scores, lp, 1.0f, n_q, k1 - k0);
 		}
 		kern->block(j->ctx + (t0 + q0) * j->ld_ctx + off, j->ld_ctx, scores, lp,
-		            values + k0 * GEMM_NR, len * GEMM_NR, n_dpanels, dvalid, (int)n_q,
+		            vals + k0 * ldv, vstride, ldv, n_dpanels, dvalid, (int)n_q,
 		            (int)(k1 - k0), 0);
 	}
 }

@@ -12,25 +12,35 @@
 
 /*
  * C (m, 32 n_panels) [+]= A (m, kc) . panels: panel p starts at
- * panels + p * panel_stride and is (kc, GEMM_NR) row-major; C's columns
- * beyond n_valid_last in the last panel are neither read nor written.
+ * panels + p * panel_stride and is (kc, GEMM_NR) with rows ldb floats
+ * apart (GEMM_NR when packed; a wider stride reads B in place, e.g. the
+ * values of one head); C's columns beyond n_valid_last in the last panel
+ * are neither read nor written (B's are read: they must exist).
  * accumulate: add to C instead of overwriting it.
  */
 #define GEMM_BLOCK_DECLARE(suffix)                                                                 \
 	extern const int gemm_mr_##suffix;                                                         \
+	void gemm_pack_panel_##suffix(float *dst, const float *const rows[GEMM_NR], int k_dim);    \
 	void gemm_block_##suffix(float *c, size_t ldc, const float *a, size_t lda,                 \
-	                         const float *panels, size_t panel_stride, int n_panels,           \
-	                         int n_valid_last, int m, int kc, int accumulate);
+	                         const float *panels, size_t panel_stride, size_t ldb,             \
+	                         int n_panels, int n_valid_last, int m, int kc, int accumulate);
 
 GEMM_BLOCK_DECLARE(generic)
 GEMM_BLOCK_DECLARE(avx2)
 GEMM_BLOCK_DECLARE(avx512)
 
-/* The block kernel this CPU runs (chosen once from CPUID). */
+/*
+ * gemm_pack_panel: one panel (k_dim, 32) of B from 32 source rows of k_dim
+ * floats: dst[k * 32 + c] = rows[c][k], rows[c] == NULL giving zeros (the
+ * rows of a weight matrix, or the keys of one head: B = rows^T).
+ */
+
+/* The kernels this CPU runs (chosen once from CPUID). */
 struct gemm_kernel {
 	void (*block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
-	              size_t panel_stride, int n_panels, int n_valid_last, int m, int kc,
-	              int accumulate);
+	              size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
+	              int kc, int accumulate);
+	void (*pack_panel)(float *dst, const float *const rows[GEMM_NR], int k_dim);
 	int mr;           /* rows of one register tile */
 	const char *name; /* "avx512", "avx2+fma", "generic" */
 };

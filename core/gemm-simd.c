@@ -27,8 +27,8 @@
  * (a[k * TILE_MR + r]). mask_lo and mask_hi select the valid columns of
  * the 32 (all but a last panel's). */
 static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
-                                                       const float *b, float *c, size_t ldc,
-                                                       int acc, __mmask16 mask_lo,
+                                                       const float *b, size_t ldb, float *c,
+                                                       size_t ldc, int acc, __mmask16 mask_lo,
                                                        __mmask16 mask_hi)
 {
 	__m512 c0[TILE_MR], c1[TILE_MR];
@@ -45,8 +45,8 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 		}
 	}
 	for (int k = 0; k < kc; k++) {
-		__m512 b0 = _mm512_load_ps(b + (size_t)k * GEMM_NR);
-		__m512 b1 = _mm512_load_ps(b + (size_t)k * GEMM_NR + 16);
+		__m512 b0 = _mm512_loadu_ps(b + (size_t)k * ldb);
+		__m512 b1 = _mm512_loadu_ps(b + (size_t)k * ldb + 16);
 #pragma GCC unroll 16
 		for (int r = 0; r < TILE_MR; r++) {
 			if (r >= MR_)
@@ -65,8 +65,8 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 	}
 }
 
-static void tile_any(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, int acc,
-                     int n_valid)
+static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
+                     size_t ldc, int acc, int n_valid)
 {
 	__mmask16 lo = n_valid >= 16 ? 0xffff : (__mmask16)((1u << n_valid) - 1u);
 	__mmask16 hi =
@@ -74,7 +74,7 @@ static void tile_any(int mr, int kc, const float *a, const float *b, float *c, s
 	switch (mr) {
 #define TILE_CASE(x)                                                                               \
 	case x:                                                                                    \
-		tile(x, kc, a, b, c, ldc, acc, lo, hi);                                            \
+		tile(x, kc, a, b, ldb, c, ldc, acc, lo, hi);                                       \
 		break;
 		TILE_CASE(1)
 		TILE_CASE(2)
@@ -100,8 +100,9 @@ static void tile_any(int mr, int kc, const float *a, const float *b, float *c, s
 #include <immintrin.h>
 #define TILE_MR 3
 
-static inline __attribute__((always_inline)) void
-tile(const int MR_, int kc, const float *a, const float *b, float *c, size_t ldc, int acc)
+static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
+                                                       const float *b, size_t ldb, float *c,
+                                                       size_t ldc, int acc)
 {
 	__m256 cv[TILE_MR][4];
 #pragma GCC unroll 4
@@ -111,9 +112,9 @@ tile(const int MR_, int kc, const float *a, const float *b, float *c, size_t ldc
 				cv[r][j] = acc ? _mm256_loadu_ps(c + r * ldc + 8 * j)
 				               : _mm256_setzero_ps();
 	for (int k = 0; k < kc; k++) {
-		const float *bk = b + (size_t)k * GEMM_NR;
-		__m256 b0 = _mm256_load_ps(bk), b1 = _mm256_load_ps(bk + 8);
-		__m256 b2 = _mm256_load_ps(bk + 16), b3 = _mm256_load_ps(bk + 24);
+		const float *bk = b + (size_t)k * ldb;
+		__m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
+		__m256 b2 = _mm256_loadu_ps(bk + 16), b3 = _mm256_loadu_ps(bk + 24);
 #pragma GCC unroll 4
 		for (int r = 0; r < TILE_MR; r++) {
 			if (r >= MR_)
@@ -133,8 +134,8 @@ tile(const int MR_, int kc, const float *a, const float *b, float *c, size_t ldc
 }
 
 /* Full tiles straight to C; a last panel's tile through a local copy. */
-static void tile_any(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, int acc,
-                     int n_valid)
+static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
+                     size_t ldc, int acc, int n_valid)
 {
 	float tmp[TILE_MR * GEMM_NR];
 	float *dst = c;
@@ -148,13 +149,13 @@ static void tile_any(int mr, int kc, const float *a, const float *b, float *c, s
 	}
 	switch (mr) {
 	case 1:
-		tile(1, kc, a, b, dst, ldd, acc);
+		tile(1, kc, a, b, ldb, dst, ldd, acc);
 		break;
 	case 2:
-		tile(2, kc, a, b, dst, ldd, acc);
+		tile(2, kc, a, b, ldb, dst, ldd, acc);
 		break;
 	default:
-		tile(3, kc, a, b, dst, ldd, acc);
+		tile(3, kc, a, b, ldb, dst, ldd, acc);
 		break;
 	}
 	if (dst == tmp)
@@ -168,15 +169,15 @@ static void tile_any(int mr, int kc, const float *a, const float *b, float *c, s
 /* Baseline x86-64: plain loops over a 4 x 32 block the compiler vectorises
  * with SSE. Correct everywhere, fast nowhere; gemm.c prefers OpenBLAS for
  * dense layers on such CPUs and uses this for attention only. */
-static void tile_any(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, int acc,
-                     int n_valid)
+static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
+                     size_t ldc, int acc, int n_valid)
 {
 	float t[TILE_MR][GEMM_NR];
 	for (int r = 0; r < mr; r++)
 		for (int j = 0; j < GEMM_NR; j++)
 			t[r][j] = acc && j < n_valid ? c[r * ldc + j] : 0.0f;
 	for (int k = 0; k < kc; k++) {
-		const float *bk = b + (size_t)k * GEMM_NR;
+		const float *bk = b + (size_t)k * ldb;
 		for (int r = 0; r < mr; r++) {
 			float av = a[(size_t)k * TILE_MR + (size_t)r];
 			for (int j = 0; j < GEMM_NR; j++)
@@ -190,12 +191,90 @@ static void tile_any(int mr, int kc, const float *a, const float *b, float *c, s
 
 const int KERNEL(gemm_mr) = TILE_MR;
 
+#if defined(__AVX512F__)
+/* out[c][r] = in[r][c] for a 16 x 16 block of floats in registers. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+	__m512 t[16], u[16];
+	for (int i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+	}
+	for (int i = 0; i < 4; i++) {
+		u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+		u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
+		u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+		u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+	}
+	for (int m = 0; m < 4; m++) {
+		__m512 x0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88);
+		__m512 x1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
+		__m512 x2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88);
+		__m512 x3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
+		r[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+		r[m + 8] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
+		r[m + 4] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+		r[m + 12] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
+	}
+}
+
+void KERNEL(gemm_pack_panel)(float *dst, const float *const rows[GEMM_NR], int k_dim)
+{
+	for (int k0 = 0; k0 < k_dim; k0 += 16) {
+		int kb = k_dim - k0 < 16 ? k_dim - k0 : 16;
+		__mmask16 mask = (__mmask16)((1u << kb) - 1u);
+		for (int half = 0; half < 2; half++) {
+			__m512 r[16];
+			for (int i = 0; i < 16; i++) {
+				const float *row = rows[half * 16 + i];
+				r[i] = row != NULL ? _mm512_maskz_loadu_ps(mask, row + k0)
+				                   : _mm512_setzero_ps();
+			}
+			transpose16(r);
+			for (int i = 0; i < kb; i++)
+				_mm512_storeu_ps(dst + (size_t)(k0 + i) * GEMM_NR + half * 16,
+				                 r[i]);
+		}
+	}
+}
+#else
+void KERNEL(gemm_pack_panel)(float *dst, const float *const rows[GEMM_NR], int k_dim)
+{
+	int k0 = 0;
+	for (; k0 + 16 <= k_dim; k0 += 16) /* a (32 x 16) block, L1-resident */
+		for (int j = 0; j < GEMM_NR; j++)
+			for (int kk = 0; kk < 16; kk++)
+				dst[(size_t)(k0 + kk) * GEMM_NR + (size_t)j] =
+				    rows[j] != NULL ? rows[j][k0 + kk] : 0.0f;
+	for (int j = 0; j < GEMM_NR; j++)
+		for (int k = k0; k < k_dim; k++)
+			dst[(size_t)k * GEMM_NR + (size_t)j] = rows[j] != NULL ? rows[j][k] : 0.0f;
+}
+#endif
+
 /* The inner dimension one packed A tile holds (a stack buffer of TILE_MR x
  * KC_TILE floats, in L1); longer products run in slices of it. */
 #define KC_TILE 512
 
 /* A's rows [0, mr), columns [0, kc) as dst[k * TILE_MR + r]: each k step's
  * TILE_MR values side by side, so the tile reads them from one pointer. */
+#if defined(__AVX512F__)
+static void pack_a(float *dst, const float *a, size_t lda, int mr, int kc)
+{
+	const __mmask16 lanes = (__mmask16)((1u << TILE_MR) - 1u);
+	for (int k0 = 0; k0 < kc; k0 += 16) {
+		int kb = kc - k0 < 16 ? kc - k0 : 16;
+		__mmask16 mask = (__mmask16)((1u << kb) - 1u);
+		__m512 r[16];
+		for (int i = 0; i < 16; i++)
+			r[i] = i < mr ? _mm512_maskz_loadu_ps(mask, a + (size_t)i * lda + k0)
+			              : _mm512_setzero_ps();
+		transpose16(r);
+		for (int i = 0; i < kb; i++)
+			_mm512_mask_storeu_ps(dst + (size_t)(k0 + i) * TILE_MR, lanes, r[i]);
+	}
+}
+#else
 static void pack_a(float *dst, const float *a, size_t lda, int mr, int kc)
 {
 	for (int r = 0; r < mr; r++) {
@@ -204,10 +283,11 @@ static void pack_a(float *dst, const float *a, size_t lda, int mr, int kc)
 			dst[(size_t)k * TILE_MR + (size_t)r] = row[k];
 	}
 }
+#endif
 
 void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
-                        size_t panel_stride, int n_panels, int n_valid_last, int m, int kc,
-                        int accumulate)
+                        size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
+                        int kc, int accumulate)
 {
 	float apack[TILE_MR * KC_TILE] __attribute__((aligned(64)));
 	for (int i = 0; i < m; i += TILE_MR) {
@@ -217,7 +297,7 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 			pack_a(apack, a + (size_t)i * lda + (size_t)k0, lda, mr, kb);
 			for (int p = 0; p < n_panels; p++)
 				tile_any(mr, kb, apack,
-				         panels + (size_t)p * panel_stride + (size_t)k0 * GEMM_NR,
+				         panels + (size_t)p * panel_stride + (size_t)k0 * ldb, ldb,
 				         c + (size_t)i * ldc + (size_t)p * GEMM_NR, ldc,
 				         accumulate || k0 > 0,
 				         p == n_panels - 1 ? n_valid_last : GEMM_NR);

@@ -32,12 +32,13 @@ static _Thread_local struct team *current_team;
 
 /* --- the kernel this CPU runs ------------------------------------------ */
 
-static const struct gemm_kernel GENERIC = {gemm_block_generic, 0, "generic"};
+static const struct gemm_kernel GENERIC = {gemm_block_generic, gemm_pack_panel_generic, 0,
+                                           "generic"};
 #ifdef SMOLSERVE_HAVE_AVX2
-static const struct gemm_kernel AVX2 = {gemm_block_avx2, 0, "avx2+fma"};
+static const struct gemm_kernel AVX2 = {gemm_block_avx2, gemm_pack_panel_avx2, 0, "avx2+fma"};
 #endif
 #ifdef SMOLSERVE_HAVE_AVX512
-static const struct gemm_kernel AVX512 = {gemm_block_avx512, 0, "avx512"};
+static const struct gemm_kernel AVX512 = {gemm_block_avx512, gemm_pack_panel_avx512, 0, "avx512"};
 #endif
 
 const struct gemm_kernel *gemm_kernel(void)
@@ -175,8 +176,6 @@ void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts
 	int32_t n_in = parts[0]->n_in, n_out = parts_rows(parts, n_parts);
 	int32_t n_panels = (n_out + GEMM_NR - 1) / GEMM_NR;
 	for (int32_t p = 0; p < n_panels; p++) {
-		/* panel p, (n_in, 32): written in order, its 32 source rows read
-		 * side by side (they stay in L1 while k sweeps a cache line) */
 		const float *src[GEMM_NR];
 		float b;
 		for (int j = 0; j < GEMM_NR; j++) {
@@ -184,22 +183,7 @@ void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts
 			if (bias != NULL && p * GEMM_NR + j < n_out)
 				bias[p * GEMM_NR + j] = b;
 		}
-		float *dst = mem + (size_t)p * (size_t)n_in * GEMM_NR;
-		for (int j = 0; j < GEMM_NR; j++) /* rows past n_out: zero */
-			if (src[j] == NULL)
-				for (int32_t k = 0; k < n_in; k++)
-					dst[(size_t)k * GEMM_NR + (size_t)j] = 0.0f;
-		int32_t k0 = 0;
-		for (; k0 + 16 <= n_in; k0 += 16) /* a (32 x 16) block, L1-resident */
-			for (int j = 0; j < GEMM_NR; j++)
-				if (src[j] != NULL)
-					for (int kk = 0; kk < 16; kk++)
-						dst[(size_t)(k0 + kk) * GEMM_NR + (size_t)j] =
-						    src[j][k0 + kk];
-		for (int j = 0; j < GEMM_NR; j++)
-			if (src[j] != NULL)
-				for (int32_t k = k0; k < n_in; k++)
-					dst[(size_t)k * GEMM_NR + (size_t)j] = src[j][k];
+		gemm_kernel()->pack_panel(mem + (size_t)p * (size_t)n_in * GEMM_NR, src, n_in);
 	}
 	*packed = (struct gemm_packed){mem, n_in, n_out, n_panels};
 	*out = (struct dense){n_parts == 1 ? parts[0]->w : NULL, bias, n_in, n_out, packed};
@@ -264,8 +248,9 @@ static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, 
 				size_t kb = n_in - k0 < KC ? n_in - k0 : KC;
 				k->block(j->y + i0 * j->ldy + c0, j->ldy, j->x + i0 * j->ldx + k0,
 				         j->ldx, P->panels + (size_t)q0 * stride + k0 * GEMM_NR,
-				         stride, q1 - q0, (int)(c1 - (size_t)(q1 - 1) * GEMM_NR),
-				         (int)mb, (int)kb, k0 > 0 || in_place(j));
+				         stride, GEMM_NR, q1 - q0,
+				         (int)(c1 - (size_t)(q1 - 1) * GEMM_NR), (int)mb, (int)kb,
+				         k0 > 0 || in_place(j));
 			}
 			if (!whole_rows)
 				epilogue(j, i0, i0 + mb, c0, c1);

@@ -185,6 +185,135 @@ void KERNEL(bias_act_rows)(float *x, size_t ld, const float *bias, size_t n_rows
 	}
 }
 
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__)
+/* fast_exp, 16 lanes: the same range reduction and polynomial. */
+static inline __attribute__((always_inline)) __m512 exp16(__m512 x)
+{
+	x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365478515625f)),
+	                  _mm512_set1_ps(88.3762626647949f));
+	__m512 fx = _mm512_roundscale_ps(
+	    _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+	    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+	x = _mm512_fmadd_ps(fx, _mm512_set1_ps(2.12194440e-4f), x);
+	__m512 y = _mm512_set1_ps(1.9875691500e-4f);
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+	y = _mm512_fmadd_ps(_mm512_mul_ps(y, x), x, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+	return _mm512_scalef_ps(y, fx);
+}
+
+/* torch.softmax(scores * scale, dim=-1) over rows of stride ld: max, exp
+ * and sum, scale; 16 lanes, the tail masked. */
+void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+{
+	__mmask16 tail = (__mmask16)((1u << (n % 16)) - 1u);
+	size_t full = n - n % 16;
+	for (size_t r = 0; r < n_rows; r++) {
+		float *row = x + r * ld;
+		__m512 mx = _mm512_set1_ps(-INFINITY);
+		for (size_t i = 0; i < full; i += 16)
+			mx = _mm512_max_ps(mx, _mm512_loadu_ps(row + i));
+		if (tail)
+			mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, tail, row + full));
+		__m512 vs = _mm512_set1_ps(scale);
+		__m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx) * scale);
+		__m512 sum = _mm512_setzero_ps();
+		for (size_t i = 0; i < full; i += 16) {
+			__m512 e = exp16(_mm512_fmsub_ps(_mm512_loadu_ps(row + i), vs, m));
+			_mm512_storeu_ps(row + i, e);
+			sum = _mm512_add_ps(sum, e);
+		}
+		if (tail) {
+			__m512 e =
+			    exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(tail, row + full), vs, m));
+			_mm512_mask_storeu_ps(row + full, tail, e);
+			sum = _mm512_mask_add_ps(sum, tail, sum, e);
+		}
+		__m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+		for (size_t i = 0; i < full; i += 16)
+			_mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), inv));
+		if (tail)
+			_mm512_mask_storeu_ps(
+			    row + full, tail,
+			    _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, row + full), inv));
+	}
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+/* fast_exp, 8 lanes. */
+static inline __attribute__((always_inline)) __m256 exp8(__m256 x)
+{
+	x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365478515625f)),
+	                  _mm256_set1_ps(88.3762626647949f));
+	__m256 fx = _mm256_floor_ps(
+	    _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+	x = _mm256_fmadd_ps(fx, _mm256_set1_ps(2.12194440e-4f), x);
+	__m256 y = _mm256_set1_ps(1.9875691500e-4f);
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+	y = _mm256_fmadd_ps(_mm256_mul_ps(y, x), x, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+	__m256i e =
+	    _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+	return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+static inline float hmax8(__m256 v)
+{
+	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+	m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+	return _mm_cvtss_f32(m);
+}
+
+static inline float hsum8(__m256 v)
+{
+	__m128 m = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+	m = _mm_add_ss(m, _mm_shuffle_ps(m, m, 1));
+	return _mm_cvtss_f32(m);
+}
+
+/* torch.softmax(scores * scale, dim=-1) over rows of stride ld; 8 lanes,
+ * the tail in scalar code. */
+void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+{
+	size_t full = n - n % 8;
+	for (size_t r = 0; r < n_rows; r++) {
+		float *row = x + r * ld;
+		__m256 mx = _mm256_set1_ps(-INFINITY);
+		for (size_t i = 0; i < full; i += 8)
+			mx = _mm256_max_ps(mx, _mm256_loadu_ps(row + i));
+		float max = hmax8(mx);
+		for (size_t i = full; i < n; i++)
+			max = row[i] > max ? row[i] : max;
+		max *= scale;
+		__m256 vs = _mm256_set1_ps(scale), m = _mm256_set1_ps(max);
+		__m256 sum = _mm256_setzero_ps();
+		for (size_t i = 0; i < full; i += 8) {
+			__m256 e = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(row + i), vs, m));
+			_mm256_storeu_ps(row + i, e);
+			sum = _mm256_add_ps(sum, e);
+		}
+		float total = hsum8(sum);
+		for (size_t i = full; i < n; i++)
+			total += (row[i] = fast_exp(row[i] * scale - max));
+		float inv = 1.0f / total;
+		for (size_t i = 0; i < n; i++)
+			row[i] *= inv;
+	}
+}
+#else
 /* torch.softmax(scores * scale, dim=-1) over rows of stride ld. */
 void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
 {
@@ -210,6 +339,7 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 			row[j] *= inv;
 	}
 }
+#endif
 
 void KERNEL(softmax_rows)(float *x, float scale, size_t n_rows, size_t n)
 {
