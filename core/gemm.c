@@ -16,6 +16,7 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -201,6 +202,11 @@ struct dense_job {
 	struct dense_epilogue ep;
 	enum gemm_backend be;
 	int by_rows; /* rows split over the team (else columns, LN in a 2nd stage) */
+	/* packed: units (blocks of rows, or groups of panels) handed out one at
+	 * a time, so a thread the machine slows down takes fewer of them */
+	long unit; /* rows or panels per unit */
+	long n_units;
+	atomic_long next;
 };
 
 /* 1 if the residual is y itself: the product accumulates onto it. */
@@ -232,14 +238,22 @@ static void epilogue(const struct dense_job *j, size_t r0, size_t r1, size_t c0,
 		bias_norm_rows(y, j->ldy, bias_in_norm ? bias : NULL, j->ep.ln, r1 - r0, c1 - c0);
 }
 
+/* MC rounded up to whole register tiles. */
+static size_t row_block(void)
+{
+	size_t mr = (size_t)gemm_kernel()->mr;
+	return (MC + mr - 1) / mr * mr;
+}
+
 static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, int p1)
 {
 	const struct gemm_kernel *k = gemm_kernel();
 	const struct gemm_packed *P = j->d->packed;
 	size_t n_in = (size_t)P->n_in, stride = n_in * GEMM_NR, n_out = (size_t)P->n_out;
 	int whole_rows = j->ep.ln != NULL && j->by_rows; /* a norm: epilogue per row block */
-	for (size_t i0 = r0; i0 < r1; i0 += MC) {
-		size_t mb = r1 - i0 < MC ? r1 - i0 : MC;
+	size_t mc = row_block();
+	for (size_t i0 = r0; i0 < r1; i0 += mc) {
+		size_t mb = r1 - i0 < mc ? r1 - i0 : mc;
 		for (int q0 = p0; q0 < p1; q0 += NP) {
 			int q1 = p1 - q0 < NP ? p1 : q0 + NP;
 			size_t c0 = (size_t)q0 * GEMM_NR;
@@ -273,10 +287,23 @@ static void run_openblas(const struct dense_job *j, size_t r0, size_t r1, size_t
 
 static void dense_part(void *arg, int i, int n)
 {
-	const struct dense_job *j = arg;
+	struct dense_job *j = arg;
 	size_t n_out = (size_t)j->d->n_out;
 	long n_panels = (long)((n_out + GEMM_NR - 1) / GEMM_NR), r0, r1, p0, p1;
-	if (j->by_rows) {
+	if (j->be == GEMM_BACKEND_PACKED) {
+		for (;;) {
+			long u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+			if (u >= j->n_units)
+				return;
+			long lo = u * j->unit, total = j->by_rows ? (long)j->m : n_panels;
+			long hi = lo + j->unit < total ? lo + j->unit : total;
+			if (j->by_rows)
+				run_packed(j, (size_t)lo, (size_t)hi, 0, (int)n_panels);
+			else
+				run_packed(j, 0, j->m, (int)lo, (int)hi);
+		}
+	}
+	if (j->by_rows) { /* OpenBLAS: one call per thread, it repacks per call */
 		team_split((long)j->m, gemm_kernel()->mr, i, n, &r0, &r1);
 		p0 = 0;
 		p1 = n_panels;
@@ -287,10 +314,6 @@ static void dense_part(void *arg, int i, int n)
 	}
 	if (r0 >= r1 || p0 >= p1)
 		return;
-	if (j->be == GEMM_BACKEND_PACKED) {
-		run_packed(j, (size_t)r0, (size_t)r1, (int)p0, (int)p1);
-		return;
-	}
 	size_t c1 = (size_t)p1 * GEMM_NR < n_out ? (size_t)p1 * GEMM_NR : n_out;
 	run_openblas(j, (size_t)r0, (size_t)r1, (size_t)p0 * GEMM_NR, c1);
 }
@@ -298,7 +321,7 @@ static void dense_part(void *arg, int i, int n)
 /* Second stage of a column-split product with a norm: whole rows. */
 static void norm_part(void *arg, int i, int n)
 {
-	const struct dense_job *j = arg;
+	struct dense_job *j = arg;
 	long r0, r1;
 	team_split((long)j->m, 1, i, n, &r0, &r1);
 	if (r0 < r1)
@@ -309,8 +332,16 @@ static void norm_part(void *arg, int i, int n)
 void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, const float *x,
                    size_t ldx, size_t m, const struct dense_epilogue *ep)
 {
-	struct dense_job j = {
-	    d, y, ldy, x, ldx, m, {ACT_NONE, NULL, 0, NULL}, GEMM_BACKEND_OPENBLAS, 1};
+	struct dense_job j = {.d = d,
+	                      .y = y,
+	                      .ldy = ldy,
+	                      .x = x,
+	                      .ldx = ldx,
+	                      .m = m,
+	                      .ep = {ACT_NONE, NULL, 0, NULL},
+	                      .be = GEMM_BACKEND_OPENBLAS,
+	                      .by_rows = 1,
+	                      .unit = 1};
 	if (m == 0)
 		return;
 	if (ep != NULL)
@@ -320,8 +351,17 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
 		j.be = GEMM_BACKEND_OPENBLAS;
 	if (j.be == GEMM_BACKEND_OPENBLAS && d->w == NULL) /* a fused layout only */
 		j.be = GEMM_BACKEND_PACKED;
-	int n = team_size(t);
-	j.by_rows = n == 1 || m >= (size_t)(2 * n * gemm_kernel()->mr);
+	int n = team_size(t), mr = gemm_kernel()->mr;
+	long n_panels = (d->n_out + GEMM_NR - 1) / GEMM_NR;
+	j.by_rows = n == 1 || m >= (size_t)(2 * n * mr);
+	if (j.by_rows) {
+		j.unit = (long)row_block();
+		j.n_units = ((long)m + j.unit - 1) / j.unit;
+	} else {
+		j.unit = (n_panels + 4 * n - 1) / (4 * n);
+		j.n_units = (n_panels + j.unit - 1) / j.unit;
+	}
+	atomic_init(&j.next, 0);
 	team_run(t, dense_part, &j);
 	if (!j.by_rows && j.ep.ln != NULL)
 		team_run(t, norm_part, &j);
