@@ -16,8 +16,8 @@
 #include "status.h"
 #include "team.h"
 
-const char *const ENCODER_STAGE_NAMES[N_STAGES] = {"embed",  "qkv",     "attention", "out_proj",
-                                                   "ffn_in", "ffn_out", "bottleneck"};
+const char *const ENCODER_STAGE_NAMES[N_STAGES] = {"embed",    "qkv", "attention",
+                                                   "out_proj", "ffn", "bottleneck"};
 
 /* Rows of every buffer faulted in when a scratch is made: small batches
  * then take no page faults, larger ones fault their pages in once. */
@@ -318,12 +318,8 @@ static void bert_layer(const struct encoder *e, const struct encoder_layer *L,
 	struct dense_epilogue attn_out = {ACT_NONE, s->x, h, &L->ln_attn};
 	dense_forward(t, &L->o, s->x, h, ctx, h, n, &attn_out);
 	profile_mark(s, STAGE_OUT, &clock);
-	struct dense_epilogue act = {e->act, NULL, 0, NULL};
-	dense_forward(t, &L->ffn_in, s->ffn, ff, s->x, h, n, &act);
-	profile_mark(s, STAGE_FFN_IN, &clock);
-	struct dense_epilogue ffn_out = {ACT_NONE, s->x, h, &L->ln_ffn};
-	dense_forward(t, &L->ffn_out, s->x, h, s->ffn, ff, n, &ffn_out);
-	profile_mark(s, STAGE_FFN_OUT, &clock);
+	dense_ffn_forward(t, &L->ffn_in, e->act, &L->ffn_out, &L->ln_ffn, s->x, h, s->ffn, ff, n);
+	profile_mark(s, STAGE_FFN, &clock);
 }
 
 int encoder_forward(const struct encoder *e, struct encoder_scratch *s,

@@ -106,8 +106,7 @@ enum encoder_stage {
 	STAGE_QKV,        /* query, key, value products */
 	STAGE_ATTENTION,  /* softmax(q k^T) v of every (sequence, head) */
 	STAGE_OUT,        /* attention output product + residual + norm */
-	STAGE_FFN_IN,     /* intermediate product + activation */
-	STAGE_FFN_OUT,    /* output product + residual + norm */
+	STAGE_FFN,        /* feed-forward products + activation + residual + norm */
 	STAGE_BOTTLENECK, /* MobileBERT's bottleneck products + norms */
 	N_STAGES
 };

@@ -207,6 +207,7 @@ struct dense_job {
 	long unit; /* rows or panels per unit */
 	long n_units;
 	atomic_long next;
+	const struct dense_job *then; /* by rows: run on each row block next (FFN out) */
 };
 
 /* 1 if the residual is y itself: the product accumulates onto it. */
@@ -297,9 +298,12 @@ static void dense_part(void *arg, int i, int n)
 				return;
 			long lo = u * j->unit, total = j->by_rows ? (long)j->m : n_panels;
 			long hi = lo + j->unit < total ? lo + j->unit : total;
-			if (j->by_rows)
+			if (j->by_rows) {
 				run_packed(j, (size_t)lo, (size_t)hi, 0, (int)n_panels);
-			else
+				if (j->then != NULL) /* its input rows are still in L2 */
+					run_packed(j->then, (size_t)lo, (size_t)hi, 0,
+					           (j->then->d->n_out + GEMM_NR - 1) / GEMM_NR);
+			} else
 				run_packed(j, 0, j->m, (int)lo, (int)hi);
 		}
 	}
@@ -365,6 +369,45 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
 	team_run(t, dense_part, &j);
 	if (!j.by_rows && j.ep.ln != NULL)
 		team_run(t, norm_part, &j);
+}
+
+void dense_ffn_forward(struct team *t, const struct dense *in, enum activation act,
+                       const struct dense *out, const struct layer_norm *ln, float *x, size_t ldx,
+                       float *tmp, size_t ldt, size_t m)
+{
+	struct dense_epilogue ep_in = {act, NULL, 0, NULL}, ep_out = {ACT_NONE, x, ldx, ln};
+	int n = team_size(t);
+	if (m == 0)
+		return;
+	if (gemm_backend_for(m, (size_t)in->n_out, (size_t)in->n_in) != GEMM_BACKEND_PACKED ||
+	    in->packed == NULL || out->packed == NULL ||
+	    (n > 1 && m < (size_t)(2 * n * gemm_kernel()->mr))) {
+		dense_forward(t, in, tmp, ldt, x, ldx, m, &ep_in);
+		dense_forward(t, out, x, ldx, tmp, ldt, m, &ep_out);
+		return;
+	}
+	struct dense_job second = {.d = out,
+	                           .y = x,
+	                           .ldy = ldx,
+	                           .x = tmp,
+	                           .ldx = ldt,
+	                           .m = m,
+	                           .ep = ep_out,
+	                           .be = GEMM_BACKEND_PACKED,
+	                           .by_rows = 1,
+	                           .unit = (long)row_block()};
+	struct dense_job first = second;
+	first.d = in;
+	first.y = tmp;
+	first.ldy = ldt;
+	first.x = x;
+	first.ldx = ldx;
+	first.ep = ep_in;
+	first.n_units = ((long)m + first.unit - 1) / first.unit;
+	first.then = &second;
+	atomic_init(&first.next, 0);
+	atomic_init(&second.next, 0);
+	team_run(t, dense_part, &first);
 }
 
 /* --- raw-pointer products ---------------------------------------------- */

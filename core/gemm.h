@@ -80,6 +80,18 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
                    size_t ldx, size_t m, const struct dense_epilogue *ep);
 
 /*
+ * The feed-forward block of a post-norm layer, in place:
+ * x = norm(x + out(act(in(x)))), with tmp (m, in->n_out; row stride ldt)
+ * for the intermediate activations. With the packed backend and enough
+ * rows, each block of rows runs both products back to back on one thread,
+ * so its intermediate rows never leave L2; otherwise two dense_forward
+ * calls. Owner thread of t only.
+ */
+void dense_ffn_forward(struct team *t, const struct dense *in, enum activation act,
+                       const struct dense *out, const struct layer_norm *ln, float *x, size_t ldx,
+                       float *tmp, size_t ldt, size_t m);
+
+/*
  * Lays out the concatenation of parts[0..n_parts) (each with w set, all of
  * the same n_in; rows one after another: q, k, v -> one fused QKV) into
  * out->packed, using memory from `mem` (gemm_pack_bytes of the same parts;

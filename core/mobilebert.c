@@ -148,22 +148,22 @@ static void mobilebert_layer(const struct encoder *e, const struct mobilebert_la
 	/* FFNLayer x (num_feedforward_networks - 1): a = norm(W2 act(W1 a) + a). */
 	for (int i = 0; i < L->n_ffn; i++) {
 		dense_act(s, s->ffn, s->t3, &L->ffn_in[i], e->act, n);
-		profile_mark(s, STAGE_FFN_IN, &clock);
+		profile_mark(s, STAGE_FFN, &clock);
 		dense_norm(s, s->t3, s->ffn, &L->ffn_out[i], &L->ffn_norm[i], s->t3, n);
-		profile_mark(s, STAGE_FFN_OUT, &clock);
+		profile_mark(s, STAGE_FFN, &clock);
 	}
 	/* MobileBertIntermediate + MobileBertOutput, then OutputBottleneck:
 	 * norm(dense(out) + hidden_states). */
 	dense_act(s, s->ffn, s->t3, &L->inter, e->act, n);
-	profile_mark(s, STAGE_FFN_IN, &clock);
+	profile_mark(s, STAGE_FFN, &clock);
 	if (mb->use_bottleneck) {
 		dense_norm(s, s->t3, s->ffn, &L->out, &L->out_norm, s->t3, n);
-		profile_mark(s, STAGE_FFN_OUT, &clock);
+		profile_mark(s, STAGE_FFN, &clock);
 		dense_norm(s, s->x, s->t3, &L->out_bn, &L->out_bn_norm, s->x, n);
 		profile_mark(s, STAGE_BOTTLENECK, &clock);
 	} else {
 		dense_norm(s, s->x, s->ffn, &L->out, &L->out_norm, s->t3, n);
-		profile_mark(s, STAGE_FFN_OUT, &clock);
+		profile_mark(s, STAGE_FFN, &clock);
 	}
 }
 
