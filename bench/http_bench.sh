@@ -19,7 +19,9 @@ ninja -C "$BUILD" server/smolserve bench/bench_core >/dev/null
 
 echo "== engine only (bench_core, same folder, same run)"
 "$BUILD/bench/bench_core" --shapes "$SHAPE" --dir "$OUT" --seconds 2 --no-breakdown | tee /tmp/smolserve-engine.txt
-engine_mixed=$(awk '$1 == shape && $2 ~ /^mixed/ {print $6}' shape="$SHAPE" /tmp/smolserve-engine.txt | head -n 1)
+# rows: shape backend workload tokens median_ms spread_% tokens/s ...
+engine_mixed=$(awk '$1 == shape && $3 ~ /^mixed/ {print $7}' shape="$SHAPE" /tmp/smolserve-engine.txt | head -n 1)
+engine_1x16_ms=$(awk '$1 == shape && $3 == "single-1x16" {print $5}' shape="$SHAPE" /tmp/smolserve-engine.txt | head -n 1)
 
 PORT="${BENCH_HTTP_PORT:-38117}"
 LOG=$(mktemp)
@@ -64,4 +66,5 @@ PY
 done
 echo
 echo "engine-only mixed-length rate: ${engine_mixed:-?} tokens/s (bench_core, 32 packed sequences)"
+echo "engine-only latency of one 16-token request: ${engine_1x16_ms:-?} ms (bench_core single-1x16)"
 echo "wrk runs on the same 2 cores as the server, so it takes CPU from it."
