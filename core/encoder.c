@@ -21,7 +21,7 @@ const char *const ENCODER_STAGE_NAMES[N_STAGES] = {"embed",    "qkv", "attention
 
 /* Rows of every buffer faulted in when a scratch is made: small batches
  * then take no page faults, larger ones fault their pages in once. */
-#define WARM_TOKENS 512
+#define WARM_TOKENS 128
 
 enum slot {
 	SLOT_X,
