@@ -140,7 +140,7 @@ static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, flo
 		int kp0 = (int)(k0 / GEMM_NR), kp1 = (int)((k1 + GEMM_NR - 1) / GEMM_NR);
 		kern->block(scores, lp, j->q + (t0 + q0) * j->ld_qk + off, j->ld_qk,
 		            keys + (size_t)kp0 * d * GEMM_NR, d * GEMM_NR, GEMM_NR, kp1 - kp0,
-		            GEMM_NR, (int)n_q, (int)d, 0);
+		            GEMM_NR, (int)n_q, (int)d, 0, NULL);
 		if (plain) {
 			softmax_rows_ld(scores, lp, j->o.scale, n_q, k1 - k0);
 		} else {
@@ -149,7 +149,7 @@ static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, flo
 		}
 		kern->block(j->ctx + (t0 + q0) * j->ld_ctx + off, j->ld_ctx, scores, lp,
 		            vals + k0 * ldv, vstride, ldv, n_dpanels, dvalid, (int)n_q,
-		            (int)(k1 - k0), 0);
+		            (int)(k1 - k0), 0, NULL);
 	}
 }
 

@@ -10,20 +10,29 @@
 #include "gemm.h"
 #include "kernels-impl.h"
 
+/* Applied to a tile in registers after its last k step: C = act(C + bias)
+ * (bias: the block's first column's entry, or NULL). */
+struct gemm_epi {
+	const float *bias;
+	enum activation act;
+};
+
 /*
  * C (m, 32 n_panels) [+]= A (m, kc) . panels: panel p starts at
  * panels + p * panel_stride and is (kc, GEMM_NR) with rows ldb floats
  * apart (GEMM_NR when packed; a wider stride reads B in place, e.g. the
  * values of one head); C's columns beyond n_valid_last in the last panel
  * are neither read nor written (B's are read: they must exist).
- * accumulate: add to C instead of overwriting it.
+ * accumulate: add to C instead of overwriting it. epi (NULL: none) is
+ * applied to the result.
  */
 #define GEMM_BLOCK_DECLARE(suffix)                                                                 \
 	extern const int gemm_mr_##suffix;                                                         \
 	void gemm_pack_panel_##suffix(float *dst, const float *const rows[GEMM_NR], int k_dim);    \
 	void gemm_block_##suffix(float *c, size_t ldc, const float *a, size_t lda,                 \
 	                         const float *panels, size_t panel_stride, size_t ldb,             \
-	                         int n_panels, int n_valid_last, int m, int kc, int accumulate);
+	                         int n_panels, int n_valid_last, int m, int kc, int accumulate,    \
+	                         const struct gemm_epi *epi);
 
 GEMM_BLOCK_DECLARE(generic)
 GEMM_BLOCK_DECLARE(avx2)
@@ -39,7 +48,7 @@ GEMM_BLOCK_DECLARE(avx512)
 struct gemm_kernel {
 	void (*block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
 	              size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
-	              int kc, int accumulate);
+	              int kc, int accumulate, const struct gemm_epi *epi);
 	void (*pack_panel)(float *dst, const float *const rows[GEMM_NR], int k_dim);
 	int mr;           /* rows of one register tile */
 	const char *name; /* "avx512", "avx2+fma", "generic" */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gemm-impl.h"
+#include "simd-math.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -26,10 +27,9 @@
 /* One tile: MR_ rows (a compile-time constant after inlining) of packed A
  * (a[k * TILE_MR + r]). mask_lo and mask_hi select the valid columns of
  * the 32 (all but a last panel's). */
-static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
-                                                       const float *b, size_t ldb, float *c,
-                                                       size_t ldc, int acc, __mmask16 mask_lo,
-                                                       __mmask16 mask_hi)
+static inline __attribute__((always_inline)) void
+tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+     int acc, __mmask16 mask_lo, __mmask16 mask_hi, const struct gemm_epi *epi)
 {
 	__m512 c0[TILE_MR], c1[TILE_MR];
 #pragma GCC unroll 16
@@ -56,6 +56,19 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 			c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
 		}
 	}
+	if (epi != NULL) { /* bias and activation while the tile is in registers */
+		__m512 b0 = epi->bias != NULL ? _mm512_maskz_loadu_ps(mask_lo, epi->bias)
+		                              : _mm512_setzero_ps();
+		__m512 b1 = epi->bias != NULL ? _mm512_maskz_loadu_ps(mask_hi, epi->bias + 16)
+		                              : _mm512_setzero_ps();
+#pragma GCC unroll 16
+		for (int r = 0; r < TILE_MR; r++) {
+			if (r >= MR_)
+				continue;
+			c0[r] = act16(_mm512_add_ps(c0[r], b0), epi->act);
+			c1[r] = act16(_mm512_add_ps(c1[r], b1), epi->act);
+		}
+	}
 #pragma GCC unroll 16
 	for (int r = 0; r < TILE_MR; r++) {
 		if (r >= MR_)
@@ -66,7 +79,7 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 }
 
 static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid)
+                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi)
 {
 	__mmask16 lo = n_valid >= 16 ? 0xffff : (__mmask16)((1u << n_valid) - 1u);
 	__mmask16 hi =
@@ -74,7 +87,7 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 	switch (mr) {
 #define TILE_CASE(x)                                                                               \
 	case x:                                                                                    \
-		tile(x, kc, a, b, ldb, c, ldc, acc, lo, hi);                                       \
+		tile(x, kc, a, b, ldb, c, ldc, acc, lo, hi, epi);                                  \
 		break;
 		TILE_CASE(1)
 		TILE_CASE(2)
@@ -102,7 +115,8 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 
 static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
                                                        const float *b, size_t ldb, float *c,
-                                                       size_t ldc, int acc)
+                                                       size_t ldc, int acc,
+                                                       const struct gemm_epi *epi)
 {
 	__m256 cv[TILE_MR][4];
 #pragma GCC unroll 4
@@ -126,6 +140,15 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 			cv[r][3] = _mm256_fmadd_ps(av, b3, cv[r][3]);
 		}
 	}
+	if (epi != NULL) /* bias and activation while the tile is in registers */
+		for (int j = 0; j < 4; j++) {
+			__m256 bj = epi->bias != NULL ? _mm256_loadu_ps(epi->bias + 8 * j)
+			                              : _mm256_setzero_ps();
+#pragma GCC unroll 4
+			for (int r = 0; r < TILE_MR; r++)
+				if (r < MR_)
+					cv[r][j] = act8(_mm256_add_ps(cv[r][j], bj), epi->act);
+		}
 #pragma GCC unroll 4
 	for (int r = 0; r < TILE_MR; r++)
 		for (int j = 0; j < 4; j++)
@@ -133,11 +156,13 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 				_mm256_storeu_ps(c + r * ldc + 8 * j, cv[r][j]);
 }
 
-/* Full tiles straight to C; a last panel's tile through a local copy. */
+/* Full tiles straight to C; a last panel's tile through a local copy (its
+ * bias read through a padded copy too). */
 static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid)
+                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi)
 {
-	float tmp[TILE_MR * GEMM_NR];
+	float tmp[TILE_MR * GEMM_NR], bias[GEMM_NR];
+	struct gemm_epi e;
 	float *dst = c;
 	size_t ldd = ldc;
 	if (n_valid < GEMM_NR) {
@@ -146,16 +171,23 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 		for (int r = 0; r < mr; r++)
 			for (int j = 0; j < GEMM_NR; j++)
 				tmp[r * GEMM_NR + j] = acc && j < n_valid ? c[r * ldc + j] : 0.0f;
+		if (epi != NULL && epi->bias != NULL) {
+			for (int j = 0; j < GEMM_NR; j++)
+				bias[j] = j < n_valid ? epi->bias[j] : 0.0f;
+			e = *epi;
+			e.bias = bias;
+			epi = &e;
+		}
 	}
 	switch (mr) {
 	case 1:
-		tile(1, kc, a, b, ldb, dst, ldd, acc);
+		tile(1, kc, a, b, ldb, dst, ldd, acc, epi);
 		break;
 	case 2:
-		tile(2, kc, a, b, ldb, dst, ldd, acc);
+		tile(2, kc, a, b, ldb, dst, ldd, acc, epi);
 		break;
 	default:
-		tile(3, kc, a, b, ldb, dst, ldd, acc);
+		tile(3, kc, a, b, ldb, dst, ldd, acc, epi);
 		break;
 	}
 	if (dst == tmp)
@@ -170,7 +202,7 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
  * with SSE. Correct everywhere, fast nowhere; gemm.c prefers OpenBLAS for
  * dense layers on such CPUs and uses this for attention only. */
 static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid)
+                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi)
 {
 	float t[TILE_MR][GEMM_NR];
 	for (int r = 0; r < mr; r++)
@@ -186,6 +218,8 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 	}
 	for (int r = 0; r < mr; r++)
 		memcpy(c + r * ldc, t[r], (size_t)n_valid * sizeof(float));
+	if (epi != NULL)
+		bias_act_rows(c, ldc, epi->bias, (size_t)mr, (size_t)n_valid, epi->act);
 }
 #endif
 
@@ -287,7 +321,7 @@ static void pack_a(float *dst, const float *a, size_t lda, int mr, int kc)
 
 void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
                         size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
-                        int kc, int accumulate)
+                        int kc, int accumulate, const struct gemm_epi *epi)
 {
 	float apack[TILE_MR * KC_TILE] __attribute__((aligned(64)));
 	for (int i = 0; i < m; i += TILE_MR) {
@@ -295,12 +329,22 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 		for (int k0 = 0; k0 < kc; k0 += KC_TILE) {
 			int kb = kc - k0 < KC_TILE ? kc - k0 : KC_TILE;
 			pack_a(apack, a + (size_t)i * lda + (size_t)k0, lda, mr, kb);
-			for (int p = 0; p < n_panels; p++)
+			int last_k = k0 + kb == kc;
+			for (int p = 0; p < n_panels; p++) {
+				struct gemm_epi pe;
+				if (epi != NULL && last_k) {
+					pe = *epi;
+					pe.bias = epi->bias != NULL
+					              ? epi->bias + (size_t)p * GEMM_NR
+					              : NULL;
+				}
 				tile_any(mr, kb, apack,
 				         panels + (size_t)p * panel_stride + (size_t)k0 * ldb, ldb,
 				         c + (size_t)i * ldc + (size_t)p * GEMM_NR, ldc,
 				         accumulate || k0 > 0,
-				         p == n_panels - 1 ? n_valid_last : GEMM_NR);
+				         p == n_panels - 1 ? n_valid_last : GEMM_NR,
+				         epi != NULL && last_k ? &pe : NULL);
+			}
 		}
 	}
 }

@@ -15,6 +15,7 @@
  */
 #include "gemm.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -216,18 +217,30 @@ static int in_place(const struct dense_job *j)
 	return j->ep.residual == j->y && j->ep.ld_residual == j->ldy;
 }
 
+/* 1 if the packed kernel applies the bias and activation to its tiles in
+ * registers (the epilogue then has nothing left to do but a norm): no
+ * norm, no separate residual, and no activation on top of one. */
+static int epilogue_in_tiles(const struct dense_job *j)
+{
+	return !(j->ep.ln != NULL && j->by_rows) && (j->ep.residual == NULL || in_place(j)) &&
+	       (j->ep.residual == NULL || j->ep.act == ACT_NONE);
+}
+
 /* Bias, activation, residual and norm over rows [r0, r1) x columns
- * [c0, c1) of y (the norm only when the rows are whole). */
-static void epilogue(const struct dense_job *j, size_t r0, size_t r1, size_t c0, size_t c1)
+ * [c0, c1) of y (the norm only when the rows are whole); the bias and
+ * activation only if the tiles did not (tiled = 1). */
+static void epilogue(const struct dense_job *j, size_t r0, size_t r1, size_t c0, size_t c1,
+                     int tiled)
 {
 	float *y = j->y + r0 * j->ldy;
-	const float *bias = j->d->b != NULL ? j->d->b + c0 : NULL;
+	const float *bias = j->d->b != NULL && !tiled ? j->d->b + c0 : NULL;
+	enum activation act = tiled ? ACT_NONE : j->ep.act;
 	int norm_now = j->ep.ln != NULL && j->by_rows;
 	int extra_residual = j->ep.residual != NULL && !in_place(j);
 	/* The common case, LN(x w^T + b + x) in place, is one pass. */
-	int bias_in_norm = norm_now && j->ep.act == ACT_NONE && !extra_residual;
-	if ((bias != NULL && !bias_in_norm) || j->ep.act != ACT_NONE)
-		bias_act_rows(y + c0, j->ldy, bias, r1 - r0, c1 - c0, j->ep.act);
+	int bias_in_norm = norm_now && act == ACT_NONE && !extra_residual;
+	if ((bias != NULL && !bias_in_norm) || act != ACT_NONE)
+		bias_act_rows(y + c0, j->ldy, bias, r1 - r0, c1 - c0, act);
 	if (extra_residual)
 		for (size_t r = r0; r < r1; r++) {
 			float *row = j->y + r * j->ldy;
@@ -252,6 +265,7 @@ static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, 
 	const struct gemm_packed *P = j->d->packed;
 	size_t n_in = (size_t)P->n_in, stride = n_in * GEMM_NR, n_out = (size_t)P->n_out;
 	int whole_rows = j->ep.ln != NULL && j->by_rows; /* a norm: epilogue per row block */
+	int tiled = epilogue_in_tiles(j);
 	size_t mc = row_block();
 	for (size_t i0 = r0; i0 < r1; i0 += mc) {
 		size_t mb = r1 - i0 < mc ? r1 - i0 : mc;
@@ -259,19 +273,21 @@ static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, 
 			int q1 = p1 - q0 < NP ? p1 : q0 + NP;
 			size_t c0 = (size_t)q0 * GEMM_NR;
 			size_t c1 = (size_t)q1 * GEMM_NR < n_out ? (size_t)q1 * GEMM_NR : n_out;
+			struct gemm_epi epi = {j->d->b != NULL ? j->d->b + c0 : NULL, j->ep.act};
 			for (size_t k0 = 0; k0 < n_in; k0 += KC) {
 				size_t kb = n_in - k0 < KC ? n_in - k0 : KC;
+				int last = k0 + kb == n_in;
 				k->block(j->y + i0 * j->ldy + c0, j->ldy, j->x + i0 * j->ldx + k0,
 				         j->ldx, P->panels + (size_t)q0 * stride + k0 * GEMM_NR,
 				         stride, GEMM_NR, q1 - q0,
 				         (int)(c1 - (size_t)(q1 - 1) * GEMM_NR), (int)mb, (int)kb,
-				         k0 > 0 || in_place(j));
+				         k0 > 0 || in_place(j), tiled && last ? &epi : NULL);
 			}
-			if (!whole_rows)
-				epilogue(j, i0, i0 + mb, c0, c1);
+			if (!whole_rows && !tiled)
+				epilogue(j, i0, i0 + mb, c0, c1, 0);
 		}
 		if (whole_rows)
-			epilogue(j, i0, i0 + mb, 0, n_out);
+			epilogue(j, i0, i0 + mb, 0, n_out, 0);
 	}
 }
 
@@ -283,7 +299,7 @@ static void run_openblas(const struct dense_job *j, size_t r0, size_t r1, size_t
 	            (blasint)n_in, in_place(j) ? 1.0f : 0.0f, j->y + r0 * j->ldy + c0,
 	            (blasint)j->ldy);
 	for (size_t i0 = r0; i0 < r1; i0 += MC)
-		epilogue(j, i0, i0 + MC < r1 ? i0 + MC : r1, c0, c1);
+		epilogue(j, i0, i0 + MC < r1 ? i0 + MC : r1, c0, c1, 0);
 }
 
 static void dense_part(void *arg, int i, int n)
@@ -350,6 +366,7 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
 		return;
 	if (ep != NULL)
 		j.ep = *ep;
+	assert(!(in_place(&j) && j.ep.act != ACT_NONE)); /* act(x w^T + b) + y: unsupported */
 	j.be = gemm_backend_for(m, (size_t)d->n_out, (size_t)d->n_in);
 	if (j.be == GEMM_BACKEND_PACKED && d->packed == NULL)
 		j.be = GEMM_BACKEND_OPENBLAS;

@@ -53,8 +53,9 @@ struct dense {
 /*
  * What happens to a product's output before dense_forward returns:
  * y = norm(act(x w^T + b) + residual), each part optional. A residual equal
- * to y (same rows, same stride) is accumulated onto in place; another one
- * is added block by block. The activation and the norm do not combine.
+ * to y (same rows, same stride) is accumulated onto in place (then without
+ * an activation); another one is added block by block. The activation and
+ * the norm do not combine.
  */
 struct dense_epilogue {
 	enum activation act;         /* ACT_NONE: none */

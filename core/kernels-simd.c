@@ -12,56 +12,7 @@
 #include <string.h>
 
 #include "kernels-impl.h"
-
-/*
- * erf as a rational function of x (Eigen's generic_fast_erf_float): max
- * error 4e-7 over all floats, branch-free so the loops vectorise. GELU
- * through it stays within 2e-6 of the erff-based formula.
- */
-static inline __attribute__((always_inline)) float fast_erf(float a)
-{
-	float x = a > 4.0f ? 4.0f : (a < -4.0f ? -4.0f : a);
-	float x2 = x * x;
-	float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-	p = x2 * p + -2.10102402082508e-06f;
-	p = x2 * p + -5.69250639462346e-05f;
-	p = x2 * p + -7.34990630326855e-04f;
-	p = x2 * p + -2.95459980854025e-03f;
-	p = x2 * p + -1.60960333262415e-02f;
-	p = x * p;
-	float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-	q = x2 * q + -1.68282697438203e-03f;
-	q = x2 * q + -7.37332916720468e-03f;
-	q = x2 * q + -1.42647390514189e-02f;
-	return p / q;
-}
-
-/* expf by range reduction to [-ln2/2, ln2/2] and Cephes' polynomial: relative
- * error below 1e-7, branch-free. */
-static inline __attribute__((always_inline)) float fast_exp(float x)
-{
-	x = x > 88.3762626647949f ? 88.3762626647949f
-	                          : (x < -87.3365478515625f ? -87.3365478515625f : x);
-	float fx = floorf(x * 1.44269504088896341f + 0.5f);
-	x = x - fx * 0.693359375f + fx * 2.12194440e-4f;
-	float y = 1.9875691500e-4f;
-	y = y * x + 1.3981999507e-3f;
-	y = y * x + 8.3334519073e-3f;
-	y = y * x + 4.1665795894e-2f;
-	y = y * x + 1.6666665459e-1f;
-	y = y * x + 5.0000001201e-1f;
-	y = y * x * x + x + 1.0f;
-	uint32_t bits = (uint32_t)((int32_t)fx + 127) << 23;
-	float scale;
-	memcpy(&scale, &bits, sizeof(scale));
-	return y * scale;
-}
-
-/* tanh(x) = 1 - 2 / (exp(2x) + 1); absolute error below 1e-7. */
-static inline __attribute__((always_inline)) float fast_tanh(float x)
-{
-	return 1.0f - 2.0f / (fast_exp(2.0f * x) + 1.0f);
-}
+#include "simd-math.h"
 
 void KERNEL(add_bias_rows)(float *x, const float *b, size_t n_rows, size_t n)
 {
@@ -185,31 +136,7 @@ void KERNEL(bias_act_rows)(float *x, size_t ld, const float *bias, size_t n_rows
 	}
 }
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
-
 #if defined(__AVX512F__)
-/* fast_exp, 16 lanes: the same range reduction and polynomial. */
-static inline __attribute__((always_inline)) __m512 exp16(__m512 x)
-{
-	x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365478515625f)),
-	                  _mm512_set1_ps(88.3762626647949f));
-	__m512 fx = _mm512_roundscale_ps(
-	    _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
-	    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-	x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-	x = _mm512_fmadd_ps(fx, _mm512_set1_ps(2.12194440e-4f), x);
-	__m512 y = _mm512_set1_ps(1.9875691500e-4f);
-	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
-	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
-	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
-	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
-	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
-	y = _mm512_fmadd_ps(_mm512_mul_ps(y, x), x, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-	return _mm512_scalef_ps(y, fx);
-}
-
 /* torch.softmax(scores * scale, dim=-1) over rows of stride ld: max, exp
  * and sum, scale; 16 lanes, the tail masked. */
 void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
@@ -247,27 +174,6 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 	}
 }
 #elif defined(__AVX2__) && defined(__FMA__)
-/* fast_exp, 8 lanes. */
-static inline __attribute__((always_inline)) __m256 exp8(__m256 x)
-{
-	x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365478515625f)),
-	                  _mm256_set1_ps(88.3762626647949f));
-	__m256 fx = _mm256_floor_ps(
-	    _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-	x = _mm256_fmadd_ps(fx, _mm256_set1_ps(2.12194440e-4f), x);
-	__m256 y = _mm256_set1_ps(1.9875691500e-4f);
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-	y = _mm256_fmadd_ps(_mm256_mul_ps(y, x), x, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-	__m256i e =
-	    _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-	return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
 static inline float hmax8(__m256 v)
 {
 	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
