@@ -18,6 +18,8 @@
 #include "gemm-impl.h"
 
 #define QUERY_BLOCK_MIN 14 /* query rows per block: at least one AVX-512 tile */
+/* Below this much work (flops) attention runs on the calling thread. */
+#define ATTENTION_SERIAL_FLOPS 2e6
 
 static size_t round32(size_t n)
 {
@@ -188,5 +190,10 @@ void encoder_attention(struct encoder_scratch *s, float *ctx, size_t ld_ctx, con
 	if (j.o.scale == 0.0f)
 		j.o.scale = 1.0f / sqrtf((float)head_dim);
 	atomic_init(&j.next, 0);
-	team_run(s->team, attention_part, &j);
+	double flops = 0.0; /* small batches: the calling thread alone, no wake-ups */
+	for (int32_t q = 0; q < b->n_seqs; q++) {
+		double len = b->seq_start[q + 1] - b->seq_start[q];
+		flops += 4.0 * len * len * (double)head_dim * n_heads;
+	}
+	team_run(team_for(s->team, flops, ATTENTION_SERIAL_FLOPS), attention_part, &j);
 }

@@ -19,6 +19,10 @@
 const char *const ENCODER_STAGE_NAMES[N_STAGES] = {"embed",    "qkv", "attention",
                                                    "out_proj", "ffn", "bottleneck"};
 
+/* Row-wise stages of fewer rows than this run on the calling thread alone:
+ * waking the team would cost as much as the work. */
+#define SERIAL_TOKENS 64
+
 /* Rows of every buffer faulted in when a scratch is made: small batches
  * then take no page faults, larger ones fault their pages in once. */
 #define WARM_TOKENS 128
@@ -234,7 +238,7 @@ static void embed(const struct encoder *e, struct encoder_scratch *s, const stru
 {
 	int factorised = e->emb_proj.w != NULL || e->emb_proj.packed != NULL;
 	struct embed_job j = {e, b, factorised ? s->emb : s->x};
-	team_run(s->team, embed_part, &j);
+	team_run(team_for(s->team, b->n_tokens, SERIAL_TOKENS), embed_part, &j);
 	if (factorised)
 		dense_forward(s->team, &e->emb_proj, s->x, (size_t)e->hidden, s->emb,
 		              (size_t)e->embedding_size, (size_t)b->n_tokens, NULL);
@@ -282,13 +286,13 @@ void norm_rows_team(struct team *t, float *x, const float *residual, const struc
                     size_t n_rows, size_t n)
 {
 	struct rows_job j = {x, residual, ln, ACT_NONE, n_rows, n};
-	team_run(t, rows_part, &j);
+	team_run(team_for(t, (double)n_rows, SERIAL_TOKENS), rows_part, &j);
 }
 
 void activation_apply_team(struct team *t, float *x, size_t n_rows, size_t n, enum activation act)
 {
 	struct rows_job j = {x, NULL, NULL, act, n_rows, n};
-	team_run(t, rows_part, &j);
+	team_run(team_for(t, (double)n_rows, SERIAL_TOKENS), rows_part, &j);
 }
 
 /*

@@ -28,6 +28,11 @@
 #define KC 384 /* inner dimension per block */
 #define NP 24  /* panels per column chunk: a KC x 768 slice of B (1.2 MB) stays in L2 */
 
+/* Products smaller than this (flops) run on the calling thread alone: a
+ * few microseconds of work, which waking the team would cost as much as
+ * (and more on a busy machine, where a helper may not be running). */
+#define SERIAL_FLOPS 4e6
+
 static int team_threads = 1;
 static enum gemm_backend backend = GEMM_BACKEND_AUTO;
 static _Thread_local struct team *current_team;
@@ -372,6 +377,7 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
 		j.be = GEMM_BACKEND_OPENBLAS;
 	if (j.be == GEMM_BACKEND_OPENBLAS && d->w == NULL) /* a fused layout only */
 		j.be = GEMM_BACKEND_PACKED;
+	t = team_for(t, 2.0 * (double)m * d->n_out * d->n_in, SERIAL_FLOPS);
 	int n = team_size(t), mr = gemm_kernel()->mr;
 	long n_panels = (d->n_out + GEMM_NR - 1) / GEMM_NR;
 	j.by_rows = n == 1 || m >= (size_t)(2 * n * mr);
@@ -393,9 +399,10 @@ void dense_ffn_forward(struct team *t, const struct dense *in, enum activation a
                        float *tmp, size_t ldt, size_t m)
 {
 	struct dense_epilogue ep_in = {act, NULL, 0, NULL}, ep_out = {ACT_NONE, x, ldx, ln};
-	int n = team_size(t);
 	if (m == 0)
 		return;
+	t = team_for(t, 2.0 * (double)m * in->n_out * in->n_in, SERIAL_FLOPS);
+	int n = team_size(t);
 	if (gemm_backend_for(m, (size_t)in->n_out, (size_t)in->n_in) != GEMM_BACKEND_PACKED ||
 	    in->packed == NULL || out->packed == NULL ||
 	    (n > 1 && m < (size_t)(2 * n * gemm_kernel()->mr))) {

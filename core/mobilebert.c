@@ -80,12 +80,13 @@ static void mobilebert_embed(const struct encoder *e, struct encoder_scratch *s,
 	size_t width = e->mobile->trigram ? 3 * es : es;
 	int factorised = e->emb_proj.w != NULL || e->emb_proj.packed != NULL;
 	struct mb_embed_job j = {e, b, factorised ? s->emb : s->x, 0};
-	team_run(s->team, mb_embed_part, &j);
+	struct team *t = team_for(s->team, (double)n, 64); /* short batches: no wake-ups */
+	team_run(t, mb_embed_part, &j);
 	if (factorised)
 		dense_forward(s->team, &e->emb_proj, s->x, h, s->emb, width, n, NULL);
 	j.dst = s->x;
 	j.stage = 1;
-	team_run(s->team, mb_embed_part, &j);
+	team_run(t, mb_embed_part, &j);
 	norm_rows_team(s->team, s->x, NULL, &e->ln_emb, n, h);
 }
 

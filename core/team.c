@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +181,17 @@ void team_run(struct team *t, team_fn fn, void *arg)
 		}
 		cpu_relax();
 	}
+}
+
+struct team *team_for(struct team *t, double work, double min_work)
+{
+	static _Atomic int always = -1; /* from the environment, once */
+	int a = always;
+	if (a < 0) {
+		const char *v = getenv("SMOLSERVE_TEAM_ALWAYS");
+		always = a = v != NULL && strcmp(v, "1") == 0;
+	}
+	return a || work >= min_work ? t : NULL;
 }
 
 void team_split(long count, long grain, int i, int n, long *begin, long *end)

@@ -41,6 +41,14 @@ int team_size(const struct team *t);
  */
 void team_run(struct team *t, team_fn fn, void *arg);
 
+/*
+ * t, or NULL (the calling thread alone) when work < min_work: for stages
+ * too small to be worth waking the team. The environment variable
+ * SMOLSERVE_TEAM_ALWAYS=1 makes it always t (tests use it to run every
+ * stage of small inputs on the team). Any thread.
+ */
+struct team *team_for(struct team *t, double work, double min_work);
+
 /* Part i of n of [0, count) in whole units of `grain`: *begin, *end. The
  * parts cover the range, in order, sizes differing by at most one grain. */
 void team_split(long count, long grain, int i, int n, long *begin, long *end);

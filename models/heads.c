@@ -92,7 +92,7 @@ void model_pool(const struct model *m, const struct model_ctx *c, const struct p
                 enum pooling pooling, int normalize, float *out)
 {
 	struct pool_job j = {m, c, b, pooling, normalize, out};
-	team_run(c->enc.team, pool_part, &j);
+	team_run(team_for(c->enc.team, b->n_tokens, 256), pool_part, &j); /* small: no wake-ups */
 }
 
 /* Gathers the first token of every sequence into dst (n_seqs, hidden). */

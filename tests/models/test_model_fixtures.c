@@ -234,11 +234,13 @@ END_TEST
 static void two_threads(void)
 {
 	gemm_set_threads(2);
+	setenv("SMOLSERVE_TEAM_ALWAYS", "1", 1); /* fixtures are small: split them anyway */
 }
 
 static void two_threads_openblas(void)
 {
 	gemm_set_threads(2);
+	setenv("SMOLSERVE_TEAM_ALWAYS", "1", 1);
 	ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_OPENBLAS, NULL, 0), 0);
 }
 
@@ -246,6 +248,7 @@ static void two_threads_openblas(void)
 static void two_threads_avx2(void)
 {
 	gemm_set_threads(2);
+	setenv("SMOLSERVE_TEAM_ALWAYS", "1", 1);
 	setenv("SMOLSERVE_ISA", "avx2", 1);
 }
 
