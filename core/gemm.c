@@ -298,7 +298,12 @@ static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, 
 
 static void run_openblas(const struct dense_job *j, size_t r0, size_t r1, size_t c0, size_t c1)
 {
+	static _Atomic int single;
 	size_t n_in = (size_t)j->d->n_in;
+	if (!single) { /* the team is the only pool, even if gemm_set_threads never ran */
+		openblas_set_num_threads(1);
+		single = 1;
+	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(r1 - r0), (blasint)(c1 - c0),
 	            (blasint)n_in, 1.0f, j->x + r0 * j->ldx, (blasint)j->ldx, j->d->w + c0 * n_in,
 	            (blasint)n_in, in_place(j) ? 1.0f : 0.0f, j->y + r0 * j->ldy + c0,

@@ -1,12 +1,15 @@
 /*
  * The compute team (see team.h): fork-join over a generation counter. The
- * owner publishes a stage (fn, arg) by bumping `gen`; helpers that spin see
- * it at once, helpers that slept on the counter's futex are woken; each
- * helper runs its part and counts `pending` down; the owner runs part 0 and
- * spins until `pending` is 0. Spinning is bounded: helpers sleep after
- * TEAM_SPIN_NS without a new stage, the owner yields its core after
- * TEAM_YIELD_NS of waiting (a helper may have been descheduled on a busy
- * machine).
+ * owner publishes a stage (fn, arg) by bumping `gen` and marking it `open`;
+ * helpers that spin see it at once, helpers asleep on the counter's futex
+ * are woken. Parts are claimed from a shared counter by whoever is free,
+ * the owner included, so a helper the machine has not scheduled does not
+ * hold the stage up: the owner runs its part too. When every part has
+ * finished the owner closes the stage and waits only for helpers that are
+ * inside it (`active`); a helper that joins a closed stage leaves without
+ * touching it. Spinning is bounded: helpers sleep after TEAM_SPIN_NS
+ * without a new stage, the owner yields its core after TEAM_YIELD_NS of
+ * waiting.
  */
 #include "team.h"
 
@@ -35,11 +38,14 @@ struct helper {
 
 struct team {
 	int n;
-	_Atomic unsigned gen; /* bumped once per stage; the helpers' futex word */
-	atomic_int pending;   /* helpers still in the current stage */
-	atomic_int sleepers;  /* helpers asleep on gen */
+	_Atomic unsigned gen;  /* bumped once per stage; the helpers' futex word */
+	_Atomic unsigned open; /* gen of the stage helpers may join, 0: none */
+	atomic_int active;     /* helpers inside the open stage */
+	atomic_int next_part;  /* the next part to claim */
+	atomic_int parts_done;
+	atomic_int sleepers; /* helpers asleep on gen */
 	atomic_int stop;
-	team_fn fn; /* the current stage, published by gen */
+	team_fn fn; /* the current stage, published by open */
 	void *arg;
 	struct helper *helpers; /* (n - 1) */
 };
@@ -93,6 +99,18 @@ static unsigned wait_stage(struct team *t, unsigned seen)
 	return g;
 }
 
+/* Runs unclaimed parts of the current stage until none is left. */
+static void run_parts(struct team *t)
+{
+	for (;;) {
+		int p = atomic_fetch_add(&t->next_part, 1);
+		if (p >= t->n)
+			return;
+		t->fn(t->arg, p, t->n);
+		atomic_fetch_add_explicit(&t->parts_done, 1, memory_order_release);
+	}
+}
+
 static void *helper_main(void *arg)
 {
 	struct helper *h = arg;
@@ -102,15 +120,17 @@ static void *helper_main(void *arg)
 		seen = wait_stage(t, seen);
 		if (atomic_load_explicit(&t->stop, memory_order_acquire))
 			return NULL;
-		t->fn(t->arg, h->index, t->n);
-		atomic_fetch_sub_explicit(&t->pending, 1, memory_order_release);
+		atomic_fetch_add(&t->active, 1);
+		if (atomic_load(&t->open) == seen) /* else it closed (or moved on) meanwhile */
+			run_parts(t);
+		atomic_fetch_sub(&t->active, 1);
 	}
 }
 
 static void stop_helpers(struct team *t)
 {
 	atomic_store(&t->stop, 1);
-	atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+	atomic_fetch_add(&t->gen, 1);
 	futex_wake_all(&t->gen);
 	for (int i = 0; i < t->n - 1; i++)
 		if (t->helpers[i].started)
@@ -156,22 +176,11 @@ int team_size(const struct team *t)
 	return t != NULL ? t->n : 1;
 }
 
-void team_run(struct team *t, team_fn fn, void *arg)
+/* Spins (then yields) until *v == want. */
+static void wait_for(atomic_int *v, int want)
 {
-	if (t == NULL || t->n == 1) {
-		fn(arg, 0, 1);
-		return;
-	}
-	t->fn = fn;
-	t->arg = arg;
-	atomic_store_explicit(&t->pending, t->n - 1, memory_order_relaxed);
-	atomic_fetch_add(&t->gen, 1); /* publishes fn, arg and pending */
-	if (atomic_load(&t->sleepers) > 0)
-		futex_wake_all(&t->gen);
-	fn(arg, 0, t->n);
 	unsigned long long start = 0;
-	for (unsigned spins = 0; atomic_load_explicit(&t->pending, memory_order_acquire) != 0;
-	     spins++) {
+	for (unsigned spins = 0; atomic_load(v) != want; spins++) {
 		if ((spins & 63) == 0) {
 			unsigned long long now = clock_ns();
 			if (start == 0)
@@ -181,6 +190,29 @@ void team_run(struct team *t, team_fn fn, void *arg)
 		}
 		cpu_relax();
 	}
+}
+
+void team_run(struct team *t, team_fn fn, void *arg)
+{
+	if (t == NULL || t->n == 1) {
+		fn(arg, 0, 1);
+		return;
+	}
+	t->fn = fn;
+	t->arg = arg;
+	atomic_store(&t->next_part, 0);
+	atomic_store(&t->parts_done, 0);
+	unsigned g = atomic_load(&t->gen) + 1;
+	if (g == 0) /* 0 means "no stage open" */
+		g = 1;
+	atomic_store(&t->open, g); /* publishes fn, arg and the counters */
+	atomic_store(&t->gen, g);
+	if (atomic_load(&t->sleepers) > 0)
+		futex_wake_all(&t->gen);
+	run_parts(t);
+	wait_for(&t->parts_done, t->n); /* parts other threads are still running */
+	atomic_store(&t->open, 0);
+	wait_for(&t->active, 0); /* helpers that joined and may still read t */
 }
 
 struct team *team_for(struct team *t, double work, double min_work)

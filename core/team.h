@@ -34,10 +34,13 @@ void team_destroy(struct team *t);
 int team_size(const struct team *t);
 
 /*
- * Runs fn(arg, i, n) for every i in [0, n), n = team_size(t): the calling
- * thread runs i = 0, helper i - 1 runs i, and team_run returns once every
- * call has returned (their writes are then visible to the caller). A NULL
- * team runs fn(arg, 0, 1). Owner thread only, never from inside fn.
+ * Runs fn(arg, i, n) exactly once for every i in [0, n), n = team_size(t),
+ * and returns once every call has returned (their writes are then visible
+ * to the caller). Parts are taken by whichever team thread is free, the
+ * caller included: usually one each, but a thread may run several one
+ * after another (never two at once), so part i may own per-part state
+ * (workspace i) but must not assume which thread runs it. A NULL team runs
+ * fn(arg, 0, 1). Owner thread only, never from inside fn.
  */
 void team_run(struct team *t, team_fn fn, void *arg);
 
