@@ -39,6 +39,7 @@ enum slot {
 	SLOT_T1,
 	SLOT_T2,
 	SLOT_T3,
+	SLOT_EXTRA, /* the architecture's own: struct encoder's extra_* */
 	N_SLOTS
 };
 
@@ -65,8 +66,10 @@ static void slot_widths(const struct encoder *e, int32_t max_seq_len, int n_thre
 	width[SLOT_Q] = 2 * h; /* q | k of a fused product */
 }
 
-static size_t slot_bytes(enum slot i, size_t width, int32_t max_tokens)
+static size_t slot_bytes(const struct encoder *e, enum slot i, size_t width, int32_t max_tokens)
 {
+	if (i == SLOT_EXTRA)
+		return (e->extra_per_token * (size_t)max_tokens + e->extra_fixed) * sizeof(float);
 	return (i == SLOT_ATTN ? width : width * (size_t)max_tokens) * sizeof(float);
 }
 
@@ -75,7 +78,7 @@ size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_
 	size_t width[N_SLOTS], total = 0;
 	slot_widths(e, max_seq_len, gemm_get_threads(), width);
 	for (int i = 0; i < N_SLOTS; i++)
-		total += arena_size_of(slot_bytes((enum slot)i, width[i], max_tokens));
+		total += arena_size_of(slot_bytes(e, (enum slot)i, width[i], max_tokens));
 	return total;
 }
 
@@ -97,9 +100,12 @@ int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int
 	}
 	size_t warm = (size_t)(max_tokens < WARM_TOKENS ? max_tokens : WARM_TOKENS);
 	for (int i = 0; i < N_SLOTS; i++) {
-		size_t bytes = slot_bytes((enum slot)i, width[i], max_tokens);
+		size_t bytes = slot_bytes(e, (enum slot)i, width[i], max_tokens);
 		slot[i] = bytes ? arena_alloc(&s->arena, bytes) : NULL;
-		arena_touch(slot[i], i == SLOT_ATTN ? bytes : width[i] * warm * sizeof(float));
+		size_t hot = i == SLOT_ATTN    ? bytes
+		             : i == SLOT_EXTRA ? slot_bytes(e, (enum slot)i, 0, (int32_t)warm)
+		                               : width[i] * warm * sizeof(float);
+		arena_touch(slot[i], hot);
 	}
 	s->x = slot[SLOT_X];
 	s->qkv = e->mobile == NULL ? slot[SLOT_BIG] : NULL;
@@ -114,6 +120,7 @@ int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int
 	s->t1 = slot[SLOT_T1];
 	s->t2 = slot[SLOT_T2];
 	s->t3 = slot[SLOT_T3];
+	s->extra = slot[SLOT_EXTRA];
 	s->max_tokens = max_tokens;
 	s->max_seq_len = max_seq_len;
 	return 0;

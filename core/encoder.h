@@ -88,6 +88,11 @@ struct encoder {
 	struct dense emb_proj;              /* w == NULL unless factorised */
 	const struct encoder_layer *layers; /* (n_layers) borrowed */
 	const struct mobilebert *mobile;    /* non-NULL: MobileBERT layers instead */
+	/* Scratch an architecture's own forward pass needs beyond the shared
+	 * buffers (encoder_scratch.extra): floats per token of the batch, plus
+	 * a fixed number. 0 for the architectures in this file. */
+	size_t extra_per_token;
+	size_t extra_fixed;
 };
 
 /* Sequences packed back to back: sequence s is tokens
@@ -138,6 +143,8 @@ struct encoder_scratch {
 	size_t attn_floats; /* encoder_attention_floats */
 	/* MobileBERT only (NULL otherwise), (max_tokens, hidden) each */
 	float *q, *k, *v, *ctx, *t1, *t2, *t3;
+	/* (max_tokens * e->extra_per_token + e->extra_fixed) floats, or NULL */
+	float *extra;
 	/* If set (borrowed, N_STAGES seconds), each forward pass adds the wall
 	 * time of its stages to it: for benchmarks. */
 	double *profile;
