@@ -17,7 +17,7 @@ import re
 import statistics
 import sys
 
-SETTING_ORDER = ["env", "unset"]
+SETTING_ORDER = ["env", "unset", "trap", "prescott"]
 THROUGHPUT = ["fixed-32x128", "mixed-32x8..256"]
 LATENCY = ["single-1x16", "single-1x128"]
 

@@ -10,7 +10,10 @@
 #   - the first /embed after a fresh start and the server's RSS (bench/first_embed.py),
 # each once with the OpenBLAS environment as it is ("env") and once with OPENBLAS_CORETYPE
 # and OPENBLAS_L2_SIZE unset ("unset"), and prints one table of medians and ranges over the
-# rounds with the ratios measured in the same round (bench/report.py).
+# rounds with the ratios measured in the same round (bench/report.py). Two more settings on
+# request: "prescott" (OPENBLAS_CORETYPE=Prescott set by the user: kept, OpenBLAS runs SSE3)
+# and "trap" (unset, and smolserve told that OpenBLAS picked Prescott by itself, through the
+# test-only SMOLSERVE_TEST_OPENBLAS_PICKED: the start-up choice re-executes with SkylakeX).
 #
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (default bench/out),
 # BENCH_SECONDS (default 1: each workload is timed >= this long and >= BENCH_MIN_ITERS runs,
@@ -73,9 +76,11 @@ run() {
 	local name=$1 setting=$2
 	shift 3
 	local envs=()
-	if [ "$setting" = unset ]; then
-		envs=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
-	fi
+	case "$setting" in
+	unset) envs=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE) ;;
+	prescott) envs=(-u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Prescott) ;;
+	trap) envs=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE SMOLSERVE_TEST_OPENBLAS_PICKED=Prescott) ;;
+	esac
 	echo
 	echo "=== $name ($setting: OPENBLAS_CORETYPE=$(env "${envs[@]}" printenv OPENBLAS_CORETYPE ||
 		echo unset)) $*  [load $(cut -d' ' -f1-3 /proc/loadavg)]"
