@@ -207,6 +207,7 @@ static double sgemm_gflops(size_t m, size_t n, size_t k, int reps, int packed)
 		b[i] = rng_uniform(&rng, -1.0f, 1.0f);
 	parts[0] = &d;
 	if (packed) {
+		gemm_backend_set(GEMM_BACKEND_PACKED, NULL, 0); /* back to auto below */
 		if (team_create(&t, gemm_get_threads()) != 0 ||
 		    (mem = aligned_alloc(64, gemm_pack_bytes(parts, 1))) == NULL)
 			goto out;
@@ -222,6 +223,8 @@ static double sgemm_gflops(size_t m, size_t n, size_t k, int reps, int packed)
 		best = r > 0 && g > best ? g : best; /* r == 0: the warm-up */
 	}
 out:
+	if (packed)
+		gemm_backend_set(GEMM_BACKEND_AUTO, NULL, 0);
 	team_destroy(t);
 	free(mem);
 	free(a);
