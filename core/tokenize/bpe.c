@@ -33,29 +33,20 @@
 
 #include <utf8proc.h>
 
+#include "bpe-impl.h"
 #include "status.h"
 
-#define BPE_NONE UINT32_MAX
-
-/* A merge rule: the interned strings (a, b) become ab, at rank. */
-struct bpe_merge {
-	uint32_t a, b; /* a == BPE_NONE: empty slot */
-	uint32_t ab;
-	int32_t rank;
-};
-
 struct bpe_impl {
-	struct bpe_merge *merges; /* (n_merge_slots) owned, open hash on (a, b) */
-	uint32_t n_merge_slots;   /* power of two */
-	int32_t *str_vocab;       /* (n_strs) owned: vocab id of each interned string, or -1 */
-	uint32_t n_strs;          /* 0..255 are the single bytes */
+	struct bpe_merges mt;
+	int32_t *str_vocab; /* (n_strs) owned: vocab id of each interned string, or -1 */
+	uint32_t n_strs;    /* 0..255 are the single bytes */
 };
 
 /* --- GPT-2's byte alphabet (bytes_to_unicode) ------------------------- */
 
 /* The code point that stands for byte b: printable Latin-1 stands for
  * itself, the other 68 bytes for U+0100.. in byte order. */
-static int32_t byte_cp(uint8_t b)
+int32_t bpe_byte_cp(uint8_t b)
 {
 	if ((b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || b >= 0xae)
 		return b;
@@ -67,12 +58,12 @@ static int32_t byte_cp(uint8_t b)
 }
 
 /* The byte code point cp stands for, or -1 if it is not in the alphabet. */
-static int cp_byte(int32_t cp)
+int bpe_cp_byte(int32_t cp)
 {
 	if (cp < 0 || cp > 256 + 67)
 		return -1;
 	if (cp < 256)
-		return byte_cp((uint8_t)cp) == cp ? cp : -1;
+		return bpe_byte_cp((uint8_t)cp) == cp ? cp : -1;
 	if (cp <= 256 + 32)
 		return cp - 256;
 	if (cp <= 256 + 66)
@@ -99,7 +90,7 @@ static int in_alphabet(const char *s, size_t n)
 {
 	size_t i = 0, len;
 	while (i < n) {
-		if (cp_byte(utf8_next((const uint8_t *)s + i, n - i, &len)) < 0)
+		if (bpe_cp_byte(utf8_next((const uint8_t *)s + i, n - i, &len)) < 0)
 			return 0;
 		i += len;
 	}
@@ -130,11 +121,32 @@ static uint32_t hash_pair(uint32_t a, uint32_t b)
 	return (uint32_t)(h >> 32);
 }
 
-static const struct bpe_merge *merge_find(const struct bpe_impl *m, uint32_t a, uint32_t b)
+int bpe_merges_init(struct bpe_merges *m, size_t n_merges)
 {
-	uint32_t mask = m->n_merge_slots - 1, i = hash_pair(a, b) & mask;
+	m->n_slots = 64;
+	while (m->n_slots < 2 * n_merges && m->n_slots < (1u << 30))
+		m->n_slots *= 2;
+	if (m->n_slots < 2 * n_merges ||
+	    (m->slots = malloc((size_t)m->n_slots * sizeof(*m->slots))) == NULL) {
+		m->n_slots = 0;
+		return STATUS_ENOMEM;
+	}
+	memset(m->slots, 0xff, (size_t)m->n_slots * sizeof(*m->slots));
+	return 0;
+}
+
+void bpe_merges_dispose(struct bpe_merges *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->n_slots = 0;
+}
+
+const struct bpe_merge *bpe_merges_find(const struct bpe_merges *m, uint32_t a, uint32_t b)
+{
+	uint32_t mask = m->n_slots - 1, i = hash_pair(a, b) & mask;
 	for (;;) {
-		const struct bpe_merge *e = &m->merges[i];
+		const struct bpe_merge *e = &m->slots[i];
 		if (e->a == BPE_NONE)
 			return NULL;
 		if (e->a == a && e->b == b)
@@ -143,14 +155,13 @@ static const struct bpe_merge *merge_find(const struct bpe_impl *m, uint32_t a, 
 	}
 }
 
-/* Adds (a, b) -> ab at rank; a pair seen again takes the later rank, as
- * the reference's dict(zip(merges, range(len(merges)))). */
-static void merge_put(struct bpe_impl *m, uint32_t a, uint32_t b, uint32_t ab, int32_t rank)
+/* A pair seen again takes the later rank, as the references' dicts do. */
+void bpe_merges_put(struct bpe_merges *m, uint32_t a, uint32_t b, uint32_t ab, int32_t rank)
 {
-	uint32_t mask = m->n_merge_slots - 1, i = hash_pair(a, b) & mask;
-	while (m->merges[i].a != BPE_NONE && !(m->merges[i].a == a && m->merges[i].b == b))
+	uint32_t mask = m->n_slots - 1, i = hash_pair(a, b) & mask;
+	while (m->slots[i].a != BPE_NONE && !(m->slots[i].a == a && m->slots[i].b == b))
 		i = (i + 1) & mask;
-	m->merges[i] = (struct bpe_merge){a, b, ab, rank};
+	m->slots[i] = (struct bpe_merge){a, b, ab, rank};
 }
 
 /* The whitespace-separated fields of line[0, n) (Python's str.split()):
@@ -194,12 +205,8 @@ static int read_merges(const char *text, size_t n, struct vocab *strs, struct bp
 		    text[k] == '\n' || (text[k] == '\r' && (k + 1 == n || text[k + 1] != '\n'));
 	if (n_lines > INT32_MAX / 4)
 		return status_fail(err, n_err, STATUS_EFORMAT, "merges.txt: too many lines");
-	m->n_merge_slots = 64;
-	while (m->n_merge_slots < 2 * n_lines)
-		m->n_merge_slots *= 2;
-	if ((m->merges = malloc((size_t)m->n_merge_slots * sizeof(*m->merges))) == NULL)
+	if (bpe_merges_init(&m->mt, n_lines) != 0)
 		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading merges.txt");
-	memset(m->merges, 0xff, (size_t)m->n_merge_slots * sizeof(*m->merges));
 
 	while (i < n) {
 		size_t j = i;
@@ -233,7 +240,7 @@ static int read_merges(const char *text, size_t n, struct vocab *strs, struct bp
 		    (rc = intern(strs, s + from[1], nb, &b)) != 0 ||
 		    (rc = intern(strs, tmp, na + nb, &ab)) != 0)
 			return status_fail(err, n_err, rc, "out of memory reading merges.txt");
-		merge_put(m, a, b, ab, line - 2);
+		bpe_merges_put(&m->mt, a, b, ab, line - 2);
 	}
 	return 0;
 }
@@ -322,42 +329,29 @@ static size_t pretoken_end(const uint8_t *s, size_t n, size_t i)
 
 /* --- BPE on one pre-token --------------------------------------------- */
 
-struct bpe_sym {
-	uint32_t str;        /* interned string; BPE_NONE once merged away */
-	int32_t start, stop; /* bytes of the text it covers */
-	int32_t prev, next;  /* neighbours in the word, -1 at the ends */
-};
-
-/* A pair that may merge: symbols pos and its next, whose strings were a
- * and b when it was queued (stale if either changed since). */
-struct bpe_cand {
-	int32_t rank, pos;
-	uint32_t a, b;
-};
-
-/* One encode call's scratch, sized for its longest pre-token. */
-struct bpe_scratch {
-	struct bpe_sym *sym;   /* (cap) */
-	struct bpe_cand *heap; /* (3 cap): n - 1 pairs, then 2 per merge */
-	struct bpe_cand *pend; /* (2 cap): pairs ranked before the round's */
-	size_t cap, n_heap, n_pend;
-};
-
-static int scratch_reserve(struct bpe_scratch *s, size_t n)
+int bpe_scratch_reserve(struct bpe_scratch *s, size_t n)
 {
 	if (n <= s->cap)
 		return 0;
 	size_t cap = s->cap ? s->cap : 64;
 	while (cap < n)
 		cap *= 2;
-	free(s->sym);
-	free(s->heap);
-	free(s->pend);
+	bpe_scratch_dispose(s);
 	s->sym = malloc(cap * sizeof(*s->sym));
 	s->heap = malloc(3 * cap * sizeof(*s->heap));
 	s->pend = malloc(2 * cap * sizeof(*s->pend));
 	s->cap = s->sym && s->heap && s->pend ? cap : 0;
 	return s->cap ? 0 : STATUS_ENOMEM;
+}
+
+void bpe_scratch_dispose(struct bpe_scratch *s)
+{
+	free(s->sym);
+	free(s->heap);
+	free(s->pend);
+	s->sym = NULL;
+	s->heap = s->pend = NULL;
+	s->cap = 0;
 }
 
 static int cand_less(const struct bpe_cand *x, const struct bpe_cand *y)
@@ -395,42 +389,60 @@ static struct bpe_cand heap_pop(struct bpe_scratch *s)
 	return top;
 }
 
-/* Queues the pair at pos if it has a merge. One ranked before the round
- * in progress waits in pend until the round is over. */
-static void queue_pair(const struct bpe_impl *m, struct bpe_scratch *s, int32_t pos, int32_t round)
+/* Queues the pair at pos if it has a merge. In rounds, one ranked before
+ * the round in progress waits in pend until the round is over. */
+static void queue_pair(const struct bpe_merges *m, struct bpe_scratch *s, int32_t pos,
+                       int32_t round, int rounds)
 {
 	int32_t next = pos >= 0 ? s->sym[pos].next : -1;
 	if (next < 0)
 		return;
-	const struct bpe_merge *e = merge_find(m, s->sym[pos].str, s->sym[next].str);
+	const struct bpe_merge *e = bpe_merges_find(m, s->sym[pos].str, s->sym[next].str);
 	if (e == NULL)
 		return;
-	struct bpe_cand c = {e->rank, pos, s->sym[pos].str, s->sym[next].str};
-	if (e->rank < round)
+	struct bpe_cand c = {e->rank, pos, s->sym[pos].str, s->sym[next].str, e->ab};
+	if (rounds && e->rank < round)
 		s->pend[s->n_pend++] = c;
 	else
 		heap_push(s, c);
 }
 
-/*
- * GPT2Tokenizer.bpe on the bytes text[from, to): repeatedly the lowest
- * ranked pair, all its occurrences left to right, then the next. The heap
- * pops (rank, position) in that order; a pair that a merge creates never
- * has the round's rank, and one ranked lower waits for the round's end,
- * as the reference only looks again after a whole round.
- */
-static void bpe_word(const struct bpe_impl *m, struct bpe_scratch *s, const char *text, size_t from,
-                     size_t to)
+/* Whether candidate c still stands for the pair at its position: with
+ * rounds the same two strings (GPT2Tokenizer), else a pair that still
+ * merges into the same id (Word::merge_all's check). */
+static int cand_live(const struct bpe_merges *m, const struct bpe_scratch *s,
+                     const struct bpe_cand *c, int rounds)
 {
-	int32_t n = (int32_t)(to - from), round = INT32_MIN;
+	const struct bpe_sym *l = &s->sym[c->pos];
+	if (l->str == BPE_NONE || l->next < 0)
+		return 0;
+	uint32_t b = s->sym[l->next].str;
+	if (rounds)
+		return l->str == c->a && b == c->b;
+	const struct bpe_merge *e = bpe_merges_find(m, l->str, b);
+	return e != NULL && e->ab == c->ab;
+}
 
-	for (int32_t k = 0; k < n; k++)
-		s->sym[k] = (struct bpe_sym){(uint8_t)text[from + k], (int32_t)from + k,
-		                             (int32_t)from + k + 1, k - 1, k + 1 < n ? k + 1 : -1};
+/*
+ * See bpe-impl.h. With rounds, GPT2Tokenizer.bpe: repeatedly the lowest
+ * ranked pair, all its occurrences left to right, then the next; a pair
+ * that a merge creates never has the round's rank, and one ranked lower
+ * waits for the round's end, as the reference only looks again after a
+ * whole round. Without, Hugging Face's Word::merge_all: always the lowest
+ * (rank, position) in the queue, new pairs included.
+ */
+void bpe_merge_word(const struct bpe_merges *m, struct bpe_scratch *s, int32_t n, int rounds)
+{
+	int32_t round = INT32_MIN;
+
+	for (int32_t k = 0; k < n; k++) {
+		s->sym[k].prev = k - 1;
+		s->sym[k].next = k + 1 < n ? k + 1 : -1;
+	}
 	s->n_heap = 0;
 	s->n_pend = 0;
 	for (int32_t k = 0; k + 1 < n; k++)
-		queue_pair(m, s, k, round);
+		queue_pair(m, s, k, round, rounds);
 	while (s->n_heap > 0 || s->n_pend > 0) {
 		if (s->n_pend > 0 && (s->n_heap == 0 || s->heap[0].rank != round)) {
 			for (size_t k = 0; k < s->n_pend; k++)
@@ -438,19 +450,19 @@ static void bpe_word(const struct bpe_impl *m, struct bpe_scratch *s, const char
 			s->n_pend = 0;
 		}
 		struct bpe_cand c = heap_pop(s);
+		if (!cand_live(m, s, &c, rounds))
+			continue;
 		struct bpe_sym *l = &s->sym[c.pos];
 		int32_t r = l->next;
-		if (l->str != c.a || r < 0 || s->sym[r].str != c.b)
-			continue; /* stale */
 		round = c.rank;
-		l->str = merge_find(m, c.a, c.b)->ab;
+		l->str = c.ab;
 		l->stop = s->sym[r].stop;
 		l->next = s->sym[r].next;
 		if (l->next >= 0)
 			s->sym[l->next].prev = c.pos;
 		s->sym[r].str = BPE_NONE;
-		queue_pair(m, s, l->prev, round);
-		queue_pair(m, s, c.pos, round);
+		queue_pair(m, s, l->prev, round, rounds);
+		queue_pair(m, s, c.pos, round, rounds);
 	}
 }
 
@@ -487,16 +499,17 @@ static int bpe_pieces(const struct tokenizer *t, const char *text, size_t n_text
 		size_t end = pretoken_end(s, n_text, i);
 		if (end == i + 1) { /* one byte: no pair to merge */
 			rc = emit(t, out, s[i], (int32_t)i, (int32_t)end);
-		} else if ((rc = scratch_reserve(&sc, end - i)) == 0) {
-			bpe_word(m, &sc, text, i, end);
+		} else if ((rc = bpe_scratch_reserve(&sc, end - i)) == 0) {
+			for (size_t k = i; k < end; k++)
+				sc.sym[k - i] =
+				    (struct bpe_sym){s[k], (int32_t)k, (int32_t)k + 1, 0, 0};
+			bpe_merge_word(&m->mt, &sc, (int32_t)(end - i), 1);
 			for (int32_t k = 0; k >= 0 && rc == 0; k = sc.sym[k].next)
 				rc = emit(t, out, sc.sym[k].str, sc.sym[k].start, sc.sym[k].stop);
 		}
 		i = end;
 	}
-	free(sc.sym);
-	free(sc.heap);
-	free(sc.pend);
+	bpe_scratch_dispose(&sc);
 	if (rc == STATUS_ENOMEM)
 		return status_fail(err, n_err, rc, "out of memory tokenizing %zu bytes", n_text);
 	if (rc != 0)
@@ -513,7 +526,7 @@ static int bpe_pieces(const struct tokenizer *t, const char *text, size_t n_text
  * each byte that starts none, becomes one U+FFFD, as CPython's decoder.
  * Returns the length.
  */
-static size_t utf8_replace(const uint8_t *s, size_t n, char *out)
+size_t bpe_utf8_replace(const uint8_t *s, size_t n, char *out)
 {
 	size_t i = 0, k = 0;
 	while (i < n) {
@@ -589,7 +602,7 @@ static int bpe_decode(const struct tokenizer *t, const int32_t *ids, size_t n_id
 		const char *tok = t->vocab.tokens[ids[i]];
 		size_t n_tok = strlen(tok), j = 0, k;
 		while (j < n_tok) {
-			int b = cp_byte(utf8_next((const uint8_t *)tok + j, n_tok - j, &k));
+			int b = bpe_cp_byte(utf8_next((const uint8_t *)tok + j, n_tok - j, &k));
 			if (b >= 0) {
 				raw[n_raw++] = (uint8_t)b;
 			} else {
@@ -599,7 +612,7 @@ static int bpe_decode(const struct tokenizer *t, const int32_t *ids, size_t n_id
 			j += k;
 		}
 	}
-	len = tokenizer_clean_up_spaces(text, utf8_replace(raw, n_raw, text));
+	len = tokenizer_clean_up_spaces(text, bpe_utf8_replace(raw, n_raw, text));
 	if (out != NULL && n_out > 0) {
 		size_t k = len < n_out - 1 ? len : n_out - 1;
 		memcpy(out, text, k);
@@ -624,7 +637,7 @@ static void bpe_destroy(struct tokenizer *t)
 	struct bpe_impl *m = t->impl;
 	if (m == NULL)
 		return;
-	free(m->merges);
+	bpe_merges_dispose(&m->mt);
 	free(m->str_vocab);
 	free(m);
 	t->impl = NULL;
@@ -641,7 +654,7 @@ static const struct tokenizer_ops bpe_ops = {
 static int intern_bytes(struct vocab *strs)
 {
 	for (int b = 0; b < 256; b++) {
-		int32_t cp = byte_cp((uint8_t)b); /* < 0x800: two bytes at most */
+		int32_t cp = bpe_byte_cp((uint8_t)b); /* < 0x800: two bytes at most */
 		char s[2] = {(char)cp, 0};
 		uint32_t id;
 		if (cp >= 0x80) {

@@ -40,6 +40,16 @@ struct spm_edge {
 	uint8_t byte;
 };
 
+/* A precompiled character map (NormalizerSpec.precompiled_charsmap): a
+ * darts-clone double array whose values index replacement strings. Also
+ * tokenizer.json's Precompiled normalizer. */
+struct spm_charsmap {
+	uint32_t *units; /* (n_units) owned, host order */
+	uint32_t n_units;
+	char *replacements; /* (n_replacements) owned, last byte NUL */
+	size_t n_replacements;
+};
+
 /* Everything read from a model file; read-only after spm_model_parse. */
 struct spm_model {
 	struct vocab pieces; /* every piece in the file's id space */
@@ -48,14 +58,12 @@ struct spm_model {
 	int model_type;      /* enum spm_model_type */
 	int32_t unk_id;      /* the one UNKNOWN piece */
 	int byte_fallback;
-	int32_t byte_ids[256];      /* <0xXX> piece ids, unk_id where missing */
-	float min_score, max_score; /* over NORMAL pieces */
-	char *unk_surface;          /* owned: what decode prints for <unk> */
-	/* normaliser: darts-clone double array + replacement strings */
-	uint32_t *units; /* (n_units) owned, host order */
-	uint32_t n_units;
-	char *replacements; /* (n_replacements) owned, last byte NUL */
-	size_t n_replacements;
+	int32_t byte_ids[256];        /* <0xXX> piece ids, unk_id where missing */
+	float min_score, max_score;   /* over NORMAL pieces */
+	double *dscores;              /* (n pieces) owned: Hugging Face's Unigram, else NULL */
+	double dmin_score;            /* over all pieces, with dscores */
+	char *unk_surface;            /* owned: what decode prints for <unk> */
+	struct spm_charsmap charsmap; /* the normaliser's rules */
 	int add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces;
 	/* trie of the matchable pieces (NORMAL, USER_DEFINED, UNUSED) */
 	int32_t *node_piece; /* (n_nodes) owned: piece id ending here or -1 */
@@ -130,8 +138,33 @@ static inline int spm_matchable(const struct spm_model *m, int32_t id)
 int spm_model_parse(struct spm_model *m, const uint8_t *p, size_t n, char *err, size_t n_err);
 void spm_model_dispose(struct spm_model *m);
 
+/*
+ * A model from tokenizer.json's Unigram instead of a file: pieces (taken
+ * over, also on failure) with their double scores, every piece matchable
+ * (unk_id too, as Hugging Face's trie holds every piece), unk_id -1 for
+ * none. Encode with spm_unigram_viterbi. 0, STATUS_EFORMAT or STATUS_ENOMEM.
+ */
+int spm_model_from_vocab(struct spm_model *m, struct vocab *pieces, const double *scores,
+                         int32_t unk_id, char *err, size_t n_err);
+
 /* Piece id of the n bytes at s (any type) or -1. Any thread. */
 int32_t spm_model_find(const struct spm_model *m, const char *s, size_t n);
+
+/* Decodes a precompiled_charsmap blob (uint32 LE trie size, the trie's
+ * uint32 LE units, NUL-terminated replacements) into cm; n == 0 is the
+ * empty map. 0, STATUS_EFORMAT ("precompiled_charsmap is broken ...") or
+ * STATUS_ENOMEM; on failure cm is disposed. */
+int spm_charsmap_parse(struct spm_charsmap *cm, const uint8_t *p, size_t n, char *err,
+                       size_t n_err);
+void spm_charsmap_dispose(struct spm_charsmap *cm);
+
+/* darts-clone commonPrefixSearch of s[0, n) in the map: 0 if no rule
+ * matches a prefix, else the length matched, *value the replacement's
+ * index. shortest = 0: the longest of the first 32 results, as
+ * sentencepiece's NormalizePrefix; 1: the first (shortest) result with the
+ * search stopping at a NUL byte, as Hugging Face's Precompiled. */
+size_t spm_charsmap_match(const struct spm_charsmap *cm, const uint8_t *s, size_t n, int shortest,
+                          uint32_t *value);
 
 int spm_text_reserve(struct spm_text *t, size_t n_more);
 /* Appends n bytes, all with source span [from, to). 0 or STATUS_ENOMEM. */
@@ -158,6 +191,14 @@ int spm_normalize(const struct spm_model *m, const struct spm_text *in, size_t f
  */
 int spm_encode(const struct spm_model *m, const struct spm_text *norm, struct spm_toks *toks,
                struct spm_work *w);
+
+/*
+ * The unigram model's best segmentation of s[0, n) (EncodeOptimized) into
+ * w->raw: pieces with their ids, unknown characters one piece each with
+ * unk_id. 0, STATUS_ENOMEM, or STATUS_ETOKENIZER for an unknown character
+ * when a Hugging Face model has no unk_id. Any thread on a const model.
+ */
+int spm_unigram_viterbi(const struct spm_model *m, const uint8_t *s, size_t n, struct spm_work *w);
 
 /* "<0xXX>" (upper-case hex) -> XX, else -1: PieceToByte. */
 int spm_piece_to_byte(const char *s);

@@ -120,31 +120,35 @@ static size_t user_defined_match(const struct spm_model *m, const uint8_t *s, si
 	return best;
 }
 
-/* darts-clone commonPrefixSearch, keeping the longest of its first 32
- * results as Normalizer::NormalizePrefix does. Length matched or 0. */
-static size_t charsmap_match(const struct spm_model *m, const uint8_t *s, size_t n, uint32_t *value)
+/* See sentencepiece-impl.h. */
+size_t spm_charsmap_match(const struct spm_charsmap *cm, const uint8_t *s, size_t n, int shortest,
+                          uint32_t *value)
 {
 	size_t best = 0;
 	int n_found = 0;
-	if (m->n_units == 0)
+	if (cm->n_units == 0)
 		return 0;
-	uint32_t unit = m->units[0];
+	uint32_t unit = cm->units[0];
 	uint32_t pos = (unit >> 10) << ((unit & (1u << 9)) >> 6);
 	for (size_t i = 0; i < n; i++) {
-		pos ^= s[i];
-		if (pos >= m->n_units)
+		if (shortest && s[i] == 0)
 			break;
-		unit = m->units[pos];
+		pos ^= s[i];
+		if (pos >= cm->n_units)
+			break;
+		unit = cm->units[pos];
 		if ((unit & ((1u << 31) | 0xff)) != s[i])
 			break;
 		pos ^= (unit >> 10) << ((unit & (1u << 9)) >> 6);
-		if (pos >= m->n_units)
+		if (pos >= cm->n_units)
 			break;
 		if ((unit >> 8) & 1) {
-			uint32_t v = m->units[pos] & 0x7fffffffu;
-			if (n_found++ < 32 && v < m->n_replacements) {
+			uint32_t v = cm->units[pos] & 0x7fffffffu;
+			if (n_found++ < 32 && v < cm->n_replacements) {
 				best = i + 1;
 				*value = v;
+				if (shortest)
+					break;
 			}
 		}
 	}
@@ -183,8 +187,8 @@ static size_t normalize_prefix(const struct spm_model *m, const uint8_t *s, size
 		*n_rep = k;
 		return k;
 	}
-	if ((k = charsmap_match(m, s, n, &v)) > 0) {
-		*rep = m->replacements + v;
+	if ((k = spm_charsmap_match(&m->charsmap, s, n, 0, &v)) > 0) {
+		*rep = m->charsmap.replacements + v;
 		*n_rep = strlen(*rep); /* the blob ends in NUL */
 		return k;
 	}
@@ -251,23 +255,38 @@ int spm_normalize(const struct spm_model *m, const struct spm_text *in, size_t f
 /* --- unigram ----------------------------------------------------------- */
 
 struct best_path {
-	float score;
+	double score; /* a float's value for sentencepiece, a double for Hugging Face */
 	int32_t id;
 	int32_t starts_at; /* -1: not reached */
 };
 
-/* Model::EncodeOptimized, into w->raw. */
-static int unigram_encode(const struct spm_model *m, const uint8_t *s, size_t n, struct spm_work *w)
+/* Relaxes best[end] with a path of score cand from start, kept as stored
+ * (cand itself, or rounded to the float sentencepiece keeps). */
+static void relax(struct best_path *b, double cand, double stored, int32_t id, size_t start)
+{
+	if (b->starts_at < 0 || cand > b->score)
+		*b = (struct best_path){stored, id, (int32_t)start};
+}
+
+/*
+ * Model::EncodeOptimized into w->raw. sentencepiece keeps path scores in
+ * floats (a user-defined piece scores len * max_score - 0.1 as a double);
+ * with m->dscores (Hugging Face's Unigram) every piece scores its double
+ * and paths are doubles, unknowns min_score - 10 over all pieces.
+ */
+int spm_unigram_viterbi(const struct spm_model *m, const uint8_t *s, size_t n, struct spm_work *w)
 {
 	struct best_path *best = work_get(w, (n + 1) * sizeof(*best));
 	if (best == NULL)
 		return STATUS_ENOMEM;
 	for (size_t i = 0; i <= n; i++)
-		best[i] = (struct best_path){0.0f, -1, -1};
+		best[i] = (struct best_path){0.0, -1, -1};
+	const int hf = m->dscores != NULL;
 	const float unk_score = m->min_score - 10.0f;
+	const double hf_unk_score = m->dmin_score - 10.0;
 	size_t mblen;
 	for (size_t start = 0; start < n; start += mblen) {
-		const float till_here = best[start].score;
+		const double till_here = best[start].score;
 		int has_single = 0;
 		mblen = (size_t)spm_char_len(s[start]);
 		if (mblen > n - start)
@@ -278,23 +297,27 @@ static int unigram_encode(const struct spm_model *m, const uint8_t *s, size_t n,
 			if (id < 0 || m->types[id] == SPM_PIECE_UNUSED)
 				continue;
 			size_t len = k + 1 - start;
-			/* `auto score = user ? len * max_score_ - 0.1 : GetScore()` is a
-			 * double, and so is the candidate compared with the float. */
-			double score = m->types[id] == SPM_PIECE_USER_DEFINED
-			                   ? (double)((float)len * m->max_score) - 0.1
-			                   : (double)m->scores[id];
-			double cand = score + (double)till_here;
-			struct best_path *b = &best[k + 1];
-			if (b->starts_at < 0 || cand > b->score)
-				*b = (struct best_path){(float)cand, id, (int32_t)start};
+			if (hf) {
+				double cand = m->dscores[id] + till_here;
+				relax(&best[k + 1], cand, cand, id, start);
+			} else {
+				/* `auto score = user ? len * max_score_ - 0.1 : GetScore()` is a
+				 * double, and so is the candidate compared with the float. */
+				double score = m->types[id] == SPM_PIECE_USER_DEFINED
+				                   ? (double)((float)len * m->max_score) - 0.1
+				                   : (double)m->scores[id];
+				double cand = score + till_here;
+				relax(&best[k + 1], cand, (double)(float)cand, id, start);
+			}
 			if (len == mblen)
 				has_single = 1;
 		}
 		if (!has_single) {
-			float cand = unk_score + till_here;
-			struct best_path *b = &best[start + mblen];
-			if (b->starts_at < 0 || cand > b->score)
-				*b = (struct best_path){cand, m->unk_id, (int32_t)start};
+			if (hf && m->unk_id < 0)
+				return STATUS_ETOKENIZER;
+			double cand =
+			    hf ? hf_unk_score + till_here : (double)(unk_score + (float)till_here);
+			relax(&best[start + mblen], cand, cand, m->unk_id, start);
 		}
 	}
 	size_t count = 0;
@@ -486,7 +509,7 @@ int spm_encode(const struct spm_model *m, const struct spm_text *norm, struct sp
 	if (norm->n > INT32_MAX / 4)
 		return STATUS_ENOMEM;
 	rc = m->model_type == SPM_MODEL_BPE ? bpe_encode(m, s, norm->n, w)
-	                                    : unigram_encode(m, s, norm->n, w);
+	                                    : spm_unigram_viterbi(m, s, norm->n, w);
 	if (rc != 0)
 		return rc;
 	/* PopulateSentencePieceText: merge unknowns, or fall back to bytes. */

@@ -239,34 +239,41 @@ static int parse_normalizer(struct spm_model *m, struct pb *r, const uint8_t **m
 	return rc;
 }
 
-/* Normalizer::DecodePrecompiledCharsMap: uint32 LE trie size, the trie's
- * uint32 LE units, then NUL-terminated replacement strings. */
-static int parse_charsmap(struct spm_model *m, const uint8_t *p, size_t n, char *err, size_t n_err)
+/* See sentencepiece-impl.h (Normalizer::DecodePrecompiledCharsMap). */
+int spm_charsmap_parse(struct spm_charsmap *cm, const uint8_t *p, size_t n, char *err, size_t n_err)
 {
+	memset(cm, 0, sizeof(*cm));
 	if (n == 0)
 		return 0; /* no rules: identity */
 	uint32_t size = n < 4 ? 0
 	                      : (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	                            (uint32_t)p[3] << 24;
 	if (n < 4 || size < 4 || size > n - 4 || n - 4 - size == 0 || p[n - 1] != '\0')
-		return status_fail(
-		    err, n_err, STATUS_EFORMAT,
-		    "sentencepiece model: precompiled_charsmap is broken (%zu bytes, "
-		    "trie size %u)",
-		    n, (unsigned)size);
-	m->n_units = size / 4;
-	m->n_replacements = n - 4 - size;
-	m->units = malloc((size_t)m->n_units * sizeof(*m->units));
-	m->replacements = malloc(m->n_replacements);
-	if (m->units == NULL || m->replacements == NULL)
+		return status_fail(err, n_err, STATUS_EFORMAT,
+		                   "precompiled_charsmap is broken (%zu bytes, trie size %u)", n,
+		                   (unsigned)size);
+	cm->n_units = size / 4;
+	cm->n_replacements = n - 4 - size;
+	cm->units = malloc((size_t)cm->n_units * sizeof(*cm->units));
+	cm->replacements = malloc(cm->n_replacements);
+	if (cm->units == NULL || cm->replacements == NULL) {
+		spm_charsmap_dispose(cm);
 		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < m->n_units; i++) {
-		const uint8_t *u = p + 4 + 4 * (size_t)i;
-		m->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
-		              (uint32_t)u[3] << 24;
 	}
-	memcpy(m->replacements, p + 4 + size, m->n_replacements);
+	for (uint32_t i = 0; i < cm->n_units; i++) {
+		const uint8_t *u = p + 4 + 4 * (size_t)i;
+		cm->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
+		               (uint32_t)u[3] << 24;
+	}
+	memcpy(cm->replacements, p + 4 + size, cm->n_replacements);
 	return 0;
+}
+
+void spm_charsmap_dispose(struct spm_charsmap *cm)
+{
+	free(cm->units);
+	free(cm->replacements);
+	memset(cm, 0, sizeof(*cm));
 }
 
 /* The trie of the pieces the models match against (model_interface.cc's
@@ -373,6 +380,7 @@ int spm_model_parse(struct spm_model *m, const uint8_t *p, size_t n, char *err, 
 	struct pb_field f;
 	const uint8_t *map = NULL;
 	size_t n_map = 0, n_pieces = 0;
+	char msg[256];
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -418,8 +426,13 @@ int spm_model_parse(struct spm_model *m, const uint8_t *p, size_t n, char *err, 
 		if (rc < 0)
 			goto fail;
 	}
-	if (rc < 0 || (rc = parse_charsmap(m, map, n_map, err, n_err)) != 0 ||
-	    (rc = finish_model(m, err, n_err)) != 0)
+	if (rc < 0)
+		goto fail;
+	if ((rc = spm_charsmap_parse(&m->charsmap, map, n_map, msg, sizeof(msg))) != 0) {
+		rc = status_fail(err, n_err, rc, "sentencepiece model: %s", msg);
+		goto fail;
+	}
+	if ((rc = finish_model(m, err, n_err)) != 0)
 		goto fail;
 	return 0;
 
@@ -436,11 +449,55 @@ void spm_model_dispose(struct spm_model *m)
 	free(m->scores);
 	free(m->types);
 	free(m->unk_surface);
-	free(m->units);
-	free(m->replacements);
+	spm_charsmap_dispose(&m->charsmap);
+	free(m->dscores);
 	free(m->node_piece);
 	free(m->edges);
 	memset(m, 0, sizeof(*m));
+}
+
+int spm_model_from_vocab(struct spm_model *m, struct vocab *pieces, const double *scores,
+                         int32_t unk_id, char *err, size_t n_err)
+{
+	int32_t n = pieces->n_tokens;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->pieces = *pieces;
+	memset(pieces, 0, sizeof(*pieces));
+	m->model_type = SPM_MODEL_UNIGRAM;
+	m->unk_id = unk_id;
+	if (n == 0 || unk_id >= n) {
+		rc = status_fail(err, n_err, STATUS_EFORMAT,
+		                 n == 0 ? "Unigram: the vocabulary is empty"
+		                        : "Unigram: unk_id is larger than the vocabulary");
+		goto fail;
+	}
+	m->dscores = malloc((size_t)n * sizeof(*m->dscores));
+	m->scores = malloc((size_t)n * sizeof(*m->scores));
+	m->types = malloc((size_t)n);
+	if (m->dscores == NULL || m->scores == NULL || m->types == NULL) {
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	m->dmin_score = 0.0;
+	for (int32_t id = 0; id < n; id++) {
+		m->dscores[id] = scores[id];
+		m->scores[id] = (float)scores[id];
+		m->types[id] = SPM_PIECE_NORMAL;
+		if (id == 0 || scores[id] < m->dmin_score)
+			m->dmin_score = scores[id];
+	}
+	for (int b = 0; b < 256; b++)
+		m->byte_ids[b] = unk_id;
+	if ((rc = build_trie(m, err, n_err)) != 0)
+		goto fail;
+	m->has_user_defined = 0;
+	return 0;
+
+fail:
+	spm_model_dispose(m);
+	return rc;
 }
 
 int32_t spm_model_find(const struct spm_model *m, const char *s, size_t n)

@@ -86,7 +86,8 @@ struct wp_state {
 	int overflow; /* token longer than max_chars: [UNK] */
 	int32_t tok_start, tok_stop;
 	char ub[2 + 4 * WP_MAX_WORD]; /* "##" room + the token's UTF-8 */
-	uint16_t bpos[WP_MAX_WORD + 1];
+	uint32_t bpos[WP_MAX_WORD + 1];
+	const struct cp_span *cur; /* the token wordpiece() works on */
 };
 
 /* --- character classes (transformers/models/bert/tokenization_bert.py) */
@@ -225,53 +226,78 @@ static void emit(struct wp_state *s, int32_t id, int32_t start, int32_t stop)
 	e->n++;
 }
 
+/* See wordpiece.h. */
+int wordpiece_greedy(const struct vocab *v, size_t max_token_bytes, const char *prefix,
+                     size_t n_prefix, char *buf, const uint32_t *bpos, int32_t n,
+                     int (*piece)(void *ctx, int32_t id, int32_t first, int32_t end), void *ctx)
+{
+	char *u = buf + n_prefix;
+	int32_t start = 0;
+	while (start < n) {
+		char *key = u + bpos[start];
+		size_t extra = 0;
+		if (start > 0 && n_prefix > 0) {
+			/* Bytes before start are consumed: the prefix overwrites them. */
+			key -= n_prefix;
+			memcpy(key, prefix, n_prefix);
+			extra = n_prefix;
+		}
+		int32_t end = n, id = -1;
+		for (; end > start; end--) {
+			size_t len = (size_t)(bpos[end] - bpos[start]) + extra;
+			if (len <= max_token_bytes && (id = vocab_find(v, key, len)) >= 0)
+				break;
+		}
+		if (id < 0)
+			return 1;
+		int rc = piece(ctx, id, start, end);
+		if (rc != 0)
+			return rc;
+		start = end;
+	}
+	return 0;
+}
+
+static void emit(struct wp_state *s, int32_t id, int32_t start, int32_t stop);
+
+/* The span of characters [first, end) of the current token. */
+static int wp_piece(void *ctx, int32_t id, int32_t first, int32_t end)
+{
+	struct wp_state *s = ctx;
+	const struct cp_span *c = s->cur;
+	int32_t lo = c[first].start, hi = c[first].stop;
+	for (int32_t i = first + 1; i < end; i++) {
+		lo = c[i].start < lo ? c[i].start : lo;
+		hi = c[i].stop > hi ? c[i].stop : hi;
+	}
+	emit(s, id, lo, hi);
+	return s->rc;
+}
+
 /* WordpieceTokenizer.tokenize on one token of n (<= max_chars) code points:
  * greedy longest match, "##" continuations, the whole token [UNK] if any
  * position has no match. */
 static void wordpiece(struct wp_state *s, const struct cp_span *c, int32_t n)
 {
-	const struct vocab *v = &s->t->vocab;
-	int32_t first = s->out->n;
+	int32_t first = s->out->n, b = 0;
 	char *u = s->ub + 2;
-	int32_t start = 0, b = 0;
 
 	for (int32_t i = 0; i < n; i++) {
-		s->bpos[i] = (uint16_t)b;
+		s->bpos[i] = (uint32_t)b;
 		b += utf8_put(u + b, c[i].cp);
 	}
-	s->bpos[n] = (uint16_t)b;
-	while (start < n && s->rc == 0) {
-		char *key = u + s->bpos[start];
-		size_t extra = 0;
-		if (start > 0) {
-			/* Bytes before start are consumed: "##" overwrites them. */
-			key -= 2;
-			key[0] = key[1] = '#';
-			extra = 2;
-		}
-		int32_t end = n, id = -1;
-		for (; end > start; end--) {
-			size_t len = (size_t)(s->bpos[end] - s->bpos[start]) + extra;
-			if (len <= s->w->max_token_bytes && (id = vocab_find(v, key, len)) >= 0)
-				break;
-		}
-		if (id < 0) {
-			int32_t lo = c[0].start, hi = c[0].stop;
-			for (int32_t i = 1; i < n; i++) {
-				lo = c[i].start < lo ? c[i].start : lo;
-				hi = c[i].stop > hi ? c[i].stop : hi;
-			}
-			s->out->n = first;
-			emit(s, s->t->unk_id, lo, hi);
-			return;
-		}
-		int32_t lo = c[start].start, hi = c[start].stop;
-		for (int32_t i = start + 1; i < end; i++) {
+	s->bpos[n] = (uint32_t)b;
+	s->cur = c;
+	int rc = wordpiece_greedy(&s->t->vocab, s->w->max_token_bytes, "##", 2, s->ub, s->bpos, n,
+	                          wp_piece, s);
+	if (rc == 1 && s->rc == 0) {
+		int32_t lo = c[0].start, hi = c[0].stop;
+		for (int32_t i = 1; i < n; i++) {
 			lo = c[i].start < lo ? c[i].start : lo;
 			hi = c[i].stop > hi ? c[i].stop : hi;
 		}
-		emit(s, id, lo, hi);
-		start = end;
+		s->out->n = first;
+		emit(s, s->t->unk_id, lo, hi);
 	}
 }
 

@@ -32,4 +32,20 @@ struct wordpiece_opts {
 int wordpiece_create(struct vocab *vocab, const struct wordpiece_opts *opts, struct tokenizer **out,
                      char *err, size_t n_err);
 
+/*
+ * The WordPiece model itself, shared with tokenizer.json's WordPiece:
+ * greedy longest match over the n characters of a word, each piece after
+ * the first looked up with prefix (n_prefix bytes, e.g. "##") in front.
+ * buf holds n_prefix bytes of room, then the word's UTF-8, which the prefix
+ * overwrites as the match moves on; bpos[i] is where character i starts in
+ * the word, bpos[n] its length. Keys longer than max_token_bytes are not
+ * looked up. piece(ctx, id, first, end) is called for each piece, characters
+ * [first, end). Returns 0; 1 if some position matches nothing (the pieces
+ * reported so far are the caller's to drop: the word is unknown); or a
+ * non-zero value piece returned, which stops it. Any thread.
+ */
+int wordpiece_greedy(const struct vocab *v, size_t max_token_bytes, const char *prefix,
+                     size_t n_prefix, char *buf, const uint32_t *bpos, int32_t n,
+                     int (*piece)(void *ctx, int32_t id, int32_t first, int32_t end), void *ctx);
+
 #endif
