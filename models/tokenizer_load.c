@@ -529,59 +529,68 @@ static int read_file(const char *dir, const char *name, char **buf, size_t *n, c
 	return read_all(path, buf, n, err, n_err);
 }
 
-/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
- * save_pretrained writes). The tokens go into v in id order. */
-int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
+/* See tokenizer_load.h. */
+int vocab_from_object(const json_t *obj, struct vocab *v, const char *file, char *err, size_t n_err)
 {
-	json_error_t jerr = {0};
-	json_t *root = json_loadb(text, n, 0, &jerr), *val;
 	const char **by_id = NULL, *key;
+	json_t *val;
 	int rc = 0;
+	size_t count = json_object_size(obj);
 
-	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
-		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
-		rc = status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
-		                 "vocab.json: line %d: %s", jerr.line,
-		                 oom ? "out of memory" : jerr.text);
-		goto fail;
-	}
-	size_t count = json_object_size(root);
-	if (!json_is_object(root) || count == 0 || count >= INT32_MAX / 2) {
+	if (!json_is_object(obj) || count == 0 || count >= INT32_MAX / 2) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
-		                 "vocab.json: want a non-empty object of token -> id");
+		                 "%s: want a non-empty object of token -> id", file);
 		goto fail;
 	}
 	if ((by_id = calloc(count, sizeof(*by_id))) == NULL) {
-		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading vocab.json");
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading %s", file);
 		goto fail;
 	}
-	json_object_foreach(root, key, val)
+	json_object_foreach((json_t *)obj, key, val)
 	{
 		json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
 		if (id < 0 || (size_t)id >= count || by_id[id] != NULL) {
-			rc = status_fail(err, n_err, STATUS_EFORMAT,
-			                 "vocab.json: \"%.64s\": ids must be the integers 0..%zu, "
-			                 "each once",
-			                 key, count - 1);
+			rc =
+			    status_fail(err, n_err, STATUS_EFORMAT,
+			                "%s: \"%.64s\": ids must be the integers 0..%zu, each once",
+			                file, key, count - 1);
 			goto fail;
 		}
 		by_id[id] = key;
 	}
 	for (size_t id = 0; id < count; id++) {
 		if ((rc = vocab_add(v, by_id[id], strlen(by_id[id]))) != 0) {
-			rc = status_fail(err, n_err, rc, "vocab.json: id %zu: %s", id,
-			                 status_str(rc));
+			rc =
+			    status_fail(err, n_err, rc, "%s: id %zu: %s", file, id, status_str(rc));
 			goto fail;
 		}
 	}
 	free(by_id);
-	json_decref(root);
 	return 0;
 
 fail:
 	free(by_id);
-	json_decref(root);
 	vocab_dispose(v);
+	return rc;
+}
+
+/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
+ * save_pretrained writes). The tokens go into v in id order. */
+int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
+{
+	json_error_t jerr = {0};
+	json_t *root = json_loadb(text, n, 0, &jerr);
+	int rc;
+
+	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
+		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
+		vocab_dispose(v);
+		return status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
+		                   "vocab.json: line %d: %s", jerr.line,
+		                   oom ? "out of memory" : jerr.text);
+	}
+	rc = vocab_from_object(root, v, "vocab.json", err, n_err);
+	json_decref(root);
 	return rc;
 }
 

@@ -27,6 +27,12 @@ int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_
  * id order. 0, STATUS_EFORMAT (err says where), STATUS_ENOMEM. */
 int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err);
 
+/* The same from a parsed object (vocab.json's, or tokenizer.json's
+ * model.vocab); file names it in errors. On failure v is disposed. */
+#include <jansson.h>
+int vocab_from_object(const json_t *obj, struct vocab *v, const char *file, char *err,
+                      size_t n_err);
+
 /* bpe_create from the texts of vocab.json and merges.txt. */
 #include "bpe.h"
 int bpe_create_from_json(const char *vocab_json, size_t n_vocab_json, const char *merges,

@@ -468,13 +468,15 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
 		rc = status_fail(err, n_err, STATUS_EINVAL, "input is not valid UTF-8");
 		goto fail;
 	}
+	if (opts->max_length < 0) {
+		rc = status_fail(err, n_err, STATUS_EINVAL, "max_length must be >= 0");
+		goto fail;
+	}
+	if (t->ops->encode != NULL)
+		return t->ops->encode(t, text, n_text, pair, n_pair, opts, out, err, n_err);
 	if (add && (t->cls_id < 0 || t->sep_id < 0)) {
 		rc = status_fail(err, n_err, STATUS_ETOKENIZER,
 		                 "tokenizer has no [CLS]/[SEP] token for the template");
-		goto fail;
-	}
-	if (opts->max_length < 0) {
-		rc = status_fail(err, n_err, STATUS_EINVAL, "max_length must be >= 0");
 		goto fail;
 	}
 

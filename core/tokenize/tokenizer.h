@@ -3,7 +3,8 @@
  * offsets out, special-token templates, pairs and truncation. One concrete
  * tokenizer per algorithm (WordPiece, SentencePiece, byte-level BPE) sits
  * behind a table of function pointers, so special tokens written in the
- * text, encoding, templates and truncation are written once here.
+ * text, encoding, templates and truncation are written once here; a
+ * tokenizer.json pipeline (pipeline.h) brings its own through ops->encode.
  *
  * A tokenizer is built once (by models/tokenizer_load.c from a Hugging Face
  * folder), then is read-only: any number of threads may encode with it at
@@ -59,6 +60,15 @@ struct tokenizer_ops {
 	 */
 	int (*decode)(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
 	              int skip_special_tokens, char *out, size_t n_out, char *err, size_t n_err);
+	/*
+	 * Optional: the whole of tokenizer_encode for a tokenizer with its own
+	 * rules for special tokens, truncation and templates (tokenizer.json's
+	 * pipeline); called after tokenizer_encode has checked the input, with
+	 * out reset. Then pieces may be NULL.
+	 */
+	int (*encode)(const struct tokenizer *t, const char *text, size_t n_text, const char *pair,
+	              size_t n_pair, const struct encode_opts *opts, struct encoding *out,
+	              char *err, size_t n_err);
 };
 
 /* How specials wrap one text or a pair. */

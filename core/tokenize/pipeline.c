@@ -1,0 +1,602 @@
+/*
+ * The tokenizer.json pipeline (see pipeline.h): building it from its
+ * configuration, and encoding as Hugging Face tokenizers' TokenizerImpl
+ * does (tokenizer/mod.rs, added_vocabulary.rs): added tokens matched in the
+ * raw text, normalization of what is left, added tokens matched again in
+ * the normalized text, pre-tokenization, the model on every split, then
+ * truncation (longest_first as truncate_encodings does it), offset trimming
+ * and the post-processor's template. Offsets are bytes of the caller's
+ * text, derived from the normalized text's alignments as into_encoding
+ * derives them.
+ */
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline-impl.h"
+#include "status.h"
+
+/* --- per-call helpers ------------------------------------------------------ */
+
+int pl_next_push(struct pl_call *c, struct nsplit sp)
+{
+	if (c->n_next == c->cap_next) {
+		size_t cap = c->cap_next ? c->cap_next * 2 : 32;
+		struct nsplit *b = realloc(c->next, cap * sizeof(*b));
+		if (b == NULL)
+			return STATUS_ENOMEM;
+		c->next = b;
+		c->cap_next = cap;
+	}
+	c->next[c->n_next++] = sp;
+	return 0;
+}
+
+/* Splits in c->splits may be pointed at while c->next grows, so only here,
+ * between passes, does c->splits grow. */
+int pl_next_commit(struct pl_call *c)
+{
+	size_t w = 0;
+	if (c->n_next > c->cap) {
+		struct nsplit *a = realloc(c->splits, c->n_next * sizeof(*a));
+		if (a == NULL)
+			return STATUS_ENOMEM;
+		c->splits = a;
+		c->cap = c->n_next;
+	}
+	for (size_t i = 0; i < c->n_next; i++)
+		if (c->next[i].n > 0)
+			c->splits[w++] = c->next[i];
+	c->n_splits = w;
+	c->n_next = 0;
+	return 0;
+}
+
+int pl_buf_reserve(struct pl_call *c, size_t n)
+{
+	if (n <= c->cap_buf)
+		return 0;
+	char *p = realloc(c->buf, n);
+	if (p == NULL)
+		return STATUS_ENOMEM;
+	c->buf = p;
+	c->cap_buf = n;
+	return 0;
+}
+
+/* Bytes of the leading (or trailing) 'Ġ' and whitespace of a token string,
+ * in the original text's units: 'Ġ' stands for one space byte. */
+static uint8_t space_bytes(const char *s, size_t n, int trailing)
+{
+	size_t bytes = 0, i = 0, j = n;
+	while (trailing ? j > 0 : i < n) {
+		size_t len, at = i;
+		if (trailing) {
+			at = j - 1;
+			while (at > 0 && ((uint8_t)s[at] & 0xc0) == 0x80)
+				at--;
+		}
+		int32_t cp = utf8_cp(s + at, n - at, &len);
+		if (cp != 0x120 && !cp_is_whitespace(cp))
+			break;
+		bytes += cp == 0x120 ? 1 : len;
+		if (trailing)
+			j = at;
+		else
+			i += len;
+	}
+	return (uint8_t)(bytes > 255 ? 255 : bytes);
+}
+
+int pl_token_push(struct pl_call *c, struct pl_tokens *s, int32_t id, int32_t start, int32_t stop,
+                  const char *value, size_t n_value)
+{
+	if (s->n == s->cap) {
+		int32_t cap = s->cap ? s->cap * 2 : 64;
+		if (cap > INT32_MAX / 8)
+			return STATUS_ENOMEM;
+		int32_t *ids = realloc(s->ids, (size_t)cap * sizeof(*ids));
+		if (ids == NULL)
+			return STATUS_ENOMEM;
+		s->ids = ids;
+		int32_t *a = realloc(s->starts, (size_t)cap * sizeof(*a));
+		if (a == NULL)
+			return STATUS_ENOMEM;
+		s->starts = a;
+		int32_t *b = realloc(s->stops, (size_t)cap * sizeof(*b));
+		if (b == NULL)
+			return STATUS_ENOMEM;
+		s->stops = b;
+		uint8_t *l = realloc(s->lead, (size_t)cap);
+		if (l == NULL)
+			return STATUS_ENOMEM;
+		s->lead = l;
+		uint8_t *r = realloc(s->trail, (size_t)cap);
+		if (r == NULL)
+			return STATUS_ENOMEM;
+		s->trail = r;
+		s->cap = cap;
+	}
+	int32_t k = s->n++;
+	s->ids[k] = id;
+	s->starts[k] = start;
+	s->stops[k] = stop;
+	s->lead[k] = c->p->need_values ? space_bytes(value, n_value, 0) : 0;
+	s->trail[k] = c->p->need_values ? space_bytes(value, n_value, 1) : 0;
+	return 0;
+}
+
+static void tokens_dispose(struct pl_tokens *s)
+{
+	free(s->ids);
+	free(s->starts);
+	free(s->stops);
+	free(s->lead);
+	free(s->trail);
+	memset(s, 0, sizeof(*s));
+}
+
+/* --- added tokens (added_vocabulary.rs) -------------------------------------- */
+
+/* The longest added token of one trie (normalized or not) at s[0, n): the
+ * first in trie order (special tokens, then the others) on a tie. */
+static const struct pl_added *added_at(const struct pipeline *p, int normalized, const char *s,
+                                       size_t n)
+{
+	const struct pl_added *best = NULL;
+	size_t best_n = 0;
+	for (size_t i = 0; i < p->n_added; i++) {
+		const struct pl_added *a = &p->added[i];
+		const char *pat = normalized ? a->norm : a->content;
+		size_t k = normalized ? a->n_norm : a->n_content;
+		if (a->normalized != normalized || k == 0 || k > n || k <= best_n ||
+		    pat[0] != s[0] || memcmp(pat, s, k) != 0)
+			continue;
+		best = a;
+		best_n = k;
+	}
+	return best;
+}
+
+static size_t prev_char(const char *s, size_t end)
+{
+	size_t b = end - 1;
+	while (b > 0 && ((uint8_t)s[b] & 0xc0) == 0x80)
+		b--;
+	return b;
+}
+
+/* find_matches on one text split: the matches of a trie as added-token
+ * splits, with single_word, lstrip and rstrip as Hugging Face applies them
+ * (the search resumes after the match itself, not after what rstrip ate). */
+static int added_split_one(struct pl_call *c, const struct nsplit *sp, int normalized)
+{
+	const char *s = c->text.s + sp->at;
+	size_t n = sp->n, i = 0, start_offset = 0, len;
+	while (i < n) {
+		const struct pl_added *a = added_at(c->p, normalized, s + i, n - i);
+		if (a == NULL) {
+			i++;
+			continue;
+		}
+		size_t start = i, stop = i + (normalized ? a->n_norm : a->n_content);
+		i = stop;
+		if (a->single_word) {
+			int left =
+			    start == 0 || !cp_is_word(utf8_cp(s + prev_char(s, start),
+			                                      n - prev_char(s, start), &len));
+			int right = stop == n || !cp_is_word(utf8_cp(s + stop, n - stop, &len));
+			if (!left || !right)
+				continue;
+		}
+		if (a->lstrip) {
+			size_t ns = start;
+			while (ns > 0) {
+				size_t b = prev_char(s, ns);
+				if (!cp_is_whitespace(utf8_cp(s + b, n - b, &len)))
+					break;
+				ns = b;
+			}
+			start = ns > start_offset ? ns : start_offset;
+		}
+		while (a->rstrip && stop < n && cp_is_whitespace(utf8_cp(s + stop, n - stop, &len)))
+			stop += len;
+		if (start_offset < start &&
+		    pl_next_push(c, ntext_slice(&c->text, sp, start_offset, start)) != 0)
+			return STATUS_ENOMEM;
+		struct nsplit tok = ntext_slice(&c->text, sp, start, stop);
+		tok.id = a->id;
+		if (pl_next_push(c, tok) != 0)
+			return STATUS_ENOMEM;
+		start_offset = stop;
+	}
+	if (start_offset != n && pl_next_push(c, ntext_slice(&c->text, sp, start_offset, n)) != 0)
+		return STATUS_ENOMEM;
+	return 0;
+}
+
+/* One pass of extract_and_normalize: pass 1 matches raw tokens in the raw
+ * text; pass 2 normalizes each text split, then matches normalized ones. */
+static int added_pass(struct pl_call *c, int normalized)
+{
+	int rc = 0;
+	c->n_next = 0;
+	for (size_t i = 0; i < c->n_splits && rc == 0; i++) {
+		struct nsplit *sp = &c->splits[i];
+		if (sp->id >= 0) {
+			rc = pl_next_push(c, *sp);
+			continue;
+		}
+		if (normalized && (rc = pl_normalize(c, c->p->norms, c->p->n_norms, sp)) != 0)
+			break;
+		rc = added_split_one(c, sp, normalized);
+	}
+	return rc != 0 ? rc : pl_next_commit(c);
+}
+
+/* --- encode ------------------------------------------------------------------ */
+
+/* encode_single_sequence of text[0, n) into c->seq[k]. */
+static int encode_sequence(struct pl_call *c, int k, const char *text, size_t n)
+{
+	const struct pipeline *p = c->p;
+	int rc;
+	c->text.n = 0;
+	c->n_splits = 0;
+	c->seq[k].n = 0;
+	if ((rc = ntext_push_original(&c->text, text, n, 0)) != 0 ||
+	    (rc = pl_next_push(c, (struct nsplit){0, n, 0, -1})) != 0 ||
+	    (rc = pl_next_commit(c)) != 0)
+		return rc;
+	if ((rc = added_pass(c, 0)) != 0 || (rc = added_pass(c, 1)) != 0)
+		return rc;
+	for (size_t i = 0; i < p->n_pretoks; i++)
+		if ((rc = pl_pretokenize(c, &p->pretoks[i])) != 0)
+			return rc;
+	for (size_t i = 0; i < c->n_splits; i++) {
+		const struct nsplit *sp = &c->splits[i];
+		if (sp->id < 0) {
+			rc = pl_model_tokenize(c, sp, &c->seq[k]);
+		} else {
+			int32_t start, stop;
+			ntext_span(&c->text, sp, 0, sp->n, &start, &stop);
+			rc = pl_token_push(c, &c->seq[k], sp->id, start, stop, c->text.s + sp->at,
+			                   sp->n);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Encoding::truncate: keep n tokens, from the end for TRUNCATION_LEFT. */
+static void keep(struct pl_tokens *s, int32_t n, enum truncation_side side)
+{
+	if (n >= s->n)
+		return;
+	if (side == TRUNCATION_LEFT) {
+		int32_t d = s->n - n;
+		memmove(s->ids, s->ids + d, (size_t)n * sizeof(*s->ids));
+		memmove(s->starts, s->starts + d, (size_t)n * sizeof(*s->starts));
+		memmove(s->stops, s->stops + d, (size_t)n * sizeof(*s->stops));
+		memmove(s->lead, s->lead + d, (size_t)n);
+		memmove(s->trail, s->trail + d, (size_t)n);
+	}
+	s->n = n;
+}
+
+/* truncate_encodings (utils/truncation.rs), longest_first, to max tokens. */
+static void truncate_hf(struct pl_tokens *a, struct pl_tokens *b, int32_t max,
+                        enum truncation_side side)
+{
+	if (max == 0) {
+		keep(a, 0, side);
+		if (b != NULL)
+			keep(b, 0, side);
+		return;
+	}
+	int64_t total = (int64_t)a->n + (b != NULL ? b->n : 0);
+	if (total <= max)
+		return;
+	if (b == NULL) {
+		keep(a, max, side);
+		return;
+	}
+	int32_t n1 = a->n, n2 = b->n, swap = n1 > n2;
+	if (swap) {
+		n1 = b->n;
+		n2 = a->n;
+	}
+	n2 = n1 > max ? n1 : (n1 > max - n1 ? n1 : max - n1);
+	if ((int64_t)n1 + n2 > max) {
+		n1 = max / 2;
+		n2 = n1 + max % 2;
+	}
+	keep(a, swap ? n2 : n1, side);
+	keep(b, swap ? n1 : n2, side);
+}
+
+static void call_dispose(struct pl_call *c)
+{
+	ntext_dispose(&c->text);
+	free(c->splits);
+	free(c->next);
+	nchanges_dispose(&c->ch);
+	nmatches_dispose(&c->m);
+	pattern_scratch_dispose(&c->ps);
+	bpe_scratch_dispose(&c->bs);
+	spm_work_dispose(&c->sw);
+	free(c->buf);
+	free(c->bpos);
+	tokens_dispose(&c->seq[0]);
+	tokens_dispose(&c->seq[1]);
+}
+
+/* ops->encode: see tokenizer_encode (which validated the input). */
+static int pl_encode(const struct tokenizer *t, const char *text, size_t n_text, const char *pair,
+                     size_t n_pair, const struct encode_opts *opts, struct encoding *out, char *err,
+                     size_t n_err)
+{
+	const struct pipeline *p = t->impl;
+	struct pl_call c;
+	int has_pair = pair != NULL, add = opts->add_special_tokens != 0, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.p = p;
+	c.t = t;
+	c.err = err;
+	c.n_err = n_err;
+	if ((rc = encode_sequence(&c, 0, text ? text : "", n_text)) != 0 ||
+	    (has_pair && (rc = encode_sequence(&c, 1, pair, n_pair)) != 0))
+		goto fail;
+	int32_t n_added = add ? pl_post_added(p, has_pair) : 0;
+	int64_t total = (int64_t)c.seq[0].n + c.seq[1].n + n_added;
+	out->n_untruncated = total > INT32_MAX ? INT32_MAX : (int32_t)total;
+	if (opts->max_length > 0 && total > opts->max_length) {
+		if (!opts->truncate) {
+			rc = status_fail(err, n_err, STATUS_ETOOLONG,
+			                 "`inputs` must have less than %d tokens. Given: %lld",
+			                 (int)opts->max_length, (long long)total);
+			goto fail;
+		}
+		if (opts->max_length < n_added) {
+			rc = status_fail(err, n_err, STATUS_EINVAL,
+			                 "max_length %d cannot hold the %d special tokens",
+			                 (int)opts->max_length, (int)n_added);
+			goto fail;
+		}
+		truncate_hf(&c.seq[0], has_pair ? &c.seq[1] : NULL, opts->max_length - n_added,
+		            opts->side);
+		out->truncated = 1;
+	}
+	for (size_t i = 0; i < p->n_posts; i++)
+		for (int k = 0; p->posts[i].trim && k <= has_pair; k++)
+			pl_post_trim(&c.seq[k], p->posts[i].add_prefix_space);
+	out->n = 0;
+	if ((rc = pl_post_apply(p, c.seq, has_pair, add, out)) != 0)
+		goto fail;
+	call_dispose(&c);
+	return 0;
+
+fail:
+	if (rc == STATUS_ENOMEM)
+		status_fail(err, n_err, rc, "out of memory encoding %zu bytes", n_text + n_pair);
+	call_dispose(&c);
+	out->n = 0;
+	return rc;
+}
+
+/* --- build -------------------------------------------------------------------- */
+
+static void pl_destroy(struct tokenizer *t)
+{
+	struct pipeline *p = t->impl;
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_norms; i++)
+		pl_norm_dispose(&p->norms[i]);
+	for (size_t i = 0; i < p->n_pretoks; i++)
+		pl_pretok_dispose(&p->pretoks[i]);
+	pl_model_dispose(&p->model);
+	for (size_t i = 0; i < p->n_posts; i++)
+		pl_post_dispose(&p->posts[i]);
+	for (size_t i = 0; i < p->n_decoders; i++)
+		pl_decoder_dispose(&p->decoders[i]);
+	for (size_t i = 0; i < p->n_added; i++) {
+		free(p->added[i].content);
+		free(p->added[i].norm);
+	}
+	free(p->norms);
+	free(p->pretoks);
+	free(p->posts);
+	free(p->decoders);
+	free(p->added);
+	free(p->is_special);
+	free(p);
+	t->impl = NULL;
+}
+
+static const struct tokenizer_ops ops[] = {
+    [MODEL_WORDPIECE] = {.name = "wordpiece",
+                         .destroy = pl_destroy,
+                         .decode = pl_decode,
+                         .encode = pl_encode},
+    [MODEL_BPE] = {.name = "bpe", .destroy = pl_destroy, .decode = pl_decode, .encode = pl_encode},
+    [MODEL_UNIGRAM] = {.name = "unigram",
+                       .destroy = pl_destroy,
+                       .decode = pl_decode,
+                       .encode = pl_encode},
+};
+
+/*
+ * The added tokens, with Hugging Face's ids: a token the model knows keeps
+ * the model's id, a new one gets the next id after the vocabulary (the
+ * file's id is only a hint, as there). New ones are appended to t->vocab.
+ * Kept in trie order: special tokens first, then the others.
+ */
+static int build_added(struct tokenizer *t, struct pipeline *p, const struct pipeline_cfg *cfg,
+                       char *err, size_t n_err)
+{
+	int32_t next = t->vocab.n_tokens;
+	int rc;
+	if (cfg->n_added == 0)
+		return 0;
+	if ((p->added = calloc(cfg->n_added, sizeof(*p->added))) == NULL)
+		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < cfg->n_added; i++) {
+			const struct added_cfg *a = &cfg->added[i];
+			size_t n = a->content ? strlen(a->content) : 0;
+			if (n == 0 || (a->special != 0) != (pass == 0))
+				continue;
+			struct pl_added *d = NULL;
+			for (size_t k = 0; k < p->n_added && d == NULL; k++)
+				if (strcmp(p->added[k].content, a->content) == 0)
+					d = &p->added[k]; /* the same content again: the last flags
+					                     win */
+			if (d == NULL) {
+				d = &p->added[p->n_added++];
+				if ((d->content = strdup(a->content)) == NULL)
+					return status_fail(err, n_err, STATUS_ENOMEM,
+					                   "out of memory");
+				d->n_content = n;
+				d->id = vocab_find(&t->vocab, a->content, n);
+				if (d->id < 0) {
+					d->id = next++;
+					if ((rc = vocab_add(&t->vocab, a->content, n)) != 0)
+						return status_fail(err, n_err, rc,
+						                   "added token \"%.64s\": %s",
+						                   a->content, status_str(rc));
+				}
+			}
+			d->special = a->special != 0;
+			d->lstrip = a->lstrip != 0;
+			d->rstrip = a->rstrip != 0;
+			d->single_word = a->single_word != 0;
+			d->normalized = a->normalized != 0;
+			free(d->norm);
+			d->norm = NULL;
+			if (d->normalized && (rc = pl_normalize_string(
+			                          p->norms, p->n_norms, d->content, d->n_content,
+			                          &d->norm, &d->n_norm, err, n_err)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Every component, in the order tokenizer.json lists them. */
+static int build_components(struct pipeline *p, const struct pipeline_cfg *cfg, char *err,
+                            size_t n_err)
+{
+	int rc;
+	if ((cfg->n_norms && (p->norms = calloc(cfg->n_norms, sizeof(*p->norms))) == NULL) ||
+	    (cfg->n_pretoks &&
+	     (p->pretoks = calloc(cfg->n_pretoks, sizeof(*p->pretoks))) == NULL) ||
+	    (cfg->n_posts && (p->posts = calloc(cfg->n_posts, sizeof(*p->posts))) == NULL) ||
+	    (cfg->n_decoders &&
+	     (p->decoders = calloc(cfg->n_decoders, sizeof(*p->decoders))) == NULL))
+		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+	for (; p->n_norms < cfg->n_norms; p->n_norms++)
+		if ((rc = pl_norm_build(&p->norms[p->n_norms], &cfg->norms[p->n_norms], err,
+		                        n_err)) != 0)
+			return rc;
+	for (; p->n_pretoks < cfg->n_pretoks; p->n_pretoks++)
+		if ((rc = pl_pretok_build(&p->pretoks[p->n_pretoks], &cfg->pretoks[p->n_pretoks],
+		                          err, n_err)) != 0)
+			return rc;
+	p->structure = -1;
+	for (; p->n_posts < cfg->n_posts; p->n_posts++) {
+		const struct post_cfg *pc = &cfg->posts[p->n_posts];
+		if ((rc = pl_post_build(&p->posts[p->n_posts], pc, err, n_err)) != 0)
+			return rc;
+		p->need_values |= p->posts[p->n_posts].trim;
+		if (pc->kind == POST_BYTE_LEVEL)
+			continue;
+		if (p->structure >= 0)
+			return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+			                   "post_processor: a Sequence with more than one of "
+			                   "BertProcessing, RobertaProcessing, TemplateProcessing");
+		p->structure = (int)p->n_posts;
+		p->roberta_type = pc->kind == POST_ROBERTA;
+	}
+	for (; p->n_decoders < cfg->n_decoders; p->n_decoders++)
+		if ((rc = pl_decoder_build(&p->decoders[p->n_decoders],
+		                           &cfg->decoders[p->n_decoders], err, n_err)) != 0)
+			return rc;
+	return 0;
+}
+
+/* The id of one of the strings, looked up in the whole vocabulary. */
+static int32_t find_any(const struct vocab *v, const char *a, const char *b, const char *c)
+{
+	const char *names[3] = {a, b, c};
+	for (int i = 0; i < 3; i++) {
+		int32_t id = names[i] != NULL ? vocab_find(v, names[i], strlen(names[i])) : -1;
+		if (id >= 0)
+			return id;
+	}
+	return -1;
+}
+
+/* The ids smolserve asks for by role: unk from the model, [CLS]/[SEP]
+ * from the template's first and last special tokens, mask and pad by name. */
+static void set_roles(struct tokenizer *t, const struct pipeline *p, const struct pipeline_cfg *cfg)
+{
+	t->unk_id = p->model.unk_id;
+	t->cls_id = t->sep_id = -1;
+	if (p->structure >= 0) {
+		const struct pl_post *s = &p->posts[p->structure];
+		for (size_t i = 0; i < s->n_single; i++) {
+			const struct pl_piece *pc = &s->single[i];
+			if (pc->is_sequence || pc->n_ids == 0)
+				continue;
+			if (t->cls_id < 0)
+				t->cls_id = pc->ids[0];
+			t->sep_id = pc->ids[pc->n_ids - 1];
+		}
+	}
+	t->mask_id = find_any(&t->vocab, cfg->mask_token, "[MASK]", "<mask>");
+	t->pad_id = find_any(&t->vocab, cfg->pad_token, "[PAD]", "<pad>");
+	t->model_max_length = cfg->model_max_length;
+	t->template_kind = p->roberta_type ? TEMPLATE_ROBERTA : TEMPLATE_BERT;
+}
+
+int pipeline_create(const struct pipeline_cfg *cfg, struct tokenizer **out, char *err, size_t n_err)
+{
+	struct tokenizer *t = calloc(1, sizeof(*t));
+	struct pipeline *p = NULL;
+	int rc;
+
+	*out = NULL;
+	if (t == NULL) {
+		vocab_dispose(cfg->model.vocab);
+		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+	}
+	t->vocab = *cfg->model.vocab;
+	memset(cfg->model.vocab, 0, sizeof(*cfg->model.vocab));
+	t->ops = &ops[cfg->model.kind <= MODEL_UNIGRAM ? cfg->model.kind : 0];
+	if ((t->impl = p = calloc(1, sizeof(*p))) == NULL) {
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	p->structure = -1;
+	if ((rc = build_components(p, cfg, err, n_err)) != 0 ||
+	    (rc = pl_model_build(&p->model, &cfg->model, &t->vocab, err, n_err)) != 0 ||
+	    (rc = build_added(t, p, cfg, err, n_err)) != 0)
+		goto fail;
+	if ((p->is_special = calloc((size_t)t->vocab.n_tokens, 1)) == NULL) {
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < p->n_added; i++)
+		p->is_special[p->added[i].id] = p->added[i].special;
+	set_roles(t, p, cfg);
+	*out = t;
+	return 0;
+
+fail:
+	tokenizer_destroy(t);
+	return rc;
+}
