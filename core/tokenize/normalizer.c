@@ -98,8 +98,12 @@ static int chinese_spaces(struct norm_ctx *x)
 		int32_t cp = cp_at(x, i, &len);
 		int c = is_chinese(cp);
 		any |= c;
-		if ((c && nchanges_push(x->ch, ' ', 1) != 0) || nchanges_push(x->ch, cp, 0) != 0 ||
-		    (c && nchanges_push(x->ch, ' ', 1) != 0))
+		/* " c ": the first space replaces c, c and the second are inserted,
+		 * so all three carry c's span */
+		if (c && (nchanges_push(x->ch, ' ', 0) != 0 || nchanges_push(x->ch, cp, 1) != 0 ||
+		          nchanges_push(x->ch, ' ', 1) != 0))
+			return STATUS_ENOMEM;
+		if (!c && nchanges_push(x->ch, cp, 0) != 0)
 			return STATUS_ENOMEM;
 	}
 	return any ? ntext_transform(x->t, x->sp, x->ch, 0) : 0;
@@ -368,18 +372,21 @@ static int32_t nmt_map(int32_t cp)
 
 /* --- Precompiled (normalizers/precompiled.rs) ---------------------------------- */
 
-/* The changes for a chunk of n_old characters replaced by rep: the first
- * character's change is new - old, the i-th one's i (Hugging Face's, which
- * is what the offsets follow, however odd). */
+/* precompiled.rs replace(): a chunk of n_old characters replaced by rep,
+ * every new character replacing (0); with more characters than before the
+ * last extra ones are inserted (1), with fewer the last change of the
+ * whole list (a previous chunk's, when rep is empty) removes the rest. */
 static int precompiled_push(struct nchanges *ch, const char *rep, size_t n_old)
 {
-	size_t n_rep = strlen(rep), n_new = utf8_count(rep, n_rep), len, i, k = 0;
-	for (i = 0; i < n_rep; i += len, k++) {
-		int32_t cp = utf8_cp(rep + i, n_rep - i, &len);
-		int32_t change = k == 0 ? (int32_t)n_new - (int32_t)n_old : (int32_t)k;
-		if (nchanges_push(ch, cp, change) != 0)
+	size_t n_rep = strlen(rep), len;
+	int32_t diff = (int32_t)utf8_count(rep, n_rep) - (int32_t)n_old;
+	for (size_t i = 0; i < n_rep; i += len)
+		if (nchanges_push(ch, utf8_cp(rep + i, n_rep - i, &len), 0) != 0)
 			return STATUS_ENOMEM;
-	}
+	for (size_t k = 0; diff > 0 && k < (size_t)diff && k < ch->n; k++)
+		ch->v[ch->n - 1 - k].change = 1;
+	if (diff < 0 && ch->n > 0)
+		ch->v[ch->n - 1].change += diff;
 	return 0;
 }
 

@@ -251,12 +251,18 @@ int cp_is_mark(int32_t cp)
 	return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC || c == UTF8PROC_CATEGORY_ME;
 }
 
+/* Rust regex's \w: Alphabetic (Oniguruma's Alpha is that property), M,
+ * Nd, Pc and Join_Control. Oniguruma's own \w differs (it has some No). */
 int cp_is_word(int32_t cp)
 {
 	if (cp < 0x80)
 		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
 		       (cp >= '0' && cp <= '9') || cp == '_';
-	return ONIGENC_IS_CODE_WORD(ONIG_ENCODING_UTF8, (OnigCodePoint)cp) != 0;
+	if (cp == 0x200c || cp == 0x200d || cp_is_mark(cp))
+		return 1;
+	utf8proc_category_t c = utf8proc_category(cp);
+	return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_PC ||
+	       ONIGENC_IS_CODE_ALPHA(ONIG_ENCODING_UTF8, (OnigCodePoint)cp) != 0;
 }
 
 int cp_lower(int32_t cp, int32_t out[3])

@@ -99,8 +99,8 @@ struct pipeline {
 };
 
 /* Tokens of one sequence before post-processing. lead and trail count the
- * leading/trailing 'Ġ' or whitespace characters of each token's string, for
- * ByteLevel's offset trimming. */
+ * leading/trailing 'Ġ' or whitespace characters of each token's string
+ * (up to 255), for ByteLevel's offset trimming. */
 struct pl_tokens {
 	int32_t *ids, *starts, *stops;
 	uint8_t *lead, *trail;
@@ -176,8 +176,9 @@ int pl_post_build(struct pl_post *p, const struct post_cfg *cfg, char *err, size
 void pl_post_dispose(struct pl_post *p);
 /* Special tokens the structure step adds (added_tokens(is_pair)). */
 int32_t pl_post_added(const struct pipeline *p, int is_pair);
-/* ByteLevel's process_offsets on the tokens of s. */
-void pl_post_trim(struct pl_tokens *s, int add_prefix_space);
+/* ByteLevel's process_offsets on the tokens of s, whose text is
+ * text[0, n_text). */
+void pl_post_trim(struct pl_tokens *s, int add_prefix_space, const char *text, size_t n_text);
 /* Lays out the final encoding: the structure step's template (or A then B),
  * type ids, special tokens. 0 or STATUS_ENOMEM. */
 int pl_post_apply(const struct pipeline *p, struct pl_tokens *seq, int has_pair, int add_special,

@@ -65,13 +65,13 @@ int pl_buf_reserve(struct pl_call *c, size_t n)
 	return 0;
 }
 
-/* Bytes of the leading (or trailing) 'Ġ' and whitespace of a token string,
- * in the original text's units: 'Ġ' stands for one space byte. */
-static uint8_t space_bytes(const char *s, size_t n, int trailing)
+/* How many leading (or trailing) characters of a token string are 'Ġ' or
+ * whitespace. */
+static uint8_t space_chars(const char *s, size_t n, int trailing)
 {
-	size_t bytes = 0, i = 0, j = n;
+	size_t count = 0, i = 0, j = n, len;
 	while (trailing ? j > 0 : i < n) {
-		size_t len, at = i;
+		size_t at = i;
 		if (trailing) {
 			at = j - 1;
 			while (at > 0 && ((uint8_t)s[at] & 0xc0) == 0x80)
@@ -80,13 +80,13 @@ static uint8_t space_bytes(const char *s, size_t n, int trailing)
 		int32_t cp = utf8_cp(s + at, n - at, &len);
 		if (cp != 0x120 && !cp_is_whitespace(cp))
 			break;
-		bytes += cp == 0x120 ? 1 : len;
+		count++;
 		if (trailing)
 			j = at;
 		else
 			i += len;
 	}
-	return (uint8_t)(bytes > 255 ? 255 : bytes);
+	return (uint8_t)(count > 255 ? 255 : count);
 }
 
 int pl_token_push(struct pl_call *c, struct pl_tokens *s, int32_t id, int32_t start, int32_t stop,
@@ -122,8 +122,8 @@ int pl_token_push(struct pl_call *c, struct pl_tokens *s, int32_t id, int32_t st
 	s->ids[k] = id;
 	s->starts[k] = start;
 	s->stops[k] = stop;
-	s->lead[k] = c->p->need_values ? space_bytes(value, n_value, 0) : 0;
-	s->trail[k] = c->p->need_values ? space_bytes(value, n_value, 1) : 0;
+	s->lead[k] = c->p->need_values ? space_chars(value, n_value, 0) : 0;
+	s->trail[k] = c->p->need_values ? space_chars(value, n_value, 1) : 0;
 	return 0;
 }
 
@@ -237,8 +237,69 @@ static int added_pass(struct pl_call *c, int normalized)
 
 /* --- encode ------------------------------------------------------------------ */
 
+/* Reverses tokens [a, b) of s. */
+static void reverse_range(struct pl_tokens *s, int32_t a, int32_t b)
+{
+	for (int32_t i = a, j = b - 1; i < j; i++, j--) {
+		int32_t t;
+		uint8_t u;
+		t = s->ids[i], s->ids[i] = s->ids[j], s->ids[j] = t;
+		t = s->starts[i], s->starts[i] = s->starts[j], s->starts[j] = t;
+		t = s->stops[i], s->stops[i] = s->stops[j], s->stops[j] = t;
+		u = s->lead[i], s->lead[i] = s->lead[j], s->lead[j] = u;
+		u = s->trail[i], s->trail[i] = s->trail[j], s->trail[j] = u;
+	}
+}
+
+/* The model on split i (or the added token it is) into s. */
+static int tokenize_split(struct pl_call *c, size_t i, struct pl_tokens *s)
+{
+	const struct nsplit *sp = &c->splits[i];
+	int32_t start, stop;
+	if (sp->id < 0)
+		return pl_model_tokenize(c, sp, s);
+	ntext_span(&c->text, sp, 0, sp->n, &start, &stop);
+	return pl_token_push(c, s, sp->id, start, stop, c->text.s + sp->at, sp->n);
+}
+
+/*
+ * The splits through the model, as PreTokenizedString::tokenize_with_limit
+ * does when truncation is on (limit > 0): it stops once limit tokens exist,
+ * from the start (right truncation) or, from the end backwards, dropping
+ * the splits before (left). The truncation that follows sees these counts.
+ * Without a limit, every split.
+ */
+static int tokenize_splits(struct pl_call *c, struct pl_tokens *s, int32_t limit,
+                           enum truncation_side side)
+{
+	int left = limit > 0 && side == TRUNCATION_LEFT, rc;
+	int32_t *bounds = NULL;
+	size_t n_bounds = 0;
+	if (left && (bounds = malloc((c->n_splits + 1) * sizeof(*bounds))) == NULL)
+		return STATUS_ENOMEM;
+	for (size_t k = 0; k < c->n_splits; k++) {
+		if (left)
+			bounds[n_bounds++] = s->n;
+		if ((rc = tokenize_split(c, left ? c->n_splits - 1 - k : k, s)) != 0) {
+			free(bounds);
+			return rc;
+		}
+		if (limit > 0 && s->n >= limit)
+			break;
+	}
+	if (left) { /* the blocks came last first: put them back in order */
+		bounds[n_bounds] = s->n;
+		reverse_range(s, 0, s->n);
+		for (size_t j = 0; j < n_bounds; j++)
+			reverse_range(s, s->n - bounds[j + 1], s->n - bounds[j]);
+		free(bounds);
+	}
+	return 0;
+}
+
 /* encode_single_sequence of text[0, n) into c->seq[k]. */
-static int encode_sequence(struct pl_call *c, int k, const char *text, size_t n)
+static int encode_sequence(struct pl_call *c, int k, const char *text, size_t n, int32_t limit,
+                           enum truncation_side side)
 {
 	const struct pipeline *p = c->p;
 	int rc;
@@ -254,20 +315,7 @@ static int encode_sequence(struct pl_call *c, int k, const char *text, size_t n)
 	for (size_t i = 0; i < p->n_pretoks; i++)
 		if ((rc = pl_pretokenize(c, &p->pretoks[i])) != 0)
 			return rc;
-	for (size_t i = 0; i < c->n_splits; i++) {
-		const struct nsplit *sp = &c->splits[i];
-		if (sp->id < 0) {
-			rc = pl_model_tokenize(c, sp, &c->seq[k]);
-		} else {
-			int32_t start, stop;
-			ntext_span(&c->text, sp, 0, sp->n, &start, &stop);
-			rc = pl_token_push(c, &c->seq[k], sp->id, start, stop, c->text.s + sp->at,
-			                   sp->n);
-		}
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return tokenize_splits(c, &c->seq[k], limit, side);
 }
 
 /* Encoding::truncate: keep n tokens, from the end for TRUNCATION_LEFT. */
@@ -347,8 +395,12 @@ static int pl_encode(const struct tokenizer *t, const char *text, size_t n_text,
 	c.t = t;
 	c.err = err;
 	c.n_err = n_err;
-	if ((rc = encode_sequence(&c, 0, text ? text : "", n_text)) != 0 ||
-	    (has_pair && (rc = encode_sequence(&c, 1, pair, n_pair)) != 0))
+	/* With truncation, sequences stop at max_length tokens (specials included)
+	 * as the library's early exit does; the untruncated count is then the
+	 * count up to that point. */
+	int32_t limit = opts->max_length > 0 && opts->truncate ? opts->max_length : 0;
+	if ((rc = encode_sequence(&c, 0, text ? text : "", n_text, limit, opts->side)) != 0 ||
+	    (has_pair && (rc = encode_sequence(&c, 1, pair, n_pair, limit, opts->side)) != 0))
 		goto fail;
 	int32_t n_added = add ? pl_post_added(p, has_pair) : 0;
 	int64_t total = (int64_t)c.seq[0].n + c.seq[1].n + n_added;
@@ -372,7 +424,8 @@ static int pl_encode(const struct tokenizer *t, const char *text, size_t n_text,
 	}
 	for (size_t i = 0; i < p->n_posts; i++)
 		for (int k = 0; p->posts[i].trim && k <= has_pair; k++)
-			pl_post_trim(&c.seq[k], p->posts[i].add_prefix_space);
+			pl_post_trim(&c.seq[k], p->posts[i].add_prefix_space, k ? pair : text,
+			             k ? n_pair : n_text);
 	out->n = 0;
 	if ((rc = pl_post_apply(p, c.seq, has_pair, add, out)) != 0)
 		goto fail;
@@ -430,59 +483,67 @@ static const struct tokenizer_ops ops[] = {
 };
 
 /*
- * The added tokens, with Hugging Face's ids: a token the model knows keeps
- * the model's id, a new one gets the next id after the vocabulary (the
- * file's id is only a hint, as there). New ones are appended to t->vocab.
- * Kept in trie order: special tokens first, then the others.
+ * The added tokens, with Hugging Face's ids (add_tokens over the file's
+ * list): a token the model knows keeps the model's id, a new one gets the
+ * next id after the vocabulary, in list order (the file's id is only a
+ * hint, as there); new ones are appended to t->vocab. The same content
+ * twice is one token with the last flags. Kept in trie order: special
+ * tokens first, then the others, each in list order.
  */
 static int build_added(struct tokenizer *t, struct pipeline *p, const struct pipeline_cfg *cfg,
                        char *err, size_t n_err)
 {
-	int32_t next = t->vocab.n_tokens;
 	int rc;
 	if (cfg->n_added == 0)
 		return 0;
 	if ((p->added = calloc(cfg->n_added, sizeof(*p->added))) == NULL)
 		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < cfg->n_added; i++) {
-			const struct added_cfg *a = &cfg->added[i];
-			size_t n = a->content ? strlen(a->content) : 0;
-			if (n == 0 || (a->special != 0) != (pass == 0))
-				continue;
-			struct pl_added *d = NULL;
-			for (size_t k = 0; k < p->n_added && d == NULL; k++)
-				if (strcmp(p->added[k].content, a->content) == 0)
-					d = &p->added[k]; /* the same content again: the last flags
-					                     win */
-			if (d == NULL) {
-				d = &p->added[p->n_added++];
-				if ((d->content = strdup(a->content)) == NULL)
-					return status_fail(err, n_err, STATUS_ENOMEM,
-					                   "out of memory");
-				d->n_content = n;
-				d->id = vocab_find(&t->vocab, a->content, n);
-				if (d->id < 0) {
-					d->id = next++;
-					if ((rc = vocab_add(&t->vocab, a->content, n)) != 0)
-						return status_fail(err, n_err, rc,
-						                   "added token \"%.64s\": %s",
-						                   a->content, status_str(rc));
-				}
-			}
-			d->special = a->special != 0;
-			d->lstrip = a->lstrip != 0;
-			d->rstrip = a->rstrip != 0;
-			d->single_word = a->single_word != 0;
-			d->normalized = a->normalized != 0;
-			free(d->norm);
-			d->norm = NULL;
-			if (d->normalized && (rc = pl_normalize_string(
-			                          p->norms, p->n_norms, d->content, d->n_content,
-			                          &d->norm, &d->n_norm, err, n_err)) != 0)
-				return rc;
+	for (size_t i = 0; i < cfg->n_added; i++) {
+		const struct added_cfg *a = &cfg->added[i];
+		size_t n = a->content ? strlen(a->content) : 0;
+		struct pl_added *d = NULL;
+		if (n == 0)
+			continue;
+		for (size_t k = 0; k < p->n_added && d == NULL; k++)
+			if (strcmp(p->added[k].content, a->content) == 0)
+				d = &p->added[k];
+		if (d == NULL) {
+			d = &p->added[p->n_added++];
+			if ((d->content = strdup(a->content)) == NULL)
+				return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+			d->n_content = n;
+			d->id = vocab_find(&t->vocab, a->content, n);
 		}
+		d->special = a->special != 0;
+		d->lstrip = a->lstrip != 0;
+		d->rstrip = a->rstrip != 0;
+		d->single_word = a->single_word != 0;
+		d->normalized = a->normalized != 0;
 	}
+	/* New ids, in list order; their strings are what id_to_token returns
+	 * (the normalized form of a normalized token), found by no lookup. */
+	for (size_t i = 0; i < p->n_added; i++) {
+		struct pl_added *d = &p->added[i];
+		if (d->normalized &&
+		    (rc = pl_normalize_string(p->norms, p->n_norms, d->content, d->n_content,
+		                              &d->norm, &d->n_norm, err, n_err)) != 0)
+			return rc;
+		if (d->id >= 0)
+			continue;
+		d->id = t->vocab.n_tokens;
+		if ((rc = d->normalized
+		              ? vocab_add_unindexed(&t->vocab, d->norm, d->n_norm)
+		              : vocab_add_unindexed(&t->vocab, d->content, d->n_content)) != 0)
+			return status_fail(err, n_err, rc, "added token \"%.64s\": %s", d->content,
+			                   status_str(rc));
+	}
+	/* trie order: a stable partition, specials first */
+	for (size_t i = 1; i < p->n_added; i++)
+		for (size_t k = i; k > 0 && p->added[k].special && !p->added[k - 1].special; k--) {
+			struct pl_added tmp = p->added[k];
+			p->added[k] = p->added[k - 1];
+			p->added[k - 1] = tmp;
+		}
 	return 0;
 }
 
@@ -528,12 +589,19 @@ static int build_components(struct pipeline *p, const struct pipeline_cfg *cfg, 
 	return 0;
 }
 
-/* The id of one of the strings, looked up in the whole vocabulary. */
-static int32_t find_any(const struct vocab *v, const char *a, const char *b, const char *c)
+/* The id of the first of the strings that is a token: an added token's
+ * content, else the model's vocabulary. */
+static int32_t find_any(const struct vocab *v, const struct pipeline *p, const char *a,
+                        const char *b, const char *c)
 {
 	const char *names[3] = {a, b, c};
 	for (int i = 0; i < 3; i++) {
-		int32_t id = names[i] != NULL ? vocab_find(v, names[i], strlen(names[i])) : -1;
+		if (names[i] == NULL)
+			continue;
+		for (size_t k = 0; k < p->n_added; k++)
+			if (strcmp(p->added[k].content, names[i]) == 0)
+				return p->added[k].id;
+		int32_t id = vocab_find(v, names[i], strlen(names[i]));
 		if (id >= 0)
 			return id;
 	}
@@ -557,8 +625,8 @@ static void set_roles(struct tokenizer *t, const struct pipeline *p, const struc
 			t->sep_id = pc->ids[pc->n_ids - 1];
 		}
 	}
-	t->mask_id = find_any(&t->vocab, cfg->mask_token, "[MASK]", "<mask>");
-	t->pad_id = find_any(&t->vocab, cfg->pad_token, "[PAD]", "<pad>");
+	t->mask_id = find_any(&t->vocab, p, cfg->mask_token, "[MASK]", "<mask>");
+	t->pad_id = find_any(&t->vocab, p, cfg->pad_token, "[PAD]", "<pad>");
 	t->model_max_length = cfg->model_max_length;
 	t->template_kind = p->roberta_type ? TEMPLATE_ROBERTA : TEMPLATE_BERT;
 }

@@ -115,23 +115,37 @@ int32_t pl_post_added(const struct pipeline *p, int is_pair)
 	return n;
 }
 
-/* process_offsets (byte_level.rs) in bytes: lead/trail are the byte lengths
- * of a token's leading/trailing 'Ġ' (one byte, a space) or whitespace. */
-void pl_post_trim(struct pl_tokens *s, int add_prefix_space)
+/* process_offsets (byte_level.rs). The library trims offsets counted in
+ * characters, so lead/trail (a token's leading/trailing 'Ġ' or whitespace
+ * characters) move the byte offsets by as many characters of the text. */
+void pl_post_trim(struct pl_tokens *s, int add_prefix_space, const char *text, size_t n_text)
 {
 	for (int32_t i = 0; i < s->n; i++) {
 		int32_t lead = s->lead[i], trail = s->trail[i];
+		size_t a = (size_t)s->starts[i], b = (size_t)s->stops[i], len;
+		if (b > n_text || a > b)
+			continue; /* offsets the model made up: left alone */
 		if (lead > 0) {
-			int first = i == 0 || s->starts[i] == 0;
+			int first = i == 0 || a == 0;
 			if (first && add_prefix_space && lead == 1)
 				lead = 0;
-			int32_t a = s->starts[i] + lead;
-			s->starts[i] = a < s->stops[i] ? a : s->stops[i];
+			for (int32_t k = 0; k < lead && a < b; k++) {
+				utf8_cp(text + a, n_text - a, &len);
+				a += len;
+			}
 		}
-		if (trail > 0 && s->stops[i] >= trail) {
-			int32_t b = s->stops[i] - trail;
-			s->stops[i] = b > s->starts[i] ? b : s->starts[i];
+		if (trail > 0) {
+			size_t z = b;
+			int32_t k = 0;
+			for (; k < trail && z > 0; k++) /* are there trail characters before b? */
+				do
+					z--;
+				while (z > 0 && ((uint8_t)text[z] & 0xc0) == 0x80);
+			if (k == trail)
+				b = z > a ? z : a;
 		}
+		s->starts[i] = (int32_t)a;
+		s->stops[i] = (int32_t)b;
 	}
 }
 

@@ -12,11 +12,9 @@
 #include "pipeline-impl.h"
 #include "status.h"
 
-/* ByteLevel's and the Whitespace pre-tokenizer's patterns, as in
- * pre_tokenizers/byte_level.rs and whitespace.rs. */
+/* ByteLevel's pattern, as in pre_tokenizers/byte_level.rs. */
 static const char k_gpt2[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-static const char k_words[] = "\\w+|[^\\w\\s]+";
 
 static int is_bert_punc(int32_t cp)
 {
@@ -152,6 +150,39 @@ static int metaspace(struct pl_call *c, const struct pl_pretok *pt)
 	return rc != 0 ? rc : pl_next_commit(c);
 }
 
+/* Whitespace's \w+|[^\w\s]+ (a Rust regex there, whose \w has
+ * Join_Control too): the runs of word and of other non-space characters. */
+static int words(struct pl_call *c)
+{
+	int rc = 0;
+	c->n_next = 0;
+	for (size_t i = 0; i < c->n_splits && rc == 0; i++) {
+		const struct nsplit *sp = &c->splits[i];
+		const char *s = c->text.s + sp->at;
+		size_t k = 0, len;
+		if (sp->id >= 0) {
+			rc = pl_next_push(c, *sp);
+			continue;
+		}
+		while (k < sp->n && rc == 0) {
+			int32_t cp = utf8_cp(s + k, sp->n - k, &len);
+			if (cp_is_whitespace(cp)) {
+				k += len;
+				continue;
+			}
+			int word = cp_is_word(cp);
+			size_t a = k;
+			for (k += len; k < sp->n; k += len) {
+				cp = utf8_cp(s + k, sp->n - k, &len);
+				if (cp_is_whitespace(cp) || cp_is_word(cp) != word)
+					break;
+			}
+			rc = pl_next_push(c, ntext_slice(&c->text, sp, a, k));
+		}
+	}
+	return rc != 0 ? rc : pl_next_commit(c);
+}
+
 int pl_pretokenize(struct pl_call *c, const struct pl_pretok *pt)
 {
 	const struct pretok_cfg *cfg = &pt->cfg;
@@ -166,7 +197,7 @@ int pl_pretokenize(struct pl_call *c, const struct pl_pretok *pt)
 	case PRETOK_METASPACE:
 		return metaspace(c, pt);
 	case PRETOK_WHITESPACE:
-		return split_all(c, pt->pattern, NULL, SPLIT_REMOVED, 1);
+		return words(c);
 	case PRETOK_WHITESPACE_SPLIT:
 		return split_all(c, NULL, cp_is_whitespace, SPLIT_REMOVED, 0);
 	case PRETOK_PUNCTUATION:
@@ -189,8 +220,6 @@ int pl_pretok_build(struct pl_pretok *p, const struct pretok_cfg *cfg, char *err
 	p->cfg.pattern = NULL;
 	if (cfg->kind == PRETOK_BYTE_LEVEL && cfg->use_regex)
 		re = k_gpt2;
-	else if (cfg->kind == PRETOK_WHITESPACE)
-		re = k_words;
 	else if (cfg->kind == PRETOK_SPLIT) {
 		re = cfg->pattern != NULL ? cfg->pattern : "";
 		literal = !cfg->pattern_is_regex;

@@ -66,24 +66,17 @@ static int vocab_rehash(struct vocab *v, uint32_t n_slots)
 	free(v->slots);
 	v->slots = slots;
 	v->n_slots = n_slots;
-	for (int32_t id = 0; id < v->n_tokens; id++)
+	for (int32_t id = 0; id < v->n_tokens - v->n_unindexed; id++)
 		vocab_slot_put(v, id);
 	return 0;
 }
 
-/*
- * Appends token (n_token bytes, no NUL inside) with id n_tokens. The token
- * array grows by doubling (its capacity is n_tokens rounded up to a power
- * of two, at least 16); the hash stays at most half full. Returns 0,
- * STATUS_EINVAL for a NUL byte inside token, or STATUS_ENOMEM.
- */
-int vocab_add(struct vocab *v, const char *token, size_t n_token)
+/* Room for one more token string. 0 or STATUS_ENOMEM. */
+static int vocab_grow(struct vocab *v)
 {
-	if (n_token > 0 && memchr(token, '\0', n_token) != NULL)
-		return STATUS_EINVAL;
-	if (v->n_tokens >= INT32_MAX / 2 || n_token >= SIZE_MAX / 2)
-		return STATUS_ENOMEM;
 	int32_t n = v->n_tokens;
+	if (n >= INT32_MAX / 2)
+		return STATUS_ENOMEM;
 	if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) {
 		size_t cap = n == 0 ? 16 : (size_t)n * 2;
 		char **tokens = realloc(v->tokens, cap * sizeof(*tokens));
@@ -91,6 +84,23 @@ int vocab_add(struct vocab *v, const char *token, size_t n_token)
 			return STATUS_ENOMEM;
 		v->tokens = tokens;
 	}
+	return 0;
+}
+
+/*
+ * Appends token (n_token bytes, no NUL inside) with id n_tokens. The token
+ * array grows by doubling (its capacity is n_tokens rounded up to a power
+ * of two, at least 16); the hash stays at most half full. Returns 0,
+ * STATUS_EINVAL for a NUL byte inside token (or after an unindexed token),
+ * or STATUS_ENOMEM.
+ */
+int vocab_add(struct vocab *v, const char *token, size_t n_token)
+{
+	if ((n_token > 0 && memchr(token, '\0', n_token) != NULL) || v->n_unindexed > 0)
+		return STATUS_EINVAL;
+	if (v->n_tokens >= INT32_MAX / 2 || n_token >= SIZE_MAX / 2 || vocab_grow(v) != 0)
+		return STATUS_ENOMEM;
+	int32_t n = v->n_tokens;
 	if ((uint64_t)(n + 1) * 2 > v->n_slots) {
 		uint32_t n_slots = v->n_slots ? v->n_slots : 32;
 		while ((uint64_t)(n + 1) * 2 > n_slots)
@@ -107,6 +117,23 @@ int vocab_add(struct vocab *v, const char *token, size_t n_token)
 	v->tokens[n] = copy;
 	v->n_tokens = n + 1;
 	vocab_slot_put(v, n);
+	return 0;
+}
+
+int vocab_add_unindexed(struct vocab *v, const char *token, size_t n_token)
+{
+	if (n_token > 0 && memchr(token, '\0', n_token) != NULL)
+		return STATUS_EINVAL;
+	if (n_token >= SIZE_MAX / 2 || vocab_grow(v) != 0)
+		return STATUS_ENOMEM;
+	char *copy = malloc(n_token + 1);
+	if (copy == NULL)
+		return STATUS_ENOMEM;
+	if (n_token > 0)
+		memcpy(copy, token, n_token);
+	copy[n_token] = '\0';
+	v->tokens[v->n_tokens++] = copy;
+	v->n_unindexed++;
 	return 0;
 }
 

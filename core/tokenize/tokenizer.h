@@ -95,8 +95,10 @@ struct added_token {
 struct vocab {
 	char **tokens; /* (n_tokens) owned, NUL-terminated */
 	int32_t n_tokens;
-	int32_t *slots;   /* (n_slots) owned: id or -1 */
-	uint32_t n_slots; /* power of two */
+	int32_t *slots;      /* (n_slots) owned: id or -1 */
+	uint32_t n_slots;    /* power of two */
+	int32_t n_unindexed; /* the last ones: id -> string only (tokenizer.json's
+	                      * added tokens beyond the model), never found */
 };
 
 /* Every creator allocates this zeroed (calloc): fields added later stay 0. */
@@ -120,6 +122,9 @@ struct tokenizer {
 /* --- vocab ------------------------------------------------------------ */
 /* Adds token with the next id. 0 or STATUS_ENOMEM. Build time only. */
 int vocab_add(struct vocab *v, const char *token, size_t n_token);
+/* Appends token with the next id for id -> string only: vocab_find never
+ * returns it, and no indexed token may follow. 0, STATUS_EINVAL, STATUS_ENOMEM. */
+int vocab_add_unindexed(struct vocab *v, const char *token, size_t n_token);
 /* id of token or -1. Any thread. */
 int32_t vocab_find(const struct vocab *v, const char *token, size_t n_token);
 void vocab_dispose(struct vocab *v);

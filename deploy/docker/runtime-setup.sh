@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The Dockerfile's runtime stage (also run by tests/deploy/run.sh in a fresh debootstrap chroot
 # of Debian 12): installs only the shared libraries smolserve links (OpenBLAS with pthreads,
-# jansson, utf8proc, libmicrohttpd, libuv; apt adds their own dependencies such as libgfortran5
+# jansson, utf8proc, Oniguruma, libmicrohttpd, libuv; apt adds their own dependencies such as libgfortran5
 # and GnuTLS), the health check next to this script as /usr/local/bin/smolserve-healthcheck,
 # the unprivileged user smolserve (uid/gid 10001, no home, no shell) and /models, where model
 # folders are mounted. No compiler, no curl, no ca-certificates: smolserve makes no outbound
 # connections. Needs root.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-RUNTIME_PKGS=(libopenblas0-pthread libjansson4 libutf8proc2 libmicrohttpd12 libuv1)
+RUNTIME_PKGS=(libopenblas0-pthread libjansson4 libutf8proc2 libonig5 libmicrohttpd12 libuv1)
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${RUNTIME_PKGS[@]}" >/dev/null
