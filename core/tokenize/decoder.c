@@ -367,7 +367,7 @@ int pl_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids, int s
 		}
 		if (skip_special && p->is_special[ids[i]])
 			continue;
-		const char *s = t->vocab.tokens[ids[i]];
+		const char *s = tokenizer_id_to_token(t, ids[i]);
 		sl_push(&lists[0], s, strlen(s));
 	}
 	for (size_t k = 0; k < p->n_decoders && !lists[cur].b.oom; k++) {
@@ -377,16 +377,17 @@ int pl_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids, int s
 		decode_one(&p->decoders[k], &x, in, o, err, n_err);
 		cur = !cur;
 	}
-	/* joined: with "" after decoders, with " " without any */
+	/* joined: with "" after decoders, with " " without any (a list whose
+	 * buffer failed may count strings it does not hold: not read) */
 	struct strlist *l = &lists[cur];
 	x.cur.n = 0;
 	sb_put(&x.cur, "", 0);
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; i < l->n && !l->b.oom; i++) {
 		if (i > 0 && p->n_decoders == 0)
 			sb_put(&x.cur, " ", 1);
 		sb_put(&x.cur, l->b.s + l->off[i], l->len[i]);
 	}
-	if (l->b.oom || x.cur.oom || lists[!cur].b.oom) {
+	if (l->b.oom || x.cur.oom || x.tmp.oom || lists[!cur].b.oom) {
 		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory decoding");
 		goto done;
 	}

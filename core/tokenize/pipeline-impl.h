@@ -50,6 +50,8 @@ struct pl_model {
 /* One step of post-processing. The structure (special tokens, type ids) is
  * done by at most one Bert/Roberta/Template step; any step may trim
  * offsets (ByteLevel, Roberta). */
+#define PL_MAX_TEMPLATE_IDS 4096 /* special token ids one template lays out */
+
 struct pl_piece {
 	int is_sequence, seq;
 	int32_t type_id;
@@ -78,6 +80,7 @@ struct pl_added {
 	size_t n_norm;
 	int32_t id;
 	uint8_t special, lstrip, rstrip, normalized, single_word;
+	uint8_t renamed; /* a model id whose id -> string is now norm */
 };
 
 struct pipeline {
@@ -92,8 +95,9 @@ struct pipeline {
 	int roberta_type; /* a Roberta step: every type id 0 */
 	struct pl_decoder *decoders;
 	size_t n_decoders;
-	struct pl_added *added; /* owned, in the file's order */
+	struct pl_added *added; /* owned, in trie order (build_added) */
 	size_t n_added;
+	size_t n_renamed;    /* added tokens with renamed set */
 	uint8_t *is_special; /* (vocab size) owned: ids skipped by decode */
 	int need_values;     /* some step trims offsets: keep token strings' spaces */
 };

@@ -11,6 +11,7 @@
  */
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -470,16 +471,25 @@ static void pl_destroy(struct tokenizer *t)
 	t->impl = NULL;
 }
 
+/* A renamed added token's normalized form, else the vocab's string. */
+static const char *pl_id_to_token(const struct tokenizer *t, int32_t id)
+{
+	const struct pipeline *p = t->impl;
+	for (size_t i = 0; p->n_renamed > 0 && i < p->n_added; i++)
+		if (p->added[i].renamed && p->added[i].id == id)
+			return p->added[i].norm;
+	return t->vocab.tokens[id];
+}
+
+#define PL_OPS(name_)                                                                              \
+	{                                                                                          \
+		.name = (name_), .destroy = pl_destroy, .decode = pl_decode, .encode = pl_encode,  \
+		.id_to_token = pl_id_to_token                                                      \
+	}
 static const struct tokenizer_ops ops[] = {
-    [MODEL_WORDPIECE] = {.name = "wordpiece",
-                         .destroy = pl_destroy,
-                         .decode = pl_decode,
-                         .encode = pl_encode},
-    [MODEL_BPE] = {.name = "bpe", .destroy = pl_destroy, .decode = pl_decode, .encode = pl_encode},
-    [MODEL_UNIGRAM] = {.name = "unigram",
-                       .destroy = pl_destroy,
-                       .decode = pl_decode,
-                       .encode = pl_encode},
+    [MODEL_WORDPIECE] = PL_OPS("wordpiece"),
+    [MODEL_BPE] = PL_OPS("bpe"),
+    [MODEL_UNIGRAM] = PL_OPS("unigram"),
 };
 
 /*
@@ -521,15 +531,20 @@ static int build_added(struct tokenizer *t, struct pipeline *p, const struct pip
 		d->normalized = a->normalized != 0;
 	}
 	/* New ids, in list order; their strings are what id_to_token returns
-	 * (the normalized form of a normalized token), found by no lookup. */
+	 * (the normalized form of a normalized token, as Hugging Face's added
+	 * vocabulary keeps it: also for a model id, then "renamed"), found by
+	 * no lookup. */
 	for (size_t i = 0; i < p->n_added; i++) {
 		struct pl_added *d = &p->added[i];
 		if (d->normalized &&
 		    (rc = pl_normalize_string(p->norms, p->n_norms, d->content, d->n_content,
 		                              &d->norm, &d->n_norm, err, n_err)) != 0)
 			return rc;
-		if (d->id >= 0)
+		if (d->id >= 0) {
+			d->renamed = d->normalized && strcmp(d->norm, t->vocab.tokens[d->id]) != 0;
+			p->n_renamed += d->renamed;
 			continue;
+		}
 		d->id = t->vocab.n_tokens;
 		if ((rc = d->normalized
 		              ? vocab_add_unindexed(&t->vocab, d->norm, d->n_norm)
@@ -547,6 +562,85 @@ static int build_added(struct tokenizer *t, struct pipeline *p, const struct pip
 	return 0;
 }
 
+/*
+ * The ids decode skips: as Hugging Face's, those whose string (id_to_token)
+ * is the content of a special added token. A special normalized token
+ * whose normalized form differs from its content is so not skipped.
+ */
+static void mark_special(const struct tokenizer *t, struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n_added; i++) {
+		const struct pl_added *a = &p->added[i];
+		const char *shown = pl_id_to_token(t, a->id);
+		if (strcmp(shown, a->content) == 0) {
+			p->is_special[a->id] |= a->special;
+			continue;
+		}
+		for (size_t k = 0; k < p->n_added; k++) /* rare: normalized into another */
+			if (p->added[k].special && strcmp(shown, p->added[k].content) == 0)
+				p->is_special[a->id] = 1;
+	}
+	for (size_t i = 0; i < p->n_added; i++) { /* a model id shown as a special */
+		const struct pl_added *s = &p->added[i];
+		int32_t id = s->special ? vocab_find(&t->vocab, s->content, s->n_content) : -1;
+		if (id >= 0 && strcmp(pl_id_to_token(t, id), s->content) == 0)
+			p->is_special[id] = 1;
+	}
+}
+
+/* Component names, as tokenizer.json spells their types, for errors. */
+static const char *const norm_names[] = {[NORM_BERT] = "BertNormalizer",
+                                         [NORM_NFC] = "NFC",
+                                         [NORM_NFD] = "NFD",
+                                         [NORM_NFKC] = "NFKC",
+                                         [NORM_NFKD] = "NFKD",
+                                         [NORM_LOWERCASE] = "Lowercase",
+                                         [NORM_STRIP_ACCENTS] = "StripAccents",
+                                         [NORM_STRIP] = "Strip",
+                                         [NORM_REPLACE] = "Replace",
+                                         [NORM_PREPEND] = "Prepend",
+                                         [NORM_PRECOMPILED] = "Precompiled",
+                                         [NORM_NMT] = "Nmt"};
+static const char *const pretok_names[] = {[PRETOK_BERT] = "BertPreTokenizer",
+                                           [PRETOK_BYTE_LEVEL] = "ByteLevel",
+                                           [PRETOK_METASPACE] = "Metaspace",
+                                           [PRETOK_WHITESPACE] = "Whitespace",
+                                           [PRETOK_WHITESPACE_SPLIT] = "WhitespaceSplit",
+                                           [PRETOK_PUNCTUATION] = "Punctuation",
+                                           [PRETOK_DIGITS] = "Digits",
+                                           [PRETOK_SPLIT] = "Split"};
+static const char *const post_names[] = {[POST_BERT] = "BertProcessing",
+                                         [POST_ROBERTA] = "RobertaProcessing",
+                                         [POST_TEMPLATE] = "TemplateProcessing",
+                                         [POST_BYTE_LEVEL] = "ByteLevel"};
+static const char *const decoder_names[] = {[DECODER_WORDPIECE] = "WordPiece",
+                                            [DECODER_BYTE_LEVEL] = "ByteLevel",
+                                            [DECODER_METASPACE] = "Metaspace",
+                                            [DECODER_BPE] = "BPEDecoder",
+                                            [DECODER_BYTE_FALLBACK] = "ByteFallback",
+                                            [DECODER_FUSE] = "Fuse",
+                                            [DECODER_STRIP] = "Strip",
+                                            [DECODER_REPLACE] = "Replace",
+                                            [DECODER_CTC] = "CTC"};
+
+/* rc, with "<what> <name>: " put before the message in err (unless it
+ * already starts with name, or is about memory). */
+static int prefixed(char *err, size_t n_err, int rc, const char *what, const char *name)
+{
+	char head[64];
+	int k = snprintf(head, sizeof(head), "%s %s: ", what, name);
+	size_t n = err != NULL && n_err > 0 ? strnlen(err, n_err - 1) : 0;
+	if (rc == STATUS_ENOMEM || n == 0 || k <= 0 || (size_t)k >= n_err ||
+	    strncmp(err, name, strlen(name)) == 0)
+		return rc;
+	if (n + (size_t)k >= n_err)
+		n = n_err - 1 - (size_t)k;
+	memmove(err + k, err, n);
+	memcpy(err, head, (size_t)k);
+	err[n + (size_t)k] = '\0';
+	return rc;
+}
+
 /* Every component, in the order tokenizer.json lists them. */
 static int build_components(struct pipeline *p, const struct pipeline_cfg *cfg, char *err,
                             size_t n_err)
@@ -559,33 +653,57 @@ static int build_components(struct pipeline *p, const struct pipeline_cfg *cfg, 
 	    (cfg->n_decoders &&
 	     (p->decoders = calloc(cfg->n_decoders, sizeof(*p->decoders))) == NULL))
 		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
-	for (; p->n_norms < cfg->n_norms; p->n_norms++)
-		if ((rc = pl_norm_build(&p->norms[p->n_norms], &cfg->norms[p->n_norms], err,
-		                        n_err)) != 0)
-			return rc;
-	for (; p->n_pretoks < cfg->n_pretoks; p->n_pretoks++)
-		if ((rc = pl_pretok_build(&p->pretoks[p->n_pretoks], &cfg->pretoks[p->n_pretoks],
-		                          err, n_err)) != 0)
-			return rc;
+	/* counted before each build, so that pl_destroy frees a half-built one */
+	for (size_t i = 0; i < cfg->n_norms; i++)
+		if ((rc = pl_norm_build(&p->norms[p->n_norms++], &cfg->norms[i], err, n_err)) != 0)
+			return prefixed(err, n_err, rc, "normalizer",
+			                norm_names[cfg->norms[i].kind]);
+	for (size_t i = 0; i < cfg->n_pretoks; i++)
+		if ((rc = pl_pretok_build(&p->pretoks[p->n_pretoks++], &cfg->pretoks[i], err,
+		                          n_err)) != 0)
+			return prefixed(err, n_err, rc, "pre_tokenizer",
+			                pretok_names[cfg->pretoks[i].kind]);
 	p->structure = -1;
-	for (; p->n_posts < cfg->n_posts; p->n_posts++) {
-		const struct post_cfg *pc = &cfg->posts[p->n_posts];
-		if ((rc = pl_post_build(&p->posts[p->n_posts], pc, err, n_err)) != 0)
-			return rc;
-		p->need_values |= p->posts[p->n_posts].trim;
+	for (size_t i = 0; i < cfg->n_posts; i++) {
+		const struct post_cfg *pc = &cfg->posts[i];
+		if ((rc = pl_post_build(&p->posts[p->n_posts++], pc, err, n_err)) != 0)
+			return prefixed(err, n_err, rc, "post_processor", post_names[pc->kind]);
+		p->need_values |= p->posts[i].trim;
 		if (pc->kind == POST_BYTE_LEVEL)
 			continue;
 		if (p->structure >= 0)
 			return status_fail(err, n_err, STATUS_EUNSUPPORTED,
 			                   "post_processor: a Sequence with more than one of "
 			                   "BertProcessing, RobertaProcessing, TemplateProcessing");
-		p->structure = (int)p->n_posts;
+		p->structure = (int)i;
 		p->roberta_type = pc->kind == POST_ROBERTA;
 	}
-	for (; p->n_decoders < cfg->n_decoders; p->n_decoders++)
-		if ((rc = pl_decoder_build(&p->decoders[p->n_decoders],
-		                           &cfg->decoders[p->n_decoders], err, n_err)) != 0)
-			return rc;
+	for (size_t i = 0; i < cfg->n_decoders; i++)
+		if ((rc = pl_decoder_build(&p->decoders[p->n_decoders++], &cfg->decoders[i], err,
+		                           n_err)) != 0)
+			return prefixed(err, n_err, rc, "decoder",
+			                decoder_names[cfg->decoders[i].kind]);
+	return 0;
+}
+
+/* Every id a post-processor lays out names a token (the model runs on
+ * them: an id past the vocabulary would index past its embeddings). */
+static int check_post_ids(const struct tokenizer *t, const struct pipeline *p, char *err,
+                          size_t n_err)
+{
+	for (size_t i = 0; i < p->n_posts; i++)
+		for (int pair = 0; pair < 2; pair++) {
+			const struct pl_piece *v = pair ? p->posts[i].pair : p->posts[i].single;
+			size_t n = pair ? p->posts[i].n_pair : p->posts[i].n_single;
+			for (size_t k = 0; k < n; k++)
+				for (size_t j = 0; j < v[k].n_ids; j++)
+					if (v[k].ids[j] >= t->vocab.n_tokens)
+						return status_fail(
+						    err, n_err, STATUS_EFORMAT,
+						    "post_processor: special token id %d is not in "
+						    "the vocabulary (%d tokens)",
+						    (int)v[k].ids[j], (int)t->vocab.n_tokens);
+		}
 	return 0;
 }
 
@@ -652,14 +770,14 @@ int pipeline_create(const struct pipeline_cfg *cfg, struct tokenizer **out, char
 	p->structure = -1;
 	if ((rc = build_components(p, cfg, err, n_err)) != 0 ||
 	    (rc = pl_model_build(&p->model, &cfg->model, &t->vocab, err, n_err)) != 0 ||
-	    (rc = build_added(t, p, cfg, err, n_err)) != 0)
+	    (rc = build_added(t, p, cfg, err, n_err)) != 0 ||
+	    (rc = check_post_ids(t, p, err, n_err)) != 0)
 		goto fail;
 	if ((p->is_special = calloc((size_t)t->vocab.n_tokens, 1)) == NULL) {
 		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < p->n_added; i++)
-		p->is_special[p->added[i].id] = p->added[i].special;
+	mark_special(t, p);
 	set_roles(t, p, cfg);
 	*out = t;
 	return 0;

@@ -14,7 +14,46 @@
 #include "pipeline-impl.h"
 #include "status.h"
 
-/* A template from pieces; the special tokens' ids copied into pool. */
+/* The special_tokens entry a piece names, or NULL. */
+static const struct template_special *special_of(const struct post_cfg *cfg,
+                                                 const struct template_piece *piece)
+{
+	for (size_t k = 0; k < cfg->n_specials && piece->special != NULL; k++)
+		if (strcmp(cfg->specials[k].name, piece->special) == 0)
+			return &cfg->specials[k];
+	return NULL;
+}
+
+/* The ids every special piece of the templates lays out, summed, into
+ * *n (capped at PL_MAX_TEMPLATE_IDS + 1). */
+static int count_template_ids(const struct post_cfg *cfg, size_t *n, char *err, size_t n_err)
+{
+	*n = 0;
+	for (int pair = 0; pair < 2; pair++) {
+		const struct template_piece *v = pair ? cfg->pair : cfg->single;
+		size_t k = pair ? cfg->n_pair : cfg->n_single;
+		for (size_t i = 0; i < k; i++) {
+			const struct template_special *sp = special_of(cfg, &v[i]);
+			if (v[i].is_sequence)
+				continue;
+			if (sp == NULL)
+				return status_fail(err, n_err, STATUS_EFORMAT,
+				                   "TemplateProcessing: special token \"%.64s\" is "
+				                   "not in special_tokens",
+				                   v[i].special ? v[i].special : "(null)");
+			*n += sp->n_ids < PL_MAX_TEMPLATE_IDS ? sp->n_ids : PL_MAX_TEMPLATE_IDS;
+			if (*n > PL_MAX_TEMPLATE_IDS)
+				return status_fail(err, n_err, STATUS_EFORMAT,
+				                   "TemplateProcessing: more than %d special token "
+				                   "ids in a template",
+				                   PL_MAX_TEMPLATE_IDS);
+		}
+	}
+	return 0;
+}
+
+/* A template from pieces (checked by count_template_ids); the special
+ * tokens' ids copied into pool. */
 static int build_template(struct pl_post *p, const struct post_cfg *cfg,
                           const struct template_piece *src, size_t n, struct pl_piece **out,
                           size_t *n_out, size_t *pool_used, char *err, size_t n_err)
@@ -29,16 +68,7 @@ static int build_template(struct pl_post *p, const struct post_cfg *cfg,
 		d->type_id = src[i].type_id;
 		if (d->is_sequence)
 			continue;
-		const struct template_special *sp = NULL;
-		for (size_t k = 0; k < cfg->n_specials && sp == NULL; k++)
-			if (src[i].special != NULL &&
-			    strcmp(cfg->specials[k].name, src[i].special) == 0)
-				sp = &cfg->specials[k];
-		if (sp == NULL)
-			return status_fail(err, n_err, STATUS_EFORMAT,
-			                   "TemplateProcessing: special token \"%.64s\" is not in "
-			                   "special_tokens",
-			                   src[i].special ? src[i].special : "(null)");
+		const struct template_special *sp = special_of(cfg, &src[i]);
 		d->ids = p->pool + *pool_used;
 		d->n_ids = sp->n_ids;
 		memcpy(p->pool + *pool_used, sp->ids, sp->n_ids * sizeof(int32_t));
@@ -81,9 +111,8 @@ int pl_post_build(struct pl_post *p, const struct post_cfg *cfg, char *err, size
 		fixed.n_specials = 2;
 		cfg = &fixed;
 	}
-	for (size_t i = 0; i < cfg->n_specials; i++)
-		pool += cfg->specials[i].n_ids;
-	pool *= cfg->n_single + cfg->n_pair;
+	if ((rc = count_template_ids(cfg, &pool, err, n_err)) != 0)
+		return rc;
 	if ((p->pool = malloc((pool ? pool : 1) * sizeof(int32_t))) == NULL)
 		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
 	if ((rc = build_template(p, cfg, cfg->single, cfg->n_single, &p->single, &p->n_single,

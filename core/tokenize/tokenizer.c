@@ -583,7 +583,7 @@ const char *tokenizer_id_to_token(const struct tokenizer *t, int32_t id)
 {
 	if (t == NULL || id < 0 || id >= t->vocab.n_tokens)
 		return NULL;
-	return t->vocab.tokens[id];
+	return t->ops->id_to_token != NULL ? t->ops->id_to_token(t, id) : t->vocab.tokens[id];
 }
 
 /* --- decode ----------------------------------------------------------- */

@@ -69,6 +69,11 @@ struct tokenizer_ops {
 	int (*encode)(const struct tokenizer *t, const char *text, size_t n_text, const char *pair,
 	              size_t n_pair, const struct encode_opts *opts, struct encoding *out,
 	              char *err, size_t n_err);
+	/*
+	 * Optional: the string of an id in [0, vocab.n_tokens) when it is not
+	 * the vocab's (tokenizer.json's normalized added tokens). Borrowed.
+	 */
+	const char *(*id_to_token)(const struct tokenizer *t, int32_t id);
 };
 
 /* How specials wrap one text or a pair. */
@@ -117,6 +122,9 @@ struct tokenizer {
 	 * with whitespace is encoded as " " + text (offsets still point into
 	 * the text; a piece made of that space alone gets [0, 0)). */
 	int add_prefix_space;
+	/* Borrowed static string: the file the loader read ("tokenizer.json",
+	 * "vocab.txt", ...), or NULL. */
+	const char *source;
 };
 
 /* --- vocab ------------------------------------------------------------ */
