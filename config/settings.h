@@ -27,6 +27,7 @@ struct settings {
 	int64_t max_concurrent_requests; /* --max-concurrent-requests */
 	int64_t shutdown_timeout_s;      /* --shutdown-timeout-s, SHUTDOWN_TIMEOUT_S */
 	int json_output;                 /* --json-output, JSON_OUTPUT */
+	char tokenizer_files[16];        /* --tokenizer-files auto|tokenizer.json|classic */
 };
 
 void settings_defaults(struct settings *s);

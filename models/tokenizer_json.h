@@ -31,4 +31,16 @@ struct tokenizer_json_hints {
 int tokenizer_json_build(const char *text, size_t n, const struct tokenizer_json_hints *hints,
                          struct tokenizer **out, char *err, size_t n_err);
 
+/* The same from the file already parsed (borrowed; the tokenizer keeps
+ * nothing of it). */
+#include <jansson.h>
+int tokenizer_json_build_parsed(const json_t *root, const struct tokenizer_json_hints *hints,
+                                struct tokenizer **out, char *err, size_t n_err);
+
+/* vocab.json's object token -> id (ids exactly 0..n-1) into v in id order,
+ * shared with tokenizer_load.c; file names it in errors. On failure v is
+ * disposed. 0, STATUS_EFORMAT, STATUS_ENOMEM. */
+int vocab_from_object(const json_t *obj, struct vocab *v, const char *file, char *err,
+                      size_t n_err);
+
 #endif

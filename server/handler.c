@@ -192,7 +192,7 @@ static json_t *info_json(const struct service *s)
 		type = json_pack("{s:{s:s}}", "embedding", "pooling",
 		                 m->pooling == POOLING_CLS ? "cls" : "mean");
 	}
-	return json_pack(
+	json_t *info = json_pack(
 	    "{s:s, s:s, s:s, s:s?, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
 	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s}",
 	    "model_id", c->model_id, "model_dtype", "float32", "architecture", m->cfg.model_type,
@@ -209,6 +209,13 @@ static json_t *info_json(const struct service *s)
 	    s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
 	    "kernels", kernels_variant(), "model_load_seconds", s->metrics.model_load_seconds,
 	    "version", SMOLSERVE_VERSION);
+	/* The machine and the file it was read from: "wordpiece (tokenizer.json)". */
+	char tok[96];
+	snprintf(tok, sizeof(tok), "%s (%s)", m->tok->ops->name,
+	         m->tok->source != NULL ? m->tok->source : "built in");
+	if (info != NULL)
+		json_object_set_new(info, "tokenizer", json_string(tok));
+	return info;
 }
 
 static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, const char *method,

@@ -140,6 +140,7 @@ static int start(struct service *s, char *err, size_t n_err)
 	struct model_opts mo = {.pooling_set = c->pooling[0] != '\0',
 	                        .pooling =
 	                            strcmp(c->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
+	tokenizer_source_parse(c->tokenizer_files, &mo.tokenizer_source); /* checked by settings */
 	uint64_t t0 = now_ns();
 	int rc = model_load(c->model_id, &mo, &s->model, err, n_err);
 	if (rc != 0)
