@@ -20,45 +20,12 @@
 #include <jansson.h>
 
 #include "bpe.h"
-#include "tokenizer_load.h"
 #include "status.h"
 #include "test_util.h"
 #include "tokenizer.h"
 #include "tokenizer_load.h"
 
-/* malloc, calloc and realloc that fail once, at the alloc_left-th call
- * from when it is set (glibc's own allocator underneath). Not under
- * AddressSanitizer, whose allocator these would bypass. */
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
-#define HAVE_ALLOC_FAILURES 1
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t k, size_t n);
-void *__libc_realloc(void *p, size_t n);
-static long alloc_left = -1; /* -1: never fail */
-
-static int alloc_fails(void)
-{
-	if (alloc_left < 0 || alloc_left-- > 0)
-		return 0;
-	errno = ENOMEM;
-	return 1;
-}
-
-void *malloc(size_t n)
-{
-	return alloc_fails() ? NULL : __libc_malloc(n);
-}
-
-void *calloc(size_t k, size_t n)
-{
-	return alloc_fails() ? NULL : __libc_calloc(k, n);
-}
-
-void *realloc(void *p, size_t n)
-{
-	return alloc_fails() ? NULL : __libc_realloc(p, n);
-}
-#endif
+#include "alloc_failures.h"
 
 /* GPT-2's bytes_to_unicode, restated for the tests. */
 static int byte_cp(int b)
@@ -528,12 +495,6 @@ END_TEST
 /* --- allocation failures --------------------------------------------- */
 
 #ifdef HAVE_ALLOC_FAILURES
-/* 0 if rc is what a failed allocation may give: STATUS_ENOMEM, or (jansson
- * reports some of its failed mallocs as syntax errors) a JSON parse error. */
-static int alloc_rc_ok(int rc, const char *err)
-{
-	return rc == STATUS_ENOMEM || (rc == STATUS_EFORMAT && strstr(err, ".json: line ") != NULL);
-}
 
 /* Each call fails its k-th allocation, k = 0, 1, ... until one succeeds:
  * every failure is reported as such, nothing crashes or leaks (under the
@@ -586,10 +547,12 @@ START_TEST(test_alloc_failures)
 	tokenizer_destroy(t);
 	free(v);
 
-	/* The whole folder through tokenizer_load. */
+	/* The whole folder's classic files through tokenizer_load_from
+	 * (test_tokenizer_json.c does its tokenizer.json). */
 	for (k = 0;; k++) {
 		alloc_left = k;
-		rc = tokenizer_load(fixture_path("roberta"), &t, err, sizeof(err));
+		rc = tokenizer_load_from(fixture_path("roberta"), TOKENIZER_SOURCE_CLASSIC, &t, err,
+		                         sizeof(err));
 		alloc_left = -1;
 		if (rc == 0)
 			break;
