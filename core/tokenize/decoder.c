@@ -12,34 +12,6 @@
 #include "pipeline-impl.h"
 #include "status.h"
 
-/* A growable string; oom sticks. */
-struct sbuf {
-	char *s;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->cap - b->n < n + 1) {
-		size_t cap = b->cap ? b->cap : 128;
-		while (cap - b->n < n + 1)
-			cap *= 2;
-		char *p = realloc(b->s, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = '\0';
-}
-
 /* A list of strings in one buffer. */
 struct strlist {
 	struct sbuf b;
@@ -66,7 +38,7 @@ static void sl_push(struct strlist *l, const char *s, size_t n)
 	}
 	l->off[l->n] = l->b.n;
 	l->len[l->n] = n;
-	sb_put(&l->b, s, n);
+	sbuf_put(&l->b, s, n);
 	l->n++;
 }
 
@@ -87,8 +59,8 @@ static void sb_replace(struct sbuf *b, const char *s, size_t n, const char *from
 	int done = 0;
 	while (nf > 0 && i + nf <= n && (limit == 0 || done < limit)) {
 		if (memcmp(s + i, from, nf) == 0) {
-			sb_put(b, s + last, i - last);
-			sb_put(b, to, nt);
+			sbuf_put(b, s + last, i - last);
+			sbuf_put(b, to, nt);
 			i += nf;
 			last = i;
 			done++;
@@ -96,7 +68,7 @@ static void sb_replace(struct sbuf *b, const char *s, size_t n, const char *from
 			i++;
 		}
 	}
-	sb_put(b, s + last, n - last);
+	sbuf_put(b, s + last, n - last);
 }
 
 /* decoders/wordpiece.rs cleanup(), rule by rule, on b's contents. */
@@ -112,7 +84,7 @@ static void cleanup(struct sbuf *b, struct sbuf *tmp)
 		sb_replace(tmp, b->s ? b->s : "", b->n, rules[r][0], strlen(rules[r][0]),
 		           rules[r][1], strlen(rules[r][1]), 0);
 		b->n = 0;
-		sb_put(b, tmp->s ? tmp->s : "", tmp->n);
+		sbuf_put(b, tmp->s ? tmp->s : "", tmp->n);
 		b->oom |= tmp->oom;
 	}
 }
@@ -166,7 +138,7 @@ static void byte_fallback(struct dec_ctx *x, const struct strlist *in, struct st
 		int v = byte_token(s, in->len[i]);
 		if (v >= 0) {
 			char c = (char)v;
-			sb_put(&x->tmp, &c, 1);
+			sbuf_put(&x->tmp, &c, 1);
 			continue;
 		}
 		flush_bytes(out, (const uint8_t *)x->tmp.s, x->tmp.n);
@@ -192,15 +164,15 @@ static void byte_level(struct dec_ctx *x, const struct strlist *in, struct strli
 			if (b < 0)
 				ok = 0;
 			else
-				sb_put(&x->tmp, &c, 1);
+				sbuf_put(&x->tmp, &c, 1);
 		}
 		if (!ok) {
 			x->tmp.n = k;
-			sb_put(&x->tmp, s, n);
+			sbuf_put(&x->tmp, s, n);
 		}
 	}
 	x->cur.n = 0;
-	sb_put(&x->cur, "", 0);
+	sbuf_put(&x->cur, "", 0);
 	if (x->tmp.n > 0 && !x->cur.oom) {
 		char *p = realloc(x->cur.s, 3 * x->tmp.n + 1);
 		if (p == NULL) {
@@ -224,7 +196,7 @@ static void per_token(const struct pl_decoder *d, struct dec_ctx *x, const struc
 		size_t n = in->len[i], len;
 		struct sbuf *b = &x->cur;
 		b->n = 0;
-		sb_put(b, "", 0);
+		sbuf_put(b, "", 0);
 		switch (c->kind) {
 		case DECODER_WORDPIECE: {
 			size_t np = strlen(d->prefix);
@@ -232,8 +204,8 @@ static void per_token(const struct pl_decoder *d, struct dec_ctx *x, const struc
 				sb_replace(b, s, n, d->prefix, np, "", 0, 1);
 			} else {
 				if (i != 0)
-					sb_put(b, " ", 1);
-				sb_put(b, s, n);
+					sbuf_put(b, " ", 1);
+				sbuf_put(b, s, n);
 			}
 			if (c->cleanup)
 				cleanup(b, &x->tmp);
@@ -243,9 +215,9 @@ static void per_token(const struct pl_decoder *d, struct dec_ctx *x, const struc
 			for (size_t j = 0; j < n; j += len) {
 				int32_t cp = utf8_cp(s + j, n - j, &len);
 				if (cp != c->replacement)
-					sb_put(b, s + j, len);
+					sbuf_put(b, s + j, len);
 				else if (!(i == 0 && c->prepend_scheme != PREPEND_NEVER))
-					sb_put(b, " ", 1);
+					sbuf_put(b, " ", 1);
 			}
 			break;
 		case DECODER_BPE:
@@ -268,7 +240,7 @@ static void per_token(const struct pl_decoder *d, struct dec_ctx *x, const struc
 					break;
 				z = q;
 			}
-			sb_put(b, s + a, z - a);
+			sbuf_put(b, s + a, z - a);
 			break;
 		}
 		case DECODER_REPLACE:
@@ -279,13 +251,13 @@ static void per_token(const struct pl_decoder *d, struct dec_ctx *x, const struc
 			for (size_t k = 0; k < x->m.n; k++) {
 				const struct nmatch *mt = &x->m.v[k];
 				if (mt->match)
-					sb_put(b, d->content, strlen(d->content));
+					sbuf_put(b, d->content, strlen(d->content));
 				else
-					sb_put(b, s + mt->a, mt->b - mt->a);
+					sbuf_put(b, s + mt->a, mt->b - mt->a);
 			}
 			break;
 		default:
-			sb_put(b, s, n);
+			sbuf_put(b, s, n);
 			break;
 		}
 		out->b.oom |= b->oom;
@@ -311,7 +283,7 @@ static void ctc(const struct pl_decoder *d, struct dec_ctx *x, const struct strl
 			           d->word_delimiter_token, strlen(d->word_delimiter_token), " ", 1,
 			           0);
 			x->cur.n = 0;
-			sb_put(&x->cur, x->tmp.s ? x->tmp.s : "", x->tmp.n);
+			sbuf_put(&x->cur, x->tmp.s ? x->tmp.s : "", x->tmp.n);
 		}
 		out->b.oom |= x->cur.oom | x->tmp.oom;
 		if (x->cur.n > 0)
@@ -331,9 +303,9 @@ static void decode_one(const struct pl_decoder *d, struct dec_ctx *x, const stru
 		return;
 	case DECODER_FUSE:
 		x->tmp.n = 0;
-		sb_put(&x->tmp, "", 0);
+		sbuf_put(&x->tmp, "", 0);
 		for (size_t i = 0; i < in->n; i++)
-			sb_put(&x->tmp, in->b.s + in->off[i], in->len[i]);
+			sbuf_put(&x->tmp, in->b.s + in->off[i], in->len[i]);
 		out->b.oom |= x->tmp.oom;
 		sl_push(out, x->tmp.s, x->tmp.n);
 		return;
@@ -381,11 +353,11 @@ int pl_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids, int s
 	 * buffer failed may count strings it does not hold: not read) */
 	struct strlist *l = &lists[cur];
 	x.cur.n = 0;
-	sb_put(&x.cur, "", 0);
+	sbuf_put(&x.cur, "", 0);
 	for (size_t i = 0; i < l->n && !l->b.oom; i++) {
 		if (i > 0 && p->n_decoders == 0)
-			sb_put(&x.cur, " ", 1);
-		sb_put(&x.cur, l->b.s + l->off[i], l->len[i]);
+			sbuf_put(&x.cur, " ", 1);
+		sbuf_put(&x.cur, l->b.s + l->off[i], l->len[i]);
 	}
 	if (l->b.oom || x.cur.oom || x.tmp.oom || lists[!cur].b.oom) {
 		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory decoding");

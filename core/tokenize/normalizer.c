@@ -140,18 +140,6 @@ static int32_t ccc(int32_t cp)
 	return cp < 0x300 ? 0 : utf8proc_get_property(cp)->combining_class;
 }
 
-/* The primary composite of a + b (composition exclusions honoured). */
-static int compose(int32_t a, int32_t b, int32_t *out)
-{
-	if (b < 0x300 || (b >= 0x3400 && b < 0xa000) || (b >= 0xac00 && b <= 0xd7a3))
-		return 0; /* never the second of a composition */
-	utf8proc_int32_t buf[2] = {a, b};
-	if (utf8proc_normalize_utf32(buf, 2, UTF8PROC_COMPOSE | UTF8PROC_STABLE) != 1)
-		return 0;
-	*out = buf[0];
-	return 1;
-}
-
 /* Decompositions (the crate's decompose.rs): every character's full
  * decomposition, its first character change 0, the others 1, then each run
  * of non-starters stably sorted by combining class, changes moving along. */
@@ -212,7 +200,7 @@ static int recompose(struct nchanges *c)
 			continue;
 		}
 		if (last_ccc < 0 || last_ccc < cls) {
-			if (compose(k.cp, it.cp, &comp)) {
+			if (cp_compose(k.cp, it.cp, &comp)) {
 				k = (struct nchange){comp, k.change + it.change - 1};
 				continue;
 			}

@@ -53,6 +53,42 @@ int ntext_reserve(struct ntext *t, size_t n_more)
 	return 0;
 }
 
+void sbuf_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->cap - b->n < n + 1) {
+		size_t cap = b->cap ? b->cap : 128;
+		while (cap - b->n < n + 1)
+			cap *= 2;
+		char *p = realloc(b->s, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = '\0';
+}
+
+int ntext_push(struct ntext *t, const char *s, size_t n, int32_t from, int32_t to)
+{
+	if (ntext_reserve(t, n) != 0)
+		return STATUS_ENOMEM;
+	if (n > 0)
+		memcpy(t->s + t->n, s, n);
+	for (size_t i = 0; i < n; i++) {
+		t->from[t->n + i] = from;
+		t->to[t->n + i] = to;
+	}
+	t->n += n;
+	return 0;
+}
+
 int ntext_push_original(struct ntext *t, const char *s, size_t n, int32_t base)
 {
 	if (n == 0)
@@ -277,5 +313,16 @@ int cp_lower(int32_t cp, int32_t out[3])
 		return 2;
 	}
 	out[0] = utf8proc_tolower(cp);
+	return 1;
+}
+
+int cp_compose(int32_t a, int32_t b, int32_t *out)
+{
+	if (b < 0x300 || (b >= 0x3400 && b < 0xa000) || (b >= 0xac00 && b <= 0xd7a3))
+		return 0; /* never the second of a composition */
+	utf8proc_int32_t buf[2] = {a, b};
+	if (utf8proc_normalize_utf32(buf, 2, UTF8PROC_COMPOSE | UTF8PROC_STABLE) != 1)
+		return 0;
+	*out = buf[0];
 	return 1;
 }

@@ -56,6 +56,8 @@ int ntext_reserve(struct ntext *t, size_t n_more);
 /* Appends the input text itself, each character spanning its own bytes
  * (shifted by base). 0 or STATUS_ENOMEM. */
 int ntext_push_original(struct ntext *t, const char *s, size_t n, int32_t base);
+/* Appends n bytes, all with the span [from, to). 0 or STATUS_ENOMEM. */
+int ntext_push(struct ntext *t, const char *s, size_t n, int32_t from, int32_t to);
 
 void nchanges_dispose(struct nchanges *c);
 /* Appends (cp, change). 0 or STATUS_ENOMEM. */
@@ -81,10 +83,20 @@ void ntext_span(const struct ntext *t, const struct nsplit *sp, size_t a, size_t
 /* The sub-piece [a, b) of sp (slice), its shift from its first byte. */
 struct nsplit ntext_slice(const struct ntext *t, const struct nsplit *sp, size_t a, size_t b);
 
+/* A growable NUL-terminated string whose failure sticks: after a failed
+ * allocation oom is set and every later put does nothing. */
+struct sbuf {
+	char *s; /* (cap) owned */
+	size_t n, cap;
+	int oom;
+};
+void sbuf_put(struct sbuf *b, const char *s, size_t n);
+
 /* --- UTF-8 and character classes (Rust's char methods) ------------------ */
 
 /* Decodes the character at s[0, n) of valid UTF-8; *len gets its length. */
 int32_t utf8_cp(const char *s, size_t n, size_t *len);
+
 /* Encodes cp into p (room for 4); its length. */
 int utf8_encode(int32_t cp, char *p);
 /* Length of cp in UTF-8. */
@@ -100,5 +112,8 @@ int cp_is_mark(int32_t cp);        /* M* (is_combining_mark) */
 int cp_is_word(int32_t cp);        /* \w: Alphabetic, M, Nd, Pc, Join_Control */
 /* Rust's char::to_lowercase into out (room for 3); how many. */
 int cp_lower(int32_t cp, int32_t out[3]);
+/* The primary composite of a + b (NFC, composition exclusions honoured):
+ * 1 and *out, or 0 if there is none. */
+int cp_compose(int32_t a, int32_t b, int32_t *out);
 
 #endif

@@ -4,7 +4,7 @@
  * reader, the normaliser, unigram Viterbi and BPE), sentencepiece.c is the
  * Hugging Face tokenizer class around it (special tokens in the text,
  * AlbertTokenizer's preprocessing, id spaces, decoding). Text travels
- * between stages as a struct spm_text: bytes, each with the byte span
+ * between stages as a struct ntext: bytes, each with the byte span
  * [from, to) of the original character it came from.
  */
 #ifndef SMOLSERVE_CORE_SENTENCEPIECE_IMPL_H
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ntext.h"
 #include "tokenizer.h"
 
 /* ModelProto.SentencePiece.Type */
@@ -71,14 +72,6 @@ struct spm_model {
 	struct spm_edge *edges; /* (n_edge_slots) owned, power of two */
 	uint32_t n_edge_slots;
 	int has_user_defined;
-};
-
-/* Bytes with their source spans in the original text. */
-struct spm_text {
-	char *s;       /* (cap) owned */
-	int32_t *from; /* (cap) owned: start of the source character(s) */
-	int32_t *to;   /* (cap) owned: end of the source character(s) */
-	size_t n, cap;
 };
 
 enum spm_tok_kind { SPM_TOK_PIECE = 0, SPM_TOK_UNK, SPM_TOK_BYTE };
@@ -166,10 +159,6 @@ void spm_charsmap_dispose(struct spm_charsmap *cm);
 size_t spm_charsmap_match(const struct spm_charsmap *cm, const uint8_t *s, size_t n, int shortest,
                           uint32_t *value);
 
-int spm_text_reserve(struct spm_text *t, size_t n_more);
-/* Appends n bytes, all with source span [from, to). 0 or STATUS_ENOMEM. */
-int spm_text_push(struct spm_text *t, const char *s, size_t n, int32_t from, int32_t to);
-void spm_text_dispose(struct spm_text *t);
 void spm_toks_dispose(struct spm_toks *t);
 void spm_work_dispose(struct spm_work *w);
 
@@ -180,8 +169,8 @@ void spm_work_dispose(struct spm_work *w);
  * carried over; the dummy prefix gets the empty span before the first
  * character. 0 or STATUS_ENOMEM. Any thread on a const model.
  */
-int spm_normalize(const struct spm_model *m, const struct spm_text *in, size_t from, size_t to,
-                  struct spm_text *out);
+int spm_normalize(const struct spm_model *m, const struct ntext *in, size_t from, size_t to,
+                  struct ntext *out);
 
 /*
  * Segments a normalised text into toks (reset first) as
@@ -189,7 +178,7 @@ int spm_normalize(const struct spm_model *m, const struct spm_text *in, size_t f
  * runs of unknown pieces merged (or, with byte_fallback, split into byte
  * pieces). 0 or STATUS_ENOMEM.
  */
-int spm_encode(const struct spm_model *m, const struct spm_text *norm, struct spm_toks *toks,
+int spm_encode(const struct spm_model *m, const struct ntext *norm, struct spm_toks *toks,
                struct spm_work *w);
 
 /*

@@ -14,7 +14,7 @@
  *         piece id + 1, <mask> last)
  *
  * Every byte carries the span of the original characters it came from
- * (struct spm_text), so each piece gets byte offsets [start, stop) into the
+ * (struct ntext), so each piece gets byte offsets [start, stop) into the
  * caller's text: a piece starting with U+2581 that stands for a space
  * includes that space; the dummy prefix has an empty span. Per-call state
  * lives in a struct spm_call (heap buffers freed before returning), so a
@@ -62,7 +62,7 @@ struct seg {
 struct spm_call {
 	const struct spm_impl *im;
 	struct encoding *out;
-	struct spm_text raw, pre, norm, sub, subnorm;
+	struct ntext raw, pre, norm, sub, subnorm;
 	struct spm_toks toks, subtoks;
 	struct spm_work work;
 	struct seg *segs; /* (n_segs) owned */
@@ -157,7 +157,7 @@ static int build_raw(struct spm_call *c, const char *text, size_t n)
 	size_t keep = 0; /* bytes of a special token still to copy as is */
 	char buf[8];
 	c->raw.n = 0;
-	if (spm_text_reserve(&c->raw, n + 16) != 0)
+	if (ntext_reserve(&c->raw, n + 16) != 0)
 		return STATUS_ENOMEM;
 	for (size_t i = 0; i < n;) {
 		int32_t cp;
@@ -172,7 +172,7 @@ static int build_raw(struct spm_call *c, const char *text, size_t n)
 			s = buf;
 		}
 		keep = keep > k ? keep - k : 0;
-		if (spm_text_push(&c->raw, s, n_buf, (int32_t)i, (int32_t)(i + k)) != 0)
+		if (ntext_push(&c->raw, s, n_buf, (int32_t)i, (int32_t)(i + k)) != 0)
 			return STATUS_ENOMEM;
 		i += k;
 	}
@@ -183,7 +183,7 @@ static int build_raw(struct spm_call *c, const char *text, size_t n)
  * tokens (lstrip/rstrip of an AddedToken; both sides for a plain string). */
 static int split_specials(struct spm_call *c)
 {
-	const struct spm_text *r = &c->raw;
+	const struct ntext *r = &c->raw;
 	size_t n_match = 0;
 	for (size_t i = 0; i < r->n;) {
 		int sp = special_at(c->im, r->s + i, r->n - i);
@@ -245,15 +245,15 @@ static int split_specials(struct spm_call *c)
  * space has the span of the first whitespace it replaces; a dropped mark
  * extends the span of the character before it.
  */
-static int preprocess(const struct spm_impl *im, const struct spm_text *raw, size_t b, size_t e,
-                      struct spm_text *pre)
+static int preprocess(const struct spm_impl *im, const struct ntext *raw, size_t b, size_t e,
+                      struct ntext *pre)
 {
 	const struct sentencepiece_opts *o = &im->opts;
 	int pending = 0, seen_word = 0;
 	int32_t pend_from = 0, pend_to = 0, d[32];
 	char buf[8];
 	pre->n = 0;
-	if (spm_text_reserve(pre, e - b + 16) != 0)
+	if (ntext_reserve(pre, e - b + 16) != 0)
 		return STATUS_ENOMEM;
 	for (size_t i = b; i < e;) {
 		int32_t cp;
@@ -269,11 +269,11 @@ static int preprocess(const struct spm_impl *im, const struct spm_text *raw, siz
 			continue;
 		}
 		seen_word = 1;
-		if (pending && spm_text_push(pre, " ", 1, pend_from, pend_to) != 0)
+		if (pending && ntext_push(pre, " ", 1, pend_from, pend_to) != 0)
 			return STATUS_ENOMEM;
 		pending = 0;
 		if ((cp == '`' || cp == '\'') && i + 1 < e && raw->s[i + 1] == (char)cp) {
-			if (spm_text_push(pre, "\"", 1, from, raw->to[i + 1]) != 0)
+			if (ntext_push(pre, "\"", 1, from, raw->to[i + 1]) != 0)
 				return STATUS_ENOMEM;
 			i += 2;
 			continue;
@@ -302,7 +302,7 @@ static int preprocess(const struct spm_impl *im, const struct spm_text *raw, siz
 				          : (size_t)utf8proc_encode_char(d[j], (uint8_t *)buf);
 				s = buf;
 			}
-			if (spm_text_push(pre, s, n_s, from, to) != 0)
+			if (ntext_push(pre, s, n_s, from, to) != 0)
 				return STATUS_ENOMEM;
 		}
 		if (pre->n == n_before && pre->n > 0) /* a dropped mark joins the char before */
@@ -345,7 +345,7 @@ static int emit(struct spm_call *c, int32_t id, int32_t start, int32_t stop)
 }
 
 /* Appends piece tk of normalised text nt, from byte `skip` of it on. */
-static int emit_tok(struct spm_call *c, const struct spm_text *nt, const struct spm_tok *tk,
+static int emit_tok(struct spm_call *c, const struct ntext *nt, const struct spm_tok *tk,
                     int32_t skip)
 {
 	char byte_piece[8];
@@ -367,7 +367,7 @@ static int starts_with_space(const char *s, size_t n)
 
 /* 1 if piece tk is a string of more than one character whose last is ","
  * and whose last but one is a digit (AlbertTokenizer._tokenize). */
-static int digit_comma(const struct spm_text *nt, const struct spm_tok *tk)
+static int digit_comma(const struct ntext *nt, const struct spm_tok *tk)
 {
 	int32_t cp;
 	if (tk->kind == SPM_TOK_BYTE || tk->end - tk->begin < 2 || nt->s[tk->end - 1] != ',')
@@ -383,7 +383,7 @@ static int digit_comma(const struct spm_text *nt, const struct spm_tok *tk)
  */
 static int split_digit_comma(struct spm_call *c, const struct spm_tok *tk)
 {
-	const struct spm_text *nt = &c->norm;
+	const struct ntext *nt = &c->norm;
 	const struct spm_model *m = &c->im->m;
 	int rc;
 	c->sub.n = 0;
@@ -392,7 +392,7 @@ static int split_digit_comma(struct spm_call *c, const struct spm_tok *tk)
 			j += 3;
 			continue;
 		}
-		if (spm_text_push(&c->sub, nt->s + j, 1, nt->from[j], nt->to[j]) != 0)
+		if (ntext_push(&c->sub, nt->s + j, 1, nt->from[j], nt->to[j]) != 0)
 			return STATUS_ENOMEM;
 		j++;
 	}
@@ -420,7 +420,7 @@ static int split_digit_comma(struct spm_call *c, const struct spm_tok *tk)
 static int encode_text(struct spm_call *c, size_t b, size_t e)
 {
 	const struct spm_impl *im = c->im;
-	const struct spm_text *in = &c->raw;
+	const struct ntext *in = &c->raw;
 	int rc, albert = im->opts.flavour == SPM_ALBERT;
 	if (albert) {
 		if ((rc = preprocess(im, &c->raw, b, e, &c->pre)) != 0)
@@ -473,11 +473,11 @@ static int spm_pieces(const struct tokenizer *t, const char *text, size_t n_text
 fail: /* and success: the stages fail only with STATUS_ENOMEM */
 	if (rc == STATUS_ENOMEM)
 		status_fail(err, n_err, rc, "out of memory tokenizing %zu bytes", n_text);
-	spm_text_dispose(&c.raw);
-	spm_text_dispose(&c.pre);
-	spm_text_dispose(&c.norm);
-	spm_text_dispose(&c.sub);
-	spm_text_dispose(&c.subnorm);
+	ntext_dispose(&c.raw);
+	ntext_dispose(&c.pre);
+	ntext_dispose(&c.norm);
+	ntext_dispose(&c.sub);
+	ntext_dispose(&c.subnorm);
 	spm_toks_dispose(&c.toks);
 	spm_toks_dispose(&c.subtoks);
 	spm_work_dispose(&c.work);
@@ -487,40 +487,14 @@ fail: /* and success: the stages fail only with STATUS_ENOMEM */
 
 /* --- decode ------------------------------------------------------------ */
 
-struct sbuf {
-	char *s;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->cap - b->n < n + 1) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->n < n + 1)
-			cap *= 2;
-		char *p = realloc(b->s, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-}
-
 /* Appends s with every U+2581 turned into ' '. */
 static void sb_put_unescaped(struct sbuf *b, const char *s)
 {
 	for (const char *p; (p = strstr(s, k_space)) != NULL; s = p + 3) {
-		sb_put(b, s, (size_t)(p - s));
-		sb_put(b, " ", 1);
+		sbuf_put(b, s, (size_t)(p - s));
+		sbuf_put(b, " ", 1);
 	}
-	sb_put(b, s, strlen(s));
+	sbuf_put(b, s, strlen(s));
 }
 
 /* ProcessBytePieces: byte pieces ids[0, n) as UTF-8, U+FFFD per bad byte. */
@@ -532,7 +506,7 @@ static void sb_put_bytes(struct sbuf *b, const struct spm_model *m, const int32_
 		while (n_w < 4 && i + n_w < n)
 			w[n_w] = (uint8_t)spm_piece_to_byte(m->pieces.tokens[ids[i + n_w]]), n_w++;
 		size_t k = spm_valid_char_len(w, n_w);
-		sb_put(b, k ? (const char *)w : "\xef\xbf\xbd", k ? k : 3);
+		sbuf_put(b, k ? (const char *)w : "\xef\xbf\xbd", k ? k : 3);
 		i += k ? k : 1;
 	}
 }
@@ -555,7 +529,7 @@ static void sp_decode(struct sbuf *b, const struct spm_model *m, const int32_t *
 		if (type == SPM_PIECE_CONTROL)
 			continue;
 		if (type == SPM_PIECE_UNKNOWN) {
-			sb_put(b, m->unk_surface, strlen(m->unk_surface));
+			sbuf_put(b, m->unk_surface, strlen(m->unk_surface));
 			continue;
 		}
 		if (is_bos_ws && (m->add_dummy_prefix || m->remove_extra_whitespaces) &&
@@ -635,9 +609,9 @@ static int spm_decode(const struct tokenizer *t, const int32_t *ids, size_t n_id
 			sb_put_unescaped(&b, tok);
 		} else if (is_special(im, kept[i])) {
 			if (!prev_special)
-				sb_put(&b, " ", 1);
+				sbuf_put(&b, " ", 1);
 			sp_decode(&b, &im->m, kept + run, i - run);
-			sb_put(&b, tok, strlen(tok));
+			sbuf_put(&b, tok, strlen(tok));
 			prev_special = 1;
 			run = i + 1;
 		} else {
@@ -646,7 +620,7 @@ static int spm_decode(const struct tokenizer *t, const int32_t *ids, size_t n_id
 	}
 	if (im->opts.flavour == SPM_ALBERT)
 		sp_decode(&b, &im->m, kept + run, n_kept - run);
-	sb_put(&b, "", 0);
+	sbuf_put(&b, "", 0);
 	rc = b.oom ? STATUS_ENOMEM : 0;
 	if (rc != 0)
 		goto fail;

@@ -20,52 +20,6 @@ static const char k_space[] = "\xe2\x96\x81"; /* U+2581, the escaped ' ' */
 
 /* --- buffers ----------------------------------------------------------- */
 
-int spm_text_reserve(struct spm_text *t, size_t n_more)
-{
-	if (t->cap - t->n >= n_more)
-		return 0;
-	if (n_more > (SIZE_MAX / 16) - t->n)
-		return STATUS_ENOMEM;
-	size_t cap = t->cap < 256 ? 256 : t->cap;
-	while (cap - t->n < n_more)
-		cap *= 2;
-	char *s = realloc(t->s, cap);
-	if (s == NULL)
-		return STATUS_ENOMEM;
-	t->s = s;
-	int32_t *from = realloc(t->from, cap * sizeof(*from));
-	if (from == NULL)
-		return STATUS_ENOMEM;
-	t->from = from;
-	int32_t *to = realloc(t->to, cap * sizeof(*to));
-	if (to == NULL)
-		return STATUS_ENOMEM;
-	t->to = to;
-	t->cap = cap;
-	return 0;
-}
-
-int spm_text_push(struct spm_text *t, const char *s, size_t n, int32_t from, int32_t to)
-{
-	if (spm_text_reserve(t, n) != 0)
-		return STATUS_ENOMEM;
-	memcpy(t->s + t->n, s, n);
-	for (size_t i = 0; i < n; i++) {
-		t->from[t->n + i] = from;
-		t->to[t->n + i] = to;
-	}
-	t->n += n;
-	return 0;
-}
-
-void spm_text_dispose(struct spm_text *t)
-{
-	free(t->s);
-	free(t->from);
-	free(t->to);
-	memset(t, 0, sizeof(*t));
-}
-
 static int toks_push(struct spm_toks *t, int32_t begin, int32_t end, int32_t id, int32_t kind)
 {
 	if (t->n == t->cap) {
@@ -202,8 +156,8 @@ static size_t normalize_prefix(const struct spm_model *m, const uint8_t *s, size
 	return k;
 }
 
-int spm_normalize(const struct spm_model *m, const struct spm_text *in, size_t from, size_t to,
-                  struct spm_text *out)
+int spm_normalize(const struct spm_model *m, const struct ntext *in, size_t from, size_t to,
+                  struct ntext *out)
 {
 	const uint8_t *s = (const uint8_t *)in->s;
 	const char *rep;
@@ -217,11 +171,11 @@ int spm_normalize(const struct spm_model *m, const struct spm_text *in, size_t f
 				break;
 	if (i >= to)
 		return 0;
-	if (spm_text_reserve(out, (to - i) * 3 + 3) != 0)
+	if (ntext_reserve(out, (to - i) * 3 + 3) != 0)
 		return STATUS_ENOMEM;
 	if (m->add_dummy_prefix &&
-	    spm_text_push(out, m->escape_whitespaces ? k_space : " ", m->escape_whitespaces ? 3 : 1,
-	                  in->from[i], in->from[i]) != 0)
+	    ntext_push(out, m->escape_whitespaces ? k_space : " ", m->escape_whitespaces ? 3 : 1,
+	               in->from[i], in->from[i]) != 0)
 		return STATUS_ENOMEM;
 	int prev_space = m->remove_extra_whitespaces;
 	for (; i < to; i += k) {
@@ -230,13 +184,13 @@ int spm_normalize(const struct spm_model *m, const struct spm_text *in, size_t f
 		while (prev_space && n_rep > 0 && rep[0] == ' ')
 			rep++, n_rep--;
 		if (n_rep > 0) {
-			if (spm_text_reserve(out, n_rep * 3) != 0)
+			if (ntext_reserve(out, n_rep * 3) != 0)
 				return STATUS_ENOMEM;
 			for (size_t j = 0; j < n_rep; j++) {
 				if (m->escape_whitespaces && rep[j] == ' ')
-					spm_text_push(out, k_space, 3, f, t); /* reserved */
+					ntext_push(out, k_space, 3, f, t); /* reserved */
 				else
-					spm_text_push(out, rep + j, 1, f, t);
+					ntext_push(out, rep + j, 1, f, t);
 			}
 			prev_space = rep[n_rep - 1] == ' ';
 		}
@@ -498,7 +452,7 @@ static int bpe_encode(const struct spm_model *m, const uint8_t *s, size_t n, str
 
 /* --- encode ------------------------------------------------------------ */
 
-int spm_encode(const struct spm_model *m, const struct spm_text *norm, struct spm_toks *toks,
+int spm_encode(const struct spm_model *m, const struct ntext *norm, struct spm_toks *toks,
                struct spm_work *w)
 {
 	const uint8_t *s = (const uint8_t *)norm->s;

@@ -36,6 +36,7 @@
 
 #include <utf8proc.h>
 
+#include "ntext.h"
 #include "status.h"
 
 #define WP_MAX_WORD        256 /* upper bound of max_input_chars_per_word */
@@ -136,18 +137,6 @@ static int decompose(int32_t cp, utf8proc_int32_t d[WP_DECOMP_MAX])
 		k = 1;
 	}
 	return (int)k;
-}
-
-/* Primary composite of a + b, if there is one (NFC, exclusions honoured). */
-static int compose_pair(int32_t a, int32_t b, int32_t *out)
-{
-	if (b < 0x300 || (b >= 0x3400 && b < 0xa000) || (b >= 0xac00 && b <= 0xd7a3))
-		return 0; /* never the second of a composition */
-	utf8proc_int32_t buf[2] = {a, b};
-	if (utf8proc_normalize_utf32(buf, 2, UTF8PROC_COMPOSE | UTF8PROC_STABLE) != 1)
-		return 0;
-	*out = buf[0];
-	return 1;
 }
 
 /* Decodes one code point of (already validated) UTF-8; bad bytes decode as
@@ -472,7 +461,7 @@ static void nfc_compose(struct wp_state *s)
 	nfc_reorder(s, 1);
 	for (int r = 1; r < s->n_nfc; r++) {
 		int32_t c = ccc_of(s->nfc[r].cp);
-		if (last < c && compose_pair(st->cp, s->nfc[r].cp, &comp)) {
+		if (last < c && cp_compose(st->cp, s->nfc[r].cp, &comp)) {
 			st->cp = comp;
 			st->start = s->nfc[r].start < st->start ? s->nfc[r].start : st->start;
 			st->stop = s->nfc[r].stop > st->stop ? s->nfc[r].stop : st->stop;
@@ -503,7 +492,7 @@ static void nfc_add(struct wp_state *s, int32_t d, int32_t start, int32_t stop)
 		if (s->n_nfc > 0 && ccc_of(s->nfc[0].cp) == 0) {
 			int32_t comp;
 			nfc_compose(s);
-			if (s->n_nfc == 1 && compose_pair(s->nfc[0].cp, d, &comp)) {
+			if (s->n_nfc == 1 && cp_compose(s->nfc[0].cp, d, &comp)) {
 				struct cp_span *st = &s->nfc[0];
 				st->cp = comp;
 				st->start = start < st->start ? start : st->start;
