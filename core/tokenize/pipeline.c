@@ -406,19 +406,10 @@ static int pl_encode(const struct tokenizer *t, const char *text, size_t n_text,
 	int32_t n_added = add ? pl_post_added(p, has_pair) : 0;
 	int64_t total = (int64_t)c.seq[0].n + c.seq[1].n + n_added;
 	out->n_untruncated = total > INT32_MAX ? INT32_MAX : (int32_t)total;
-	if (opts->max_length > 0 && total > opts->max_length) {
-		if (!opts->truncate) {
-			rc = status_fail(err, n_err, STATUS_ETOOLONG,
-			                 "`inputs` must have less than %d tokens. Given: %lld",
-			                 (int)opts->max_length, (long long)total);
-			goto fail;
-		}
-		if (opts->max_length < n_added) {
-			rc = status_fail(err, n_err, STATUS_EINVAL,
-			                 "max_length %d cannot hold the %d special tokens",
-			                 (int)opts->max_length, (int)n_added);
-			goto fail;
-		}
+	if ((rc = tokenizer_check_length(opts, total, n_added, err, n_err)) < 0)
+		goto fail;
+	if (rc == 1) {
+		rc = 0;
 		truncate_hf(&c.seq[0], has_pair ? &c.seq[1] : NULL, opts->max_length - n_added,
 		            opts->side);
 		out->truncated = 1;

@@ -240,6 +240,23 @@ void tokenizer_clear_specials(struct tokenizer *t)
 	t->n_added = 0;
 }
 
+/* See tokenizer.h. */
+int tokenizer_check_length(const struct encode_opts *opts, int64_t total, int32_t n_specials,
+                           char *err, size_t n_err)
+{
+	if (opts->max_length <= 0 || total <= opts->max_length)
+		return 0;
+	if (!opts->truncate)
+		return status_fail(err, n_err, STATUS_ETOOLONG,
+		                   "`inputs` must have less than %d tokens. Given: %lld",
+		                   (int)opts->max_length, (long long)total);
+	if (opts->max_length < n_specials)
+		return status_fail(err, n_err, STATUS_EINVAL,
+		                   "max_length %d cannot hold the %d special tokens",
+		                   (int)opts->max_length, (int)n_specials);
+	return 1;
+}
+
 int tokenizer_is_special_id(const struct tokenizer *t, int32_t id)
 {
 	if (id < 0)
@@ -532,19 +549,10 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n_text,
 	int64_t total = (int64_t)n_a + n_b + n_specials;
 	out->n_untruncated = total > INT32_MAX ? INT32_MAX : (int32_t)total;
 	int32_t r_a = 0, r_b = 0;
-	if (opts->max_length > 0 && total > opts->max_length) {
-		if (!opts->truncate) {
-			rc = status_fail(err, n_err, STATUS_ETOOLONG,
-			                 "`inputs` must have less than %d tokens. Given: %lld",
-			                 (int)opts->max_length, (long long)total);
-			goto fail;
-		}
-		if (opts->max_length < n_specials) {
-			rc = status_fail(err, n_err, STATUS_EINVAL,
-			                 "max_length %d cannot hold the %d special tokens",
-			                 (int)opts->max_length, (int)n_specials);
-			goto fail;
-		}
+	if ((rc = tokenizer_check_length(opts, total, n_specials, err, n_err)) < 0)
+		goto fail;
+	if (rc == 1) {
+		rc = 0;
 		truncation_amounts(n_a, n_b, has_pair, total - opts->max_length, &r_a, &r_b);
 		out->truncated = 1;
 	}

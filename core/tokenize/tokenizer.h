@@ -146,6 +146,12 @@ int tokenizer_add_special(struct tokenizer *t, const char *text, size_t n_text, 
 void tokenizer_clear_specials(struct tokenizer *t);
 /* 1 if id is one of the special ids or an added token's id. Any thread. */
 int tokenizer_is_special_id(const struct tokenizer *t, int32_t id);
+/* For encoders: total tokens (n_specials of them special) against
+ * opts->max_length. 0 fits, 1 must be truncated, or STATUS_ETOOLONG (not
+ * allowed to truncate) / STATUS_EINVAL (the specials alone do not fit)
+ * with TEI's wording in err. */
+int tokenizer_check_length(const struct encode_opts *opts, int64_t total, int32_t n_specials,
+                           char *err, size_t n_err);
 /* clean_up_tokenization (transformers v4.31) on s[0, n) in place: " ." ->
  * ".", " n't" -> "n't", ... Returns the new length. Any thread. */
 size_t tokenizer_clean_up_spaces(char *s, size_t n);
