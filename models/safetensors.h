@@ -73,6 +73,16 @@ int safetensors_open(const char *path, struct safetensors **out, char *err, size
 int safetensors_open_index(const char *index_path, struct safetensors **out, char *err,
                            size_t n_err);
 
+/*
+ * The distinct shard file names model.safetensors.index.json at index_path
+ * lists, sorted (*shards and each name malloc'd; free with
+ * safetensors_free_names). Names are checked as safetensors_open_index
+ * checks them. 0 or STATUS_EIO / STATUS_EFORMAT / STATUS_ENOMEM.
+ */
+int safetensors_index_shards(const char *index_path, char ***shards, int *n_shards, char *err,
+                             size_t n_err);
+void safetensors_free_names(char **names, int n);
+
 void safetensors_close(struct safetensors *st);
 
 /* The first byte of t's data (t from st's table). */

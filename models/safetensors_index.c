@@ -170,6 +170,43 @@ static int check_tensors(const struct safetensors *st, const json_t *map, char *
 	return rc;
 }
 
+int safetensors_index_shards(const char *index_path, char ***shards, int *n_shards, char *err,
+                             size_t n_err)
+{
+	json_t *root = NULL;
+	const json_t *map = NULL;
+	const char **names = NULL;
+	int n = 0, rc;
+	*shards = NULL;
+	*n_shards = 0;
+	if ((rc = load_index(index_path, &root, &map, err, n_err)) != 0 ||
+	    (rc = shard_names(index_path, map, &names, &n, err, n_err)) != 0)
+		goto done;
+	char **copy = calloc((size_t)n, sizeof(*copy));
+	for (int i = 0; copy != NULL && i < n; i++)
+		if ((copy[i] = strdup(names[i])) == NULL) {
+			safetensors_free_names(copy, i);
+			copy = NULL;
+		}
+	if (copy == NULL) {
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", index_path);
+		goto done;
+	}
+	*shards = copy;
+	*n_shards = n;
+done:
+	free(names);
+	json_decref(root);
+	return rc;
+}
+
+void safetensors_free_names(char **names, int n)
+{
+	for (int i = 0; names != NULL && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 int safetensors_open_index(const char *index_path, struct safetensors **out, char *err,
                            size_t n_err)
 {
