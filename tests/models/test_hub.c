@@ -342,27 +342,31 @@ END_TEST
 
 START_TEST(test_default_cache_and_token)
 {
+	/* Each step sets (or, value NULL, unsets) one variable; huggingface_hub's
+	 * order of precedence decides the folder. */
+	static const struct {
+		const char *var, *value, *want;
+	} steps[] = {{"HUGGINGFACE_HUB_CACHE", "/legacy", NULL}, /* HF_HUB_CACHE still wins */
+	             {"HF_HUB_CACHE", NULL, "/legacy"},
+	             {"HUGGINGFACE_HUB_CACHE", NULL, "HF_HOME/hub"},
+	             {"HF_HOME", "/hfhome", "/hfhome/hub"},
+	             {"XDG_CACHE_HOME", "/xdg", "/hfhome/hub"},
+	             {"HF_HOME", NULL, "/xdg/huggingface/hub"},
+	             {"XDG_CACHE_HOME", NULL, "/home/u/.cache/huggingface/hub"}};
 	char out[4096], path[400];
-	ck_assert_int_eq(hub_default_cache_dir(out, sizeof(out)), 0);
-	ck_assert_str_eq(out, cache);
-	setenv("HUGGINGFACE_HUB_CACHE", "/legacy", 1);
-	ck_assert_int_eq(hub_default_cache_dir(out, sizeof(out)), 0);
-	ck_assert_str_eq(out, cache); /* HF_HUB_CACHE wins */
-	unsetenv("HF_HUB_CACHE");
-	ck_assert_int_eq(hub_default_cache_dir(out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "/legacy");
-	unsetenv("HUGGINGFACE_HUB_CACHE");
-	setenv("HF_HOME", "/hfhome", 1);
-	ck_assert_int_eq(hub_default_cache_dir(out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "/hfhome/hub");
-	unsetenv("HF_HOME");
-	setenv("XDG_CACHE_HOME", "/xdg", 1);
-	ck_assert_int_eq(hub_default_cache_dir(out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "/xdg/huggingface/hub");
-	unsetenv("XDG_CACHE_HOME");
 	setenv("HOME", "/home/u", 1);
-	ck_assert_int_eq(hub_default_cache_dir(out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "/home/u/.cache/huggingface/hub");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (steps[i].value != NULL)
+			setenv(steps[i].var, steps[i].value, 1);
+		else
+			unsetenv(steps[i].var);
+		snprintf(path, sizeof(path), "%s/home/hub", work);
+		const char *want = steps[i].want == NULL                       ? cache
+		                   : strcmp(steps[i].want, "HF_HOME/hub") == 0 ? path
+		                                                               : steps[i].want;
+		ck_assert_int_eq(hub_default_cache_dir(out, sizeof(out)), 0);
+		ck_assert_msg(strcmp(out, want) == 0, "step %zu: %s, want %s", i, out, want);
+	}
 
 	/* The token: HUGGING_FACE_HUB_TOKEN, else the login file. */
 	snprintf(path, sizeof(path), "%s/home", work);
@@ -499,6 +503,33 @@ START_TEST(test_serve_downloads_then_offline)
 	server_stop_ok(&srv);
 	ck_assert_int_eq(n_requests(), before);
 	json_decref(ref);
+}
+END_TEST
+
+START_TEST(test_sigterm_while_downloading)
+{
+	char err[16384];
+	struct test_server srv;
+	json_t *repo = add_repo("org/bert", fixture_path("bert"), COMMIT_A);
+	json_object_set_new(repo, "faults", json_pack("{s:s}", "model.safetensors", "slow"));
+	mock_start();
+	ck_assert_msg(test_server_launch(&srv, "org/bert", NULL, "bound to http://", START_MS, err,
+	                                 sizeof(err)) == 0,
+	              "%s", err);
+	int64_t end = now_ms() + READY_MS;
+	while (requests_for("/cdn/") == 0 && now_ms() < end) /* the weights are on their way */
+		sleep_ms(20);
+	ck_assert_int_eq(requests_for("/cdn/"), 1);
+	/* The drain cancels the download: exit 0, nothing half-written. */
+	server_stop_ok(&srv);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/snapshots/%s/model.safetensors", repo_root("org/bert"),
+	         COMMIT_A);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/blobs", repo_root("org/bert"));
+	count_files(path, &n);
+	ck_assert_int_eq(n, 4);
 }
 END_TEST
 
@@ -768,6 +799,7 @@ int main(void)
 	tcase_add_test(tc, test_default_cache_and_token);
 	tcase_add_test(tc, test_download_layout_then_offline);
 	tcase_add_test(tc, test_serve_downloads_then_offline);
+	tcase_add_test(tc, test_sigterm_while_downloading);
 	tcase_add_test(tc, test_gated_needs_token);
 	tcase_add_test(tc, test_dropped_connection_leaves_nothing);
 	tcase_add_test(tc, test_bad_sha256_refused);

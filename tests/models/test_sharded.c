@@ -99,23 +99,54 @@ static const struct index_case INDEX_CASES[] = {
      STATUS_EFORMAT, "duplicate"},
 };
 
+/* bert split in 2 once, in the parent process; each case links its files
+ * into a folder of its own and writes its own index there. */
+static char two_shards[64];
+
+static void split_once(void)
+{
+	split_fixture("bert", 2, two_shards, sizeof(two_shards));
+}
+
+static void remove_split(void)
+{
+	remove_dir(two_shards);
+}
+
+/* A new folder with links to every file of two_shards (dir, 64 bytes). */
+static void link_split(char *dir)
+{
+	char cmd[512];
+	snprintf(dir, 64, "/tmp/smolserve-index-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "ln -s '%s'/* '%s'", two_shards, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 START_TEST(test_index_errors)
 {
 	const struct index_case *c = &INDEX_CASES[_i];
-	char dir[64], err[1024] = "", index[4200];
-	split_fixture("bert", 2, dir, sizeof(dir));
-	if (strcmp(c->shard ? c->shard : "", "dup.safetensors") == 0) {
-		char cmd[4400];
-		snprintf(cmd, sizeof(cmd), "cp '%s/model-00001-of-00002.safetensors' '%s/%s'", dir,
-		         dir, c->shard);
+	char dir[64], err[1024] = "", index[4200], path[4200];
+	link_split(dir);
+	snprintf(index, sizeof(index), "%s/model.safetensors.index.json", dir);
+	if (c->tensor != NULL) { /* index_with reads it: a copy of its own */
+		char cmd[8500];
+		snprintf(cmd, sizeof(cmd), "cp --remove-destination '%s/%s' '%s'", two_shards,
+		         "model.safetensors.index.json", index);
 		ck_assert_int_eq(system(cmd), 0);
+	}
+	if (strcmp(c->shard ? c->shard : "", "dup.safetensors") == 0) {
+		snprintf(path, sizeof(path), "%s/model-00001-of-00002.safetensors", two_shards);
+		snprintf(index, sizeof(index), "%s/%s", dir, c->shard);
+		ck_assert_int_eq(symlink(path, index), 0);
 	}
 	char *text = c->tensor ? index_with(dir, c->tensor,
 	                                    c->shard ? json_string(c->shard) : json_integer(7))
 	                       : strdup(c->text);
+	snprintf(index, sizeof(index), "%s/model.safetensors.index.json", dir);
+	unlink(index);
 	write_file(dir, "model.safetensors.index.json", text);
 	free(text);
-	snprintf(index, sizeof(index), "%s/model.safetensors.index.json", dir);
 	struct safetensors *st = (struct safetensors *)1;
 	int rc = safetensors_open_index(index, &st, err, sizeof(err));
 	ck_assert_msg(rc == c->status, "%s: got %d (%s), want %d", c->name, rc, err, c->status);
@@ -198,8 +229,12 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_sharded_equals_single_file, 0,
 	                    (int)(sizeof(SPLIT_FIXTURES) / sizeof(SPLIT_FIXTURES[0])));
-	tcase_add_loop_test(tc, test_index_errors, 0,
+	TCase *index = tcase_create("index");
+	tcase_set_timeout(index, 60);
+	tcase_add_unchecked_fixture(index, split_once, remove_split);
+	tcase_add_loop_test(index, test_index_errors, 0,
 	                    (int)(sizeof(INDEX_CASES) / sizeof(INDEX_CASES[0])));
+	suite_add_tcase(s, index);
 	tcase_add_test(tc, test_tensor_lookup_spans_shards);
 	tcase_add_test(tc, test_only_pytorch_shards);
 	suite_add_tcase(s, tc);
