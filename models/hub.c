@@ -387,12 +387,10 @@ static int no_weights(const struct fetcher *f, char *err, size_t n_err)
 		    err, n_err, STATUS_EUNSUPPORTED,
 		    "%s has only PyTorch weights (pytorch_model.bin); smolserve reads safetensors. "
 		    "Convert once and serve the folder: python3 -c \"from transformers import "
-		    "AutoModel, AutoTokenizer; "
-		    "AutoModel.from_pretrained('%s').save_pretrained('out', "
-		    "safe_serialization=True); AutoTokenizer.from_pretrained('%s').save_pretrained("
-		    "'out')\" (or ask the Hub's safetensors conversion bot for a pull request and "
-		    "use "
-		    "--revision refs/pr/N)",
+		    "AutoModel, AutoTokenizer; AutoModel.from_pretrained('%s').save_pretrained("
+		    "'out', safe_serialization=True); AutoTokenizer.from_pretrained('%s')"
+		    ".save_pretrained('out')\" (or ask the Hub's safetensors conversion bot for a "
+		    "pull request and use --revision refs/pr/N)",
 		    name, f->r->id, f->r->id);
 	return status_fail(err, n_err, STATUS_EUNSUPPORTED,
 	                   "%s has no " WEIGHTS_FILE " and no " INDEX_FILE
@@ -411,9 +409,8 @@ static int fetch_shards(struct fetcher *f, char *err, size_t n_err)
 	for (int i = 0; rc == 0 && i < n; i++) {
 		if (!sibling(&f->files, shards[i]))
 			rc = status_fail(err, n_err, STATUS_EFORMAT,
-			                 "%s: " INDEX_FILE
-			                 " names the shard %s, which the repository "
-			                 "does not have",
+			                 "%s: " INDEX_FILE " names the shard %s, which the "
+			                 "repository does not have",
 			                 f->r->id, shards[i]);
 		else
 			rc = fetch(f, shards[i], err, n_err);
@@ -474,69 +471,80 @@ static int fetch_model(struct fetcher *f, char *err, size_t n_err)
 	return strcmp(weights, INDEX_FILE) == 0 ? fetch_shards(f, err, n_err) : 0;
 }
 
+/* No answer from the Hub at all: a complete snapshot in the cache still
+ * serves, with a note saying so. */
+static int resolve_unreachable(struct hub_repo *r, const struct hub_opts *o, const char *transport,
+                               char *err, size_t n_err)
+{
+	char why[1024], name[400];
+	snprintf(why, sizeof(why),
+	         "cannot reach %s (%s): no network? HF_HUB_OFFLINE=1 uses the "
+	         "cache alone",
+	         o->endpoint, transport);
+	int rc = resolve_cached(r, why, err, n_err);
+	if (rc == 0 && o->on_note != NULL) {
+		snprintf(why, sizeof(why),
+		         "cannot reach %s (%s); using the cached snapshot %s of %s", o->endpoint,
+		         transport, r->commit, display(r, name, sizeof(name)));
+		o->on_note(o->data, why);
+	}
+	return rc;
+}
+
+/* The API's model info: r->commit and f->files. a->status == 0 after a
+ * failure: no answer came (a->transport says why). */
+static int model_info(struct fetcher *f, struct hub_answer *a, char *err, size_t n_err)
+{
+	char url[URL_MAX], id[512], rev[800], *body = NULL;
+	size_t n = 0;
+	int rc;
+	if (hub_url_escape(f->r->id, 1, id, sizeof(id)) != 0 ||
+	    hub_url_escape(f->r->revision, 0, rev, sizeof(rev)) != 0 ||
+	    snprintf(url, sizeof(url), "%s/api/models/%s/revision/%s", f->o->endpoint, id, rev) >=
+	        (int)sizeof(url)) {
+		a->status = -1;
+		return status_fail(err, n_err, STATUS_EINVAL, "%s: URL too long", f->r->id);
+	}
+	rc = hub_http_get(f->h, url, API_MAX_BYTES, &body, &n, a);
+	if (rc == STATUS_EFORMAT) {
+		rc = status_fail(err, n_err, rc, "%s: the Hub's answer is too large", url);
+	} else if (rc == 0 && a->status != 200) {
+		rc = explain_status(f->r, f->o, a, NULL, url, err, n_err);
+		size_t used = strlen(err);
+		int repo_missing =
+		    a->status == 401 ||
+		    (a->status == 404 && strcmp(a->error_code, "RevisionNotFound") != 0);
+		if (repo_missing && used + 1 < n_err)
+			snprintf(err + used, n_err - used, " (nor is there a folder %s here)",
+			         f->r->id);
+	} else if (rc == 0) {
+		rc = parse_info(f->r, body, n, &f->files, err, n_err);
+	}
+	free(body);
+	return rc;
+}
+
 /* Online: the commit and file list from the API, then what is missing. */
 static int resolve_online(struct hub_repo *r, const struct hub_opts *o, char *err, size_t n_err)
 {
 	struct fetcher f = {.r = r, .o = o};
-	char url[URL_MAX], id[512], rev[800], *body = NULL, why[1024], name[400];
 	struct hub_answer a;
-	size_t n = 0;
+	char note[1024], name[400];
 	int rc = hub_http_open(&f.h, o, err, n_err);
 	if (rc != 0)
 		return rc;
-	if (hub_url_escape(r->id, 1, id, sizeof(id)) != 0 ||
-	    hub_url_escape(r->revision, 0, rev, sizeof(rev)) != 0)
-		goto fail_url;
-	if (snprintf(url, sizeof(url), "%s/api/models/%s/revision/%s", o->endpoint, id, rev) >=
-	    (int)sizeof(url))
-		goto fail_url;
-	rc = hub_http_get(f.h, url, API_MAX_BYTES, &body, &n, &a);
-	if (rc == STATUS_EIO && a.status == 0) {
-		/* No answer: a complete snapshot in the cache still serves. */
-		snprintf(why, sizeof(why),
-		         "cannot reach %s (%s): no network? HF_HUB_OFFLINE=1 "
-		         "uses the cache alone",
-		         o->endpoint, a.transport);
-		rc = resolve_cached(r, why, err, n_err);
-		if (rc == 0 && o->on_note != NULL) {
-			snprintf(why, sizeof(why),
-			         "cannot reach %s (%s); using the cached snapshot %s "
-			         "of %s",
-			         o->endpoint, a.transport, r->commit,
-			         display(r, name, sizeof(name)));
-			o->on_note(o->data, why);
-		}
-		goto done;
-	}
-	if (rc != 0) {
-		rc = status_fail(err, n_err, rc, "%s: the Hub's answer is too large", url);
-		goto done;
-	}
-	if (a.status != 200) {
-		rc = explain_status(r, o, &a, NULL, url, err, n_err);
-		size_t used = strlen(err);
-		if ((a.status == 401 || a.status == 404) && used + 1 < n_err)
-			snprintf(err + used, n_err - used, " (nor is there a folder %s here)",
-			         r->id);
-		goto done;
-	}
-	if ((rc = parse_info(r, body, n, &f.files, err, n_err)) != 0 ||
-	    (rc = hub_cache_write_ref(r, err, n_err)) != 0 ||
-	    (rc = fetch_model(&f, err, n_err)) != 0)
-		goto done;
-	if (o->on_note != NULL) {
-		snprintf(why, sizeof(why),
-		         "%s is commit %s: %d of its %d files downloaded, the others "
-		         "were in the cache %s",
+	rc = model_info(&f, &a, err, n_err);
+	if (rc == STATUS_EIO && a.status == 0)
+		rc = resolve_unreachable(r, o, a.transport, err, n_err);
+	else if (rc == 0 && (rc = hub_cache_write_ref(r, err, n_err)) == 0 &&
+	         (rc = fetch_model(&f, err, n_err)) == 0 && o->on_note != NULL) {
+		snprintf(note, sizeof(note),
+		         "%s is commit %s: %d of its %d files downloaded, the others were in the "
+		         "cache %s",
 		         display(r, name, sizeof(name)), r->commit, f.n_fetched, f.n_needed,
 		         r->cache_dir);
-		o->on_note(o->data, why);
+		o->on_note(o->data, note);
 	}
-	goto done;
-fail_url:
-	rc = status_fail(err, n_err, STATUS_EINVAL, "%s: URL too long", r->id);
-done:
-	free(body);
 	siblings_free(&f.files);
 	hub_http_close(f.h);
 	return rc;
