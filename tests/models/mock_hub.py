@@ -14,7 +14,7 @@ and the Hub's errors: 401 + X-Error-Code RepoNotFound for an unknown repository,
 404 RevisionNotFound, 404 EntryNotFound (with X-Repo-Commit), 401 GatedRepo for a
 gated repository asked without its token. Faults per file for the tests: "drop"
 (announce the whole length, send half, close), "bad_sha" (announce a wrong sha256),
-"slow" (wait before the body).
+"huge" (announce 1 PB for an LFS file), "slow" (wait before the body).
 
 usage: mock_hub.py CONFIG.json    prints "PORT <n>" once listening.
 CONFIG: {"repos": {"org/name": {"dir": path, "commit": 40 hex, "refs": {"main": commit},
@@ -161,7 +161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(302, {
                 "Location": "http://localhost:%d/cdn/%s?%s" % (port, sha, query),
                 "X-Repo-Commit": commit, "X-Linked-Etag": '"%s"' % announced,
-                "X-Linked-Size": str(len(data)), "ETag": '"%s"' % git_sha1(b"pointer " + data[:8]),
+                "X-Linked-Size": str(10**15 if fault == "huge" else len(data)), "ETag": '"%s"' % git_sha1(b"pointer " + data[:8]),
                 "Content-Length": "0"}, b"", self.command == "HEAD")
         self.body({"X-Repo-Commit": commit, "ETag": '"%s"' % git_sha1(data),
                    "Content-Type": "application/octet-stream"}, data, fault)

@@ -653,6 +653,21 @@ START_TEST(test_bad_sha256_refused)
 }
 END_TEST
 
+START_TEST(test_disk_full)
+{
+	char dir[4096], commit[41], err[2048];
+	json_t *repo = add_repo("org/bert", fixture_path("bert"), COMMIT_A);
+	json_object_set_new(repo, "faults", json_pack("{s:s}", "model.safetensors", "huge"));
+	mock_start();
+	/* The Hub announces 1 PB: refused before a byte is written. */
+	ck_assert_int_eq(resolve("org/bert", NULL, NULL, 0, dir, commit, err), STATUS_EIO);
+	ck_assert_msg(strstr(err, "model.safetensors (1000000000000000 bytes") &&
+	                  strstr(err, "disk full") && strstr(err, "HF_HUB_CACHE"),
+	              "%s", err);
+	assert_nothing_cached_for("org/bert", "model.safetensors");
+}
+END_TEST
+
 START_TEST(test_revisions)
 {
 	char dir[4096], commit[41], err[2048], path[4200];
@@ -807,6 +822,7 @@ int main(void)
 	tcase_add_test(tc, test_gated_needs_token);
 	tcase_add_test(tc, test_dropped_connection_leaves_nothing);
 	tcase_add_test(tc, test_bad_sha256_refused);
+	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_revisions);
 	tcase_add_test(tc, test_sharded_download);
 	tcase_add_test(tc, test_sentence_transformers_files);
