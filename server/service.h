@@ -46,9 +46,9 @@ struct service {
 	struct job *queue_head, *queue_tail;
 	int64_t queue_len;
 	int64_t queue_tokens;
-	struct loader *loader;     /* owned: the model loading in the background, else NULL */
-	char model_commit[41];     /* the Hub commit loaded, "" for a local folder */
-	int exit_status;           /* service_main's result */
+	struct loader *loader; /* owned: the model loading in the background, else NULL */
+	char model_commit[41]; /* the Hub commit loaded, "" for a local folder */
+	int exit_status;       /* service_main's result */
 };
 
 /* Starts the HTTP daemon, loads the model in the background (downloading

@@ -487,8 +487,8 @@ int test_server_launch(struct test_server *s, const char *model_dir, const char 
 			kill_and_reap(s->pid);
 			s->pid = 0;
 			log = read_whole(s->log_fd);
-			snprintf(err, n_err, "no \"%s\" line within %d ms: %s", marker,
-			         timeout_ms, log ? log : "");
+			snprintf(err, n_err, "no \"%s\" line within %d ms: %s", marker, timeout_ms,
+			         log ? log : "");
 			free(log);
 			goto fail;
 		}
