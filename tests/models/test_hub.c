@@ -458,16 +458,24 @@ static int get_status(int port, const char *method, const char *path, const char
 	return status;
 }
 
+/* org/bert with slow weights, and `smolserve serve --model-id org/bert`
+ * started: returns as soon as it is bound, before the model is there. */
+static void serve_slow_download(struct test_server *srv)
+{
+	static char err[16384];
+	json_t *repo = add_repo("org/bert", fixture_path("bert"), COMMIT_A);
+	json_object_set_new(repo, "faults", json_pack("{s:s}", "model.safetensors", "slow"));
+	mock_start();
+	ck_assert_msg(test_server_launch(srv, "org/bert", NULL, "bound to http://", START_MS, err,
+	                                 sizeof(err)) == 0,
+	              "%s", err);
+}
+
 START_TEST(test_serve_downloads_then_offline)
 {
 	char err[16384];
 	struct test_server srv;
-	json_t *repo = add_repo("org/bert", fixture_path("bert"), COMMIT_A);
-	json_object_set_new(repo, "faults", json_pack("{s:s}", "model.safetensors", "slow"));
-	mock_start();
-	ck_assert_msg(test_server_launch(&srv, "org/bert", NULL, "bound to http://", START_MS, err,
-	                                 sizeof(err)) == 0,
-	              "%s", err);
+	serve_slow_download(&srv);
 	/* Listening while the weights download: 503 until the model computes. */
 	ck_assert_int_eq(get_status(srv.port, "GET", "/health", NULL), 503);
 	ck_assert_int_eq(get_status(srv.port, "POST", "/embed", BERT_BODY), 503);
@@ -510,14 +518,8 @@ END_TEST
 
 START_TEST(test_sigterm_while_downloading)
 {
-	char err[16384];
 	struct test_server srv;
-	json_t *repo = add_repo("org/bert", fixture_path("bert"), COMMIT_A);
-	json_object_set_new(repo, "faults", json_pack("{s:s}", "model.safetensors", "slow"));
-	mock_start();
-	ck_assert_msg(test_server_launch(&srv, "org/bert", NULL, "bound to http://", START_MS, err,
-	                                 sizeof(err)) == 0,
-	              "%s", err);
+	serve_slow_download(&srv);
 	int64_t end = now_ms() + READY_MS;
 	while (requests_for("/cdn/") == 0 && now_ms() < end) /* the weights are on their way */
 		sleep_ms(20);
