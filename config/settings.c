@@ -33,7 +33,8 @@ static const struct option_row ROWS[] = {
     {"--config", NULL, "SMOLSERVE_CONFIG", KIND_STRING, STR(config_file), 0, 0, "",
      "settings file: lines `name = value` (flag names without dashes or variable names)"},
     {"--model", "--model-id", "MODEL_ID", KIND_STRING, STR(model_id), 0, 0, "",
-     "Hugging Face model folder (config.json, model.safetensors, tokenizer files)"},
+     "a Hugging Face model folder, or a Hub repository id (org/name) to load from the "
+     "Hugging Face cache, downloading what is missing"},
     {"--hostname", NULL, "HOSTNAME", KIND_STRING, STR(hostname), 0, 0, "0.0.0.0",
      "address to listen on (IPv4 or IPv6 literal, or a name)"},
     {"--port", NULL, "PORT", KIND_INT, NUM(port), 0, 65535, "3000",
@@ -63,6 +64,18 @@ static const struct option_row ROWS[] = {
      "30", "on SIGTERM/SIGINT, longest wait for accepted requests to be answered"},
     {"--json-output", NULL, "JSON_OUTPUT", KIND_BOOL, NUM(json_output), 0, 1, "false",
      "log one JSON object per line instead of text"},
+    {"--revision", NULL, "REVISION", KIND_STRING, STR(revision), 0, 0, "main",
+     "Hub revision of --model-id: a branch, tag or commit id"},
+    {"--hf-token", "--hf-api-token", "HF_TOKEN", KIND_STRING, STR(hf_token), 0, 0, "",
+     "Hugging Face token for gated or private repositories; default "
+     "HUGGING_FACE_HUB_TOKEN, then the file `huggingface-cli login` writes"},
+    {"--huggingface-hub-cache", NULL, "HF_HUB_CACHE", KIND_STRING, STR(hub_cache), 0, 0, "",
+     "the Hugging Face cache folder; default HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, "
+     "~/.cache/huggingface/hub"},
+    {"--hf-endpoint", NULL, "HF_ENDPOINT", KIND_STRING, STR(hf_endpoint), 0, 0,
+     "https://huggingface.co", "the Hub (or a mirror) to download from"},
+    {"--hf-hub-offline", NULL, "HF_HUB_OFFLINE", KIND_BOOL, NUM(hf_hub_offline), 0, 1, "false",
+     "use only the Hugging Face cache, never the network"},
 };
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)
@@ -94,9 +107,11 @@ static int apply(struct settings *s, const struct option_row *row, const char *v
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case KIND_BOOL:
-		if (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0)
+		if (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+		    strcasecmp(value, "yes") == 0 || strcasecmp(value, "on") == 0)
 			*(int *)field = 1;
-		else if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0)
+		else if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+		         strcasecmp(value, "no") == 0 || strcasecmp(value, "off") == 0)
 			*(int *)field = 0;
 		else
 			return fail(err, n_err, "%s: \"%s\" is not true or false", source, value);

@@ -27,6 +27,11 @@ struct settings {
 	int64_t max_concurrent_requests; /* --max-concurrent-requests */
 	int64_t shutdown_timeout_s;      /* --shutdown-timeout-s, SHUTDOWN_TIMEOUT_S */
 	int json_output;                 /* --json-output, JSON_OUTPUT */
+	char revision[256];              /* --revision, REVISION: Hub branch, tag or commit */
+	char hf_token[1024];             /* --hf-token, HF_TOKEN; "" = the usual fallbacks */
+	char hub_cache[4096];            /* --huggingface-hub-cache, HF_HUB_CACHE; "" = default */
+	char hf_endpoint[1024];          /* --hf-endpoint, HF_ENDPOINT */
+	int hf_hub_offline;              /* --hf-hub-offline, HF_HUB_OFFLINE */
 };
 
 void settings_defaults(struct settings *s);

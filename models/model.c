@@ -208,6 +208,32 @@ static int load_pooling(struct model *m, char *err, size_t n_err)
 	return 0;
 }
 
+/* model.safetensors, else the shards of model.safetensors.index.json; a
+ * folder with only PyTorch pickles gets told how to convert them. */
+static int open_weights(const char *dir, struct safetensors **st, char *err, size_t n_err)
+{
+	char path[4096], bin[4096];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	if (stat(path, &sb) == 0)
+		return safetensors_open(path, st, err, n_err);
+	snprintf(path, sizeof(path), "%s/model.safetensors.index.json", dir);
+	if (stat(path, &sb) == 0)
+		return safetensors_open_index(path, st, err, n_err);
+	snprintf(bin, sizeof(bin), "%s/pytorch_model.bin", dir);
+	if (stat(bin, &sb) != 0)
+		snprintf(bin, sizeof(bin), "%s/pytorch_model.bin.index.json", dir);
+	if (stat(bin, &sb) == 0)
+		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+		                   "%s has only PyTorch weights (%s); smolserve reads "
+		                   "model.safetensors. Convert it once, e.g. in Python: "
+		                   "AutoModel.from_pretrained(dir).save_pretrained(dir, "
+		                   "safe_serialization=True)",
+		                   dir, strrchr(bin, '/') + 1);
+	return status_fail(err, n_err, STATUS_EIO,
+	                   "%s: no model.safetensors and no model.safetensors.index.json", dir);
+}
+
 static int wire(struct model *m, char *err, size_t n_err)
 {
 	const struct hf_config *c = &m->cfg;
@@ -241,7 +267,6 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
                size_t n_err)
 {
 	char path[4096];
-	struct stat sb;
 	int rc = STATUS_ENOMEM;
 	if (err != NULL && n_err > 0)
 		err[0] = '\0';
@@ -252,22 +277,7 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	if ((rc = hf_config_load(path, &m->cfg, err, n_err)) != 0)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-	if (stat(path, &sb) != 0) {
-		char bin[4096];
-		snprintf(bin, sizeof(bin), "%s/pytorch_model.bin", dir);
-		if (stat(bin, &sb) == 0)
-			rc = status_fail(err, n_err, STATUS_EUNSUPPORTED,
-			                 "%s has only pytorch_model.bin; smolserve reads "
-			                 "model.safetensors. Convert it once, e.g. in Python: "
-			                 "AutoModel.from_pretrained(dir).save_pretrained(dir, "
-			                 "safe_serialization=True)",
-			                 dir);
-		else
-			rc = status_fail(err, n_err, STATUS_EIO, "%s: no such file", path);
-		goto fail;
-	}
-	if ((rc = safetensors_open(path, &m->st, err, n_err)) != 0)
+	if ((rc = open_weights(dir, &m->st, err, n_err)) != 0)
 		goto fail;
 	if ((rc = wire(m, err, n_err)) != 0)
 		goto fail;

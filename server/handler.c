@@ -224,8 +224,17 @@ static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, 
 		return reply_json(c, st, json_pack("{s:s}", "status", "ok"), method, url);
 	case H_PING:
 		return reply_json(c, st, json_pack("{s:s}", "message", "pong"), method, url);
-	case H_INFO:
-		return reply_json(c, st, info_json(s), method, url);
+	case H_INFO: {
+		if (s->model == NULL || !s->ready)
+			return reply_error(c, st, API_ERR_UNHEALTHY, "the model is loading", method,
+			                   url);
+		json_t *info = info_json(s); /* + the Hub commit loaded, as TEI's model_sha */
+		if (info != NULL)
+			json_object_set_new(info, "model_sha",
+			                    s->model_commit[0] ? json_string(s->model_commit)
+			                                       : json_null());
+		return reply_json(c, st, info, method, url);
+	}
 	case H_METRICS: {
 		struct strbuf b;
 		strbuf_init(&b);
@@ -367,6 +376,10 @@ static int first_call(struct MHD_Connection *c, struct conn *st, const char *url
 	s->metrics.request_count[st->route->route]++;
 	if (s->draining) {
 		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "shutting down", method, url);
+		return 1;
+	}
+	if (!s->ready) { /* downloading or loading the model */
+		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "the model is loading", method, url);
 		return 1;
 	}
 	if (s->metrics.in_flight >= s->cfg->max_concurrent_requests) {

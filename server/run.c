@@ -1,6 +1,7 @@
 /*
- * The `run` subcommand (see run.h): load, parse, run on one engine context
- * sized for this request, print, exit.
+ * The `run` subcommand (see run.h): load (a folder, or a Hub id downloaded
+ * into the cache first), parse, run on one engine context sized for this
+ * request, print, exit.
  */
 #include "run.h"
 
@@ -13,6 +14,7 @@
 #include "engine.h"
 #include "gemm.h"
 #include "model.h"
+#include "model_source.h"
 #include "status.h"
 
 /* Reads all of in, at most limit bytes; NULL with *too_big set if more. */
@@ -78,17 +80,11 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 		        name);
 		return 2;
 	}
-	if (s->model_id[0] == '\0') {
-		fprintf(stderr, "smolserve run: --model DIR is required\n");
-		return 2;
-	}
 	struct thread_layout layout = {0};
 	cpus_usable(&layout);
 	gemm_set_threads(s->blas_threads > 0 ? (int)s->blas_threads : layout.cpus);
-	struct model_opts mo = {.pooling_set = s->pooling[0] != '\0',
-	                        .pooling =
-	                            strcmp(s->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
-	if (model_load(s->model_id, &mo, &m, err, sizeof(err)) != 0) {
+	struct model_source src;
+	if (model_source_load(s, NULL, &m, &src, err, sizeof(err)) != 0) {
 		fprintf(stderr, "smolserve: %s\n", err);
 		return 2;
 	}

@@ -1,16 +1,20 @@
 /*
- * The service's lifecycle (see service.h): derive the thread layout, load
- * the model and prove a forward pass works, start workers and the HTTP
- * daemon on the loop, run; on SIGTERM or SIGINT drain — /health turns 503,
- * no new connections, every accepted request answered (bounded by
- * --shutdown-timeout-s) — then close every handle and exit 0.
+ * The service's lifecycle (see service.h): derive the thread layout, start
+ * the HTTP daemon on the loop (/health and model routes answer 503), load
+ * the model in the background — downloading it first if it is a Hub id —
+ * and prove a forward pass works, then start the workers and turn ready;
+ * on SIGTERM or SIGINT drain — /health turns 503, no new connections, every
+ * accepted request answered (bounded by --shutdown-timeout-s) — then close
+ * every handle and exit 0.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gemm.h"
+#include "model_source.h"
 #include "service.h"
 #include "status.h"
 
@@ -41,11 +45,14 @@ static void on_closed(uv_handle_t *h)
 	(void)h;
 }
 
+static void loader_cancel(struct service *s);
+
 static void close_all(struct service *s)
 {
 	if (s->stopping)
 		return;
 	s->stopping = 1;
+	loader_cancel(s);
 	/* Workers first: a batch still running is answered (its connections
 	 * resumed) while the daemon can still send; then the daemon stops. */
 	if (s->workers != NULL) {
@@ -127,26 +134,52 @@ static int warm_up(const struct model *m, char *err, size_t n_err)
 	return rc;
 }
 
-static int start(struct service *s, char *err, size_t n_err)
+/* --- loading the model in the background ------------------------------
+ * The daemon listens first; the model is resolved (downloaded if it is a
+ * Hub id that the cache lacks), loaded and warmed up on a thread of its
+ * own, which touches no libuv, libmicrohttpd or service state: it fills
+ * struct loader and wakes the loop with uv_async_send (the one libuv call
+ * any thread may make). The loop joins it, then starts the workers. */
+struct loader {
+	const struct settings *cfg; /* borrowed */
+	uv_thread_t thread;
+	uv_async_t done;
+	atomic_int cancel; /* set by the loop: stop a download */
+	/* written by the thread, read by the loop after the join */
+	int rc;
+	char err[1024];
+	struct model *model;
+	struct model_source src;
+	double seconds;
+};
+
+static void loader_main(void *arg)
+{
+	struct loader *l = arg;
+	uint64_t t0 = now_ns();
+	l->rc = model_source_load(l->cfg, &l->cancel, &l->model, &l->src, l->err, sizeof(l->err));
+	if (l->rc == 0)
+		l->rc = warm_up(l->model, l->err, sizeof(l->err));
+	l->seconds = (double)(now_ns() - t0) / 1e9;
+	uv_async_send(&l->done);
+}
+
+static void loader_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* A drain or a failed start: a download under way stops soon. */
+static void loader_cancel(struct service *s)
+{
+	if (s->loader != NULL)
+		atomic_store(&s->loader->cancel, 1);
+}
+
+/* Workers, signals handled, ready: the second half of the start. */
+static int finish_start(struct service *s, char *err, size_t n_err)
 {
 	const struct settings *c = s->cfg;
-	if (c->model_id[0] == '\0')
-		return status_fail(err, n_err, STATUS_EINVAL, "--model DIR (MODEL_ID) is required");
-	cpus_usable(&s->layout);
-	if (cpus_layout(&s->layout, (int)c->workers, (int)c->blas_threads, err, n_err) != 0)
-		return STATUS_EINVAL;
-	gemm_set_threads(s->layout.blas_threads);
-
-	struct model_opts mo = {.pooling_set = c->pooling[0] != '\0',
-	                        .pooling =
-	                            strcmp(c->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
-	uint64_t t0 = now_ns();
-	int rc = model_load(c->model_id, &mo, &s->model, err, n_err);
-	if (rc != 0)
-		return rc;
-	if ((rc = warm_up(s->model, err, n_err)) != 0)
-		return rc;
-	s->metrics.model_load_seconds = (double)(now_ns() - t0) / 1e9;
 	if (c->max_batch_tokens < s->model->max_input_length)
 		return status_fail(err, n_err, STATUS_EINVAL,
 		                   "--max-batch-tokens %lld is below the model's max input "
@@ -157,15 +190,10 @@ static int start(struct service *s, char *err, size_t n_err)
 	s->metrics.max_batch_tokens = c->max_batch_tokens;
 	s->metrics.workers = s->layout.workers;
 	s->metrics.blas_threads = s->layout.blas_threads;
-
-	rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
-	                   (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
+	int rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
+	                       (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
 	if (rc != 0)
 		return rc;
-	if (http_start(s, err, n_err) != 0)
-		return STATUS_EIO;
-	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	s->ready = 1;
 	fprintf(stderr,
 	        "smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
@@ -174,6 +202,73 @@ static int start(struct service *s, char *err, size_t n_err)
 	        s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
 	        gemm_corename(), s->layout.cpus, c->hostname, s->port);
 	return 0;
+}
+
+static void on_loaded(uv_async_t *h)
+{
+	struct service *s = h->data;
+	struct loader *l = s->loader; /* freed by loader_closed, after this returns */
+	uv_thread_join(&l->thread);
+	s->loader = NULL;
+	h->data = l;
+	uv_close((uv_handle_t *)h, loader_closed);
+	s->model = l->model; /* freed by service_main in every case */
+	if (s->stopping || s->draining) {
+		service_maybe_finish(s);
+		return;
+	}
+	if (l->rc == 0) {
+		snprintf(s->model_commit, sizeof(s->model_commit), "%s", l->src.commit);
+		s->metrics.model_load_seconds = l->seconds;
+		l->rc = finish_start(s, l->err, sizeof(l->err));
+	}
+	if (l->rc != 0) {
+		fprintf(stderr, "smolserve: %s\n", l->err);
+		s->exit_status = 2;
+		close_all(s);
+	}
+}
+
+static int loader_start(struct service *s, char *err, size_t n_err)
+{
+	struct loader *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+	l->cfg = s->cfg;
+	atomic_init(&l->cancel, 0);
+	uv_async_init(&s->loop, &l->done, on_loaded);
+	l->done.data = s;
+	s->loader = l;
+	if (uv_thread_create(&l->thread, loader_main, l) != 0) {
+		s->loader = NULL;
+		l->done.data = l;
+		uv_close((uv_handle_t *)&l->done, loader_closed);
+		return status_fail(err, n_err, STATUS_ENOMEM, "cannot start the loader thread");
+	}
+	return 0;
+}
+
+/* Listening, signals handled, the model loading in the background. */
+static int start(struct service *s, char *err, size_t n_err)
+{
+	const struct settings *c = s->cfg;
+	if (c->model_id[0] == '\0')
+		return status_fail(err, n_err, STATUS_EINVAL,
+		                   "--model-id (MODEL_ID) is required: a model folder or a Hugging "
+		                   "Face Hub repository id (org/name)");
+	cpus_usable(&s->layout);
+	if (cpus_layout(&s->layout, (int)c->workers, (int)c->blas_threads, err, n_err) != 0)
+		return STATUS_EINVAL;
+	gemm_set_threads(s->layout.blas_threads);
+	if (http_start(s, err, n_err) != 0)
+		return STATUS_EIO;
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	fprintf(stderr,
+	        "smolserve %s: bound to http://%s:%d; loading %s (/health answers 503 until "
+	        "it is ready)\n",
+	        SMOLSERVE_VERSION, c->hostname, s->port, c->model_id);
+	return loader_start(s, err, n_err);
 }
 
 int service_main(const struct settings *cfg)
@@ -193,13 +288,13 @@ int service_main(const struct settings *cfg)
 	uv_signal_init(&s->loop, &s->sigint);
 	s->sigterm.data = s->sigint.data = s;
 
-	int status = 0;
 	if (start(s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "smolserve: %s\n", err);
-		status = 2;
+		s->exit_status = 2;
 		close_all(s);
 	}
 	uv_run(&s->loop, UV_RUN_DEFAULT);
+	int status = s->exit_status;
 	int rc = uv_loop_close(&s->loop);
 	if (rc != 0)
 		fprintf(stderr, "smolserve: uv_loop_close: %s\n", uv_strerror(rc));
