@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "http-impl.h"
+#include "log.h"
 #include "service.h"
 
 void job_destroy(struct job *j)
@@ -115,7 +116,7 @@ int http_start(struct service *s, char *err, size_t n_err)
 	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)(s->cfg->max_concurrent_requests + 256), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    (unsigned)1024, MHD_OPTION_END);
+	    (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(err, n_err, "cannot listen on %s:%d: %s", s->cfg->hostname,
 		         (int)s->cfg->port, strerror(errno));

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "gemm.h"
+#include "log.h"
 #include "service.h"
 #include "status.h"
 
@@ -71,7 +73,7 @@ void service_maybe_finish(struct service *s)
 		return;
 	if (s->metrics.in_flight > 0 || (s->requests_open > 0 && !s->drain_expired))
 		return;
-	fprintf(stderr, "smolserve: drained, exiting\n");
+	log_info("smolserve: drained, exiting");
 	close_all(s);
 }
 
@@ -87,14 +89,14 @@ static void on_shutdown_timeout(uv_timer_t *t)
 {
 	struct service *s = t->data;
 	if (!s->drain_expired) {
-		fprintf(stderr, "smolserve: drain timed out; answering queued requests with 503\n");
+		log_warn("smolserve: drain timed out; answering queued requests with 503");
 		s->drain_expired = 1;
 		batcher_flush_shutdown(s);
 		uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, DRAIN_GRACE_MS, 0);
 		service_maybe_finish(s);
 		return;
 	}
-	fprintf(stderr, "smolserve: closing connections still open after the drain\n");
+	log_warn("smolserve: closing connections still open after the drain");
 	close_all(s);
 }
 
@@ -103,8 +105,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct service *s = h->data;
 	if (s->draining)
 		return;
-	fprintf(stderr, "smolserve: %s: draining (at most %llds)\n",
-	        signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
+	log_info("smolserve: %s: draining (at most %llds)",
+	         signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
 	s->draining = 1;
 	http_quiesce(s);
 	uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
@@ -152,8 +154,13 @@ static int start(struct service *s, char *err, size_t n_err)
 		                   "--max-batch-tokens %lld is below the model's max input "
 		                   "length %d",
 		                   (long long)c->max_batch_tokens, (int)s->model->max_input_length);
-	s->limits.auto_truncate = c->auto_truncate;
-	s->limits.max_client_batch_size = (int32_t)c->max_client_batch_size;
+	if (codec_limits_init(&s->limits, s->model, c, err, n_err) != 0 ||
+	    access_init(&s->access, c->api_key, c->cors_allow_origin, err, n_err) != 0)
+		return STATUS_EINVAL;
+	log_info("model %s (%s, %s) loaded in %.1f ms; max input length %d tokens", c->model_id,
+	         s->model->cfg.model_type,
+	         s->model->cfg.n_architectures ? s->model->cfg.architectures[0] : "no head",
+	         s->metrics.model_load_seconds * 1e3, (int)s->model->max_input_length);
 	s->metrics.max_batch_tokens = c->max_batch_tokens;
 	s->metrics.workers = s->layout.workers;
 	s->metrics.blas_threads = s->layout.blas_threads;
@@ -167,12 +174,11 @@ static int start(struct service *s, char *err, size_t n_err)
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	s->ready = 1;
-	fprintf(stderr,
-	        "smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
-	        "CPUs; listening on http://%s:%d\n",
-	        SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
-	        s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
-	        gemm_corename(), s->layout.cpus, c->hostname, s->port);
+	log_info("smolserve %s: %d workers x %d BLAS threads (%s) on %d CPUs; %s; listening on "
+	         "http://%s:%d",
+	         SMOLSERVE_VERSION, s->layout.workers, s->layout.blas_threads, gemm_corename(),
+	         s->layout.cpus, s->access.key ? "API key required" : "no API key", c->hostname,
+	         s->port);
 	return 0;
 }
 
@@ -194,15 +200,22 @@ int service_main(const struct settings *cfg)
 	s->sigterm.data = s->sigint.data = s;
 
 	int status = 0;
+	const char *unhonoured[32];
+	size_t n_unhonoured = settings_unhonoured_env(unhonoured, 32);
+	for (size_t i = 0; i < n_unhonoured && i < 32; i++)
+		log_warn("%s is set: text-embeddings-inference reads it, smolserve does not (see "
+		         "the README's \"Coming from TEI\")",
+		         unhonoured[i]);
 	if (start(s, err, sizeof(err)) != 0) {
-		fprintf(stderr, "smolserve: %s\n", err);
+		log_error("smolserve: %s", err);
 		status = 2;
 		close_all(s);
 	}
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	int rc = uv_loop_close(&s->loop);
 	if (rc != 0)
-		fprintf(stderr, "smolserve: uv_loop_close: %s\n", uv_strerror(rc));
+		log_error("smolserve: uv_loop_close: %s", uv_strerror(rc));
+	access_dispose(&s->access);
 	model_destroy(s->model);
 	free(s);
 	return status;

@@ -279,7 +279,24 @@ void assert_error_body(const struct reply *rp, const char *type, const char *wha
 		              "%s: error_type %s, expected %s", what, json_string_value(t), type);
 }
 
-/* A request that must fail with status and error_type type (NULL: any). */
+void assert_openai_error_body(const struct reply *rp, const char *type, const char *what)
+{
+	assert_json_content(rp);
+	const json_t *m = json_object_get(rp->json, "message");
+	const json_t *c = json_object_get(rp->json, "code");
+	const json_t *t = json_object_get(rp->json, "type");
+	ck_assert_msg(json_is_object(rp->json) && json_object_size(rp->json) == 3 &&
+	                  json_is_string(m) && json_string_length(m) > 0 && json_is_integer(c) &&
+	                  json_integer_value(c) == rp->status && json_is_string(t),
+	              "%s: not {\"message\": str, \"code\": %d, \"type\": str}: %s", what,
+	              rp->status, rp->r.body);
+	if (type != NULL)
+		ck_assert_msg(strcmp(json_string_value(t), type) == 0, "%s: type %s, expected %s",
+		              what, json_string_value(t), type);
+}
+
+/* A request that must fail with status and error_type type (NULL: any);
+ * in OpenAI's shape on the OpenAI routes. */
 void expect_error(int port, const char *method, const char *path, const char *headers,
                   const char *body, int status, const char *type)
 {
@@ -288,6 +305,9 @@ void expect_error(int port, const char *method, const char *path, const char *he
 	struct reply rp = call(port, method, path, headers, body);
 	ck_assert_msg(rp.status == status, "%s: expected %d, got %d %s", what, status, rp.status,
 	              rp.r.body);
-	assert_error_body(&rp, type, what);
+	if (strcmp(path, "/v1/embeddings") == 0 || strcmp(path, "/embeddings") == 0)
+		assert_openai_error_body(&rp, type, what);
+	else
+		assert_error_body(&rp, type, what);
 	reply_dispose(&rp);
 }

@@ -115,8 +115,13 @@ char *embed_body(const char *text);
  * what names the request in failure messages. */
 void assert_error_body(const struct reply *rp, const char *type, const char *what);
 
+/* Asserts rp is the OpenAI routes' error: {"message": non-empty string,
+ * "code": rp's status, "type": string} and nothing else, type equal to
+ * type unless NULL. */
+void assert_openai_error_body(const struct reply *rp, const char *type, const char *what);
+
 /* A request that must fail with status and an error body of error_type
- * type (NULL: any). */
+ * type (NULL: any); on /v1/embeddings and /embeddings the OpenAI shape. */
 void expect_error(int port, const char *method, const char *path, const char *headers,
                   const char *body, int status, const char *type);
 
