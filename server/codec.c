@@ -87,9 +87,9 @@ static int parse_texts(const json_t *inputs, const struct request_limits *lim, s
 		return codec_fail(e, API_ERR_VALIDATION,
 		                  "`inputs` must be a string or a list of strings");
 	size_t n = json_array_size(inputs);
+	r->batch = 1;
 	if (codec_check_count(n, "inputs", lim, e) != 0 || codec_alloc_inputs(r, n, e) != 0)
 		return -1;
-	r->batch = 1;
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_array_get(inputs, i);
 		if (!json_is_string(v))
@@ -139,9 +139,9 @@ static int parse_predict_inputs(const json_t *inputs, const struct request_limit
 			return codec_fail(e, API_ERR_VALIDATION, "%s", SHAPES);
 		return 0;
 	}
+	r->batch = 1;
 	if (codec_check_count(n, "inputs", lim, e) != 0 || codec_alloc_inputs(r, n, e) != 0)
 		return -1;
-	r->batch = 1;
 	for (size_t i = 0; i < n; i++)
 		if (parse_sequence(json_array_get(inputs, i), r, i) != 0)
 			return codec_fail(e, API_ERR_VALIDATION, "%s (at inputs[%zu])", SHAPES, i);
@@ -159,9 +159,9 @@ static int parse_rerank(const json_t *body, const struct request_limits *lim, st
 	if (!json_is_array(texts))
 		return codec_fail(e, API_ERR_VALIDATION, "`texts` must be a list of strings");
 	size_t n = json_array_size(texts);
+	r->batch = 1;
 	if (codec_check_count(n, "texts", lim, e) != 0 || codec_alloc_inputs(r, n, e) != 0)
 		return -1;
-	r->batch = 1;
 	for (size_t i = 0; i < n; i++) {
 		json_t *t = json_array_get(texts, i);
 		if (!json_is_string(t))

@@ -127,9 +127,9 @@ int codec_parse_embed_inputs(const struct model *m, const json_t *inputs, const 
 			                  (int)m->tok->vocab.n_tokens - 1);
 		return codec_parse_ids(m, inputs, field, r, 0, e);
 	}
+	r->batch = 1;
 	if (codec_check_count(n, field, lim, e) != 0 || codec_alloc_inputs(r, n, e) != 0)
 		return -1;
-	r->batch = 1;
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_array_get(inputs, i);
 		char name[64];
