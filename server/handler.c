@@ -355,6 +355,8 @@ static enum MHD_Result start_model_work(struct MHD_Connection *c, struct conn *s
 	}
 	if (codec_parse(s->model, st->route->route, j->body, &s->limits, &j->req, &e) != 0)
 		return reply_api_error(c, st, &e, method, url);
+	if (strcmp(st->route->path, "/") == 0 && st->route->route == ROUTE_PREDICT)
+		j->req.batch = 1; /* the Inference API's [[{label, score}]] for one text */
 	j->tokenize_ns = now_ns() - t0;
 	histogram_observe(&s->metrics.tokenization_duration, (double)j->tokenize_ns / 1e9);
 	for (int32_t i = 0; i < j->req.n_inputs; i++)
