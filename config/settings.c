@@ -106,11 +106,6 @@ static int apply(struct settings *s, const struct option_row *row, const char *v
 		/* fall through */
 	case KIND_STRING:
 	case KIND_SECRET:
-		if (strlen(value) >= row->size)
-			return fail(err, n_err, "%s: value is longer than %zu bytes", source,
-			            row->size - 1);
-		memcpy(field, value, strlen(value) + 1);
-		return 0;
 	case KIND_LIST: /* a repeated flag appends (see settings_parse) */
 		if (strlen(value) >= row->size)
 			return fail(err, n_err, "%s: value is longer than %zu bytes", source,

@@ -26,6 +26,9 @@ int codec_check_count(size_t n, const char *field, const struct request_limits *
 /* Slot i's text is the JSON string s (borrowed from the body). */
 void codec_set_text(struct request *r, size_t i, const json_t *s);
 
+/* r holds one input, the JSON string s. 0 or -1 (out of memory). */
+int codec_one_text(struct request *r, const json_t *s, struct api_error *e);
+
 /*
  * The inputs of an embedding route (TEI's `Input`): a string, a list of
  * token ids, or a list of strings and id lists (a batch). field names the

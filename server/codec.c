@@ -77,12 +77,8 @@ static int parse_dimensions(const struct model *m, const json_t *body, struct re
 static int parse_texts(const json_t *inputs, const struct request_limits *lim, struct request *r,
                        struct api_error *e)
 {
-	if (json_is_string(inputs)) {
-		if (codec_alloc_inputs(r, 1, e) != 0)
-			return -1;
-		codec_set_text(r, 0, inputs);
-		return 0;
-	}
+	if (json_is_string(inputs))
+		return codec_one_text(r, inputs, e);
 	if (!json_is_array(inputs))
 		return codec_fail(e, API_ERR_VALIDATION,
 		                  "`inputs` must be a string or a list of strings");
@@ -123,12 +119,8 @@ static int parse_predict_inputs(const json_t *inputs, const struct request_limit
 {
 	static const char SHAPES[] = "`inputs` must be a string, a pair [string, string] or a "
 	                             "list of [string] or [string, string]";
-	if (json_is_string(inputs)) {
-		if (codec_alloc_inputs(r, 1, e) != 0)
-			return -1;
-		codec_set_text(r, 0, inputs);
-		return 0;
-	}
+	if (json_is_string(inputs))
+		return codec_one_text(r, inputs, e);
 	if (!json_is_array(inputs))
 		return codec_fail(e, API_ERR_VALIDATION, "%s", SHAPES);
 	size_t n = json_array_size(inputs);

@@ -61,6 +61,14 @@ void codec_set_text(struct request *r, size_t i, const json_t *s)
 	r->text_lens[i] = json_string_length(s);
 }
 
+int codec_one_text(struct request *r, const json_t *s, struct api_error *e)
+{
+	if (codec_alloc_inputs(r, 1, e) != 0)
+		return -1;
+	codec_set_text(r, 0, s);
+	return 0;
+}
+
 int codec_parse_ids(const struct model *m, const json_t *ids, const char *field, struct request *r,
                     size_t i, struct api_error *e)
 {
@@ -103,12 +111,8 @@ int codec_parse_embed_inputs(const struct model *m, const json_t *inputs, const 
 {
 	if (inputs == NULL)
 		return codec_fail(e, API_ERR_VALIDATION, "missing field `%s`", field);
-	if (json_is_string(inputs)) {
-		if (codec_alloc_inputs(r, 1, e) != 0)
-			return -1;
-		codec_set_text(r, 0, inputs);
-		return 0;
-	}
+	if (json_is_string(inputs))
+		return codec_one_text(r, inputs, e);
 	if (!json_is_array(inputs))
 		return codec_fail(
 		    e, API_ERR_VALIDATION,

@@ -311,3 +311,34 @@ void expect_error(int port, const char *method, const char *path, const char *he
 		assert_error_body(&rp, type, what);
 	reply_dispose(&rp);
 }
+
+json_t *post_ok(int port, const char *path, const char *headers, const char *body)
+{
+	struct reply rp = call(port, "POST", path, headers, body);
+	ck_assert_msg(rp.status == 200, "POST %s %s: %d %s", path, body, rp.status, rp.r.body);
+	json_t *v = json_incref(rp.json);
+	reply_dispose(&rp);
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+/* Asserts a and b are the same JSON within tol. */
+void assert_same(const json_t *a, const json_t *b, double tol, const char *what)
+{
+	char where[512] = "$";
+	ck_assert_msg(json_close(a, b, tol, where, sizeof(where)), "%s: differ at %s", what, where);
+}
+
+/* An error answer whose message contains substring. */
+void expect_message(int port, const char *path, const char *headers, const char *body, int status,
+                    const char *type, const char *substring)
+{
+	expect_error(port, "POST", path, headers, body, status, type);
+	struct reply rp = call(port, "POST", path, headers, body);
+	const char *msg = json_string_value(json_object_get(rp.json, "error"));
+	if (msg == NULL)
+		msg = json_string_value(json_object_get(rp.json, "message"));
+	ck_assert_msg(msg && strstr(msg, substring), "POST %s %s: \"%s\" lacks \"%s\"", path, body,
+	              msg ? msg : rp.r.body, substring);
+	reply_dispose(&rp);
+}

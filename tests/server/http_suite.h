@@ -125,4 +125,16 @@ void assert_openai_error_body(const struct reply *rp, const char *type, const ch
 void expect_error(int port, const char *method, const char *path, const char *headers,
                   const char *body, int status, const char *type);
 
+/* POST body to path (headers NULL or lines ending in "\r\n"): must answer
+ * 200; the parsed answer (new reference). */
+json_t *post_ok(int port, const char *path, const char *headers, const char *body);
+
+/* Asserts a and b are the same JSON, numbers within tol. */
+void assert_same(const json_t *a, const json_t *b, double tol, const char *what);
+
+/* POST body must fail with status and type (as expect_error) and a message
+ * (TEI's "error" or OpenAI's "message") containing substring. */
+void expect_message(int port, const char *path, const char *headers, const char *body, int status,
+                    const char *type, const char *substring);
+
 #endif
