@@ -176,7 +176,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 	MHD_destroy_response(r);
 
 	st->answered = 1;
-	if (st->route != NULL && st->route->kind == H_MODEL) {
+	if (st->route != NULL && st->route->kind == H_MODEL && status != 405) {
 		histogram_observe(&s->metrics.request_duration,
 		                  (double)(now_ns() - st->t_arrival_ns) / 1e9);
 		count_answer(s, st, status);

@@ -181,6 +181,7 @@ START_TEST(test_headers_and_metric_labels)
 	expect_error(s.port, "POST", "/embed", NULL, "{\"inputs\": [\"a\", \"b\", \"c\"]}", 422,
 	             "Validation");
 	json_decref(post_ok(s.port, "/embed", NULL, "{\"inputs\": \"a\"}"));
+	expect_error(s.port, "GET", "/embed", NULL, NULL, 405, NULL); /* not a request TEI counts */
 	char *m = get_metrics(s.port);
 	ck_assert_double_eq(
 	    metric(m, "te_request_count{method=\"batch\",smolserve_route=\"embed\"}"), 2);
