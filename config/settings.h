@@ -32,6 +32,13 @@ struct settings {
 	char hub_cache[4096];            /* --huggingface-hub-cache, HF_HUB_CACHE; "" = default */
 	char hf_endpoint[1024];          /* --hf-endpoint, HF_ENDPOINT */
 	int hf_hub_offline;              /* --hf-hub-offline, HF_HUB_OFFLINE */
+	char api_key[4096];              /* --api-key, API_KEY; "" = no key (secret) */
+	char cors_allow_origin[4096];    /* --cors-allow-origin, comma-joined list; "" = any */
+	char default_prompt_name[256];   /* --default-prompt-name, DEFAULT_PROMPT_NAME */
+	char default_prompt[4096];       /* --default-prompt, DEFAULT_PROMPT */
+	char served_model_name[4096];    /* --served-model-name; "" = model_id */
+	char log_level[16];              /* --log-level, LOG_LEVEL */
+	char task[64];                   /* --task, TASK (sentence-similarity routes POST /) */
 };
 
 void settings_defaults(struct settings *s);
@@ -45,6 +52,14 @@ void settings_defaults(struct settings *s);
  * handled here.
  */
 int settings_parse(struct settings *s, int argc, char **argv, char *err, size_t n_err);
+
+/*
+ * The variables text-embeddings-inference reads that smolserve does not
+ * honour and that are set in this environment: up to n_out names into out
+ * (static strings), returns how many there are. A variable some settings
+ * row reads is honoured, so the list shrinks as rows are added.
+ */
+size_t settings_unhonoured_env(const char **out, size_t n_out);
 
 /* Writes the flag table (flag, variable, default, meaning) to f. */
 #include <stdio.h>

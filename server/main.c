@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "log.h"
 #include "run.h"
 #include "service.h"
 #include "settings.h"
@@ -43,8 +44,11 @@ int main(int argc, char **argv)
 		char err[512];
 		int skip = strcmp(argv[1], "serve") == 0 ? 2 : 1;
 		settings_defaults(&s);
-		if (settings_parse(&s, argc - skip, argv + skip, err, sizeof(err)) != 0) {
-			fprintf(stderr, "smolserve: %s\n", err);
+		int rc = settings_parse(&s, argc - skip, argv + skip, err, sizeof(err));
+		int level = log_level_from_name(s.log_level);
+		log_init(s.json_output, level < 0 ? LOG_INFO : (enum log_level)level);
+		if (rc != 0) {
+			log_error("smolserve: %s", err);
 			return 2;
 		}
 		return service_main(&s);

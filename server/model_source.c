@@ -8,26 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "status.h"
-
-/* s as the inside of a JSON string into out (n bytes), cut if need be. */
-static const char *json_escaped(const char *s, char *out, size_t n)
-{
-	size_t k = 0;
-	for (; *s && k + 7 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			out[k++] = '\\';
-			out[k++] = (char)c;
-		} else if (c < 0x20) {
-			k += (size_t)snprintf(out + k, n - k, "\\u%04x", c);
-		} else {
-			out[k++] = (char)c;
-		}
-	}
-	out[k] = '\0';
-	return out;
-}
 
 /* bytes as "612 B", "12.3 kB", "45.1 MB", "1.2 GB" into out. */
 static const char *human(double bytes, char *out, size_t n)
@@ -42,43 +24,44 @@ static const char *human(double bytes, char *out, size_t n)
 	return out;
 }
 
+/* One log line per progress report: readable numbers in the message, the
+ * exact ones as fields (for --json-output). */
 static void on_progress(void *data, const struct hub_progress *p)
 {
-	const struct settings *c = data;
+	(void)data;
 	double rate = p->seconds > 0 ? (double)p->done_bytes / p->seconds : 0.0;
 	double pct =
 	    p->total_bytes > 0 ? 100.0 * (double)p->done_bytes / (double)p->total_bytes : 0.0;
-	char file[600], done[32], total[32], speed[32];
+	char done[32], total[32], speed[32], f_bytes[24], f_total[24], f_pct[16], f_rate[24],
+	    f_secs[24];
 	human((double)p->done_bytes, done, sizeof(done));
 	human((double)p->total_bytes, total, sizeof(total));
 	human(rate, speed, sizeof(speed));
-	if (c->json_output)
-		fprintf(stderr,
-		        "{\"level\":\"info\",\"message\":\"%s\",\"file\":\"%s\",\"bytes\":%lld,"
-		        "\"total_bytes\":%lld,\"percent\":%.1f,\"bytes_per_second\":%.0f,"
-		        "\"seconds\":%.3f}\n",
-		        p->finished ? "downloaded" : "downloading",
-		        json_escaped(p->file, file, sizeof(file)), (long long)p->done_bytes,
-		        (long long)p->total_bytes, pct, rate, p->seconds);
-	else if (p->finished)
-		fprintf(stderr, "smolserve: downloaded %s: %s in %.1f s (%s/s)\n", p->file, done,
-		        p->seconds, speed);
+	snprintf(f_bytes, sizeof(f_bytes), "%lld", (long long)p->done_bytes);
+	snprintf(f_total, sizeof(f_total), "%lld", (long long)p->total_bytes);
+	snprintf(f_pct, sizeof(f_pct), "%.1f", pct);
+	snprintf(f_rate, sizeof(f_rate), "%.0f", rate);
+	snprintf(f_secs, sizeof(f_secs), "%.3f", p->seconds);
+	const char *fields[] = {"file",    p->file,       "bytes",
+	                        f_bytes,   "total_bytes", f_total,
+	                        "percent", f_pct,         "bytes_per_second",
+	                        f_rate,    "seconds",     f_secs};
+	size_t n_fields = sizeof(fields) / sizeof(fields[0]) / 2;
+	if (p->finished)
+		log_event(LOG_INFO, fields, n_fields, "downloaded %s: %s in %.1f s (%s/s)", p->file,
+		          done, p->seconds, speed);
 	else if (p->total_bytes > 0)
-		fprintf(stderr, "smolserve: downloading %s: %s of %s (%.0f%%), %s/s\n", p->file,
-		        done, total, pct, speed);
+		log_event(LOG_INFO, fields, n_fields, "downloading %s: %s of %s (%.0f%%), %s/s",
+		          p->file, done, total, pct, speed);
 	else
-		fprintf(stderr, "smolserve: downloading %s: %s, %s/s\n", p->file, done, speed);
+		log_event(LOG_INFO, fields, n_fields, "downloading %s: %s, %s/s", p->file, done,
+		          speed);
 }
 
 static void on_note(void *data, const char *text)
 {
-	const struct settings *c = data;
-	char esc[2048];
-	if (c->json_output)
-		fprintf(stderr, "{\"level\":\"info\",\"message\":\"%s\"}\n",
-		        json_escaped(text, esc, sizeof(esc)));
-	else
-		fprintf(stderr, "smolserve: %s\n", text);
+	(void)data;
+	log_info("%s", text);
 }
 
 int model_source_load(const struct settings *c, const _Atomic int *cancel, struct model **out,

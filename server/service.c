@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "gemm.h"
+#include "log.h"
 #include "model_source.h"
 #include "service.h"
 #include "status.h"
@@ -78,7 +80,7 @@ void service_maybe_finish(struct service *s)
 		return;
 	if (s->metrics.in_flight > 0 || (s->requests_open > 0 && !s->drain_expired))
 		return;
-	fprintf(stderr, "smolserve: drained, exiting\n");
+	log_info("smolserve: drained, exiting");
 	close_all(s);
 }
 
@@ -94,14 +96,14 @@ static void on_shutdown_timeout(uv_timer_t *t)
 {
 	struct service *s = t->data;
 	if (!s->drain_expired) {
-		fprintf(stderr, "smolserve: drain timed out; answering queued requests with 503\n");
+		log_warn("smolserve: drain timed out; answering queued requests with 503");
 		s->drain_expired = 1;
 		batcher_flush_shutdown(s);
 		uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, DRAIN_GRACE_MS, 0);
 		service_maybe_finish(s);
 		return;
 	}
-	fprintf(stderr, "smolserve: closing connections still open after the drain\n");
+	log_warn("smolserve: closing connections still open after the drain");
 	close_all(s);
 }
 
@@ -110,8 +112,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct service *s = h->data;
 	if (s->draining)
 		return;
-	fprintf(stderr, "smolserve: %s: draining (at most %llds)\n",
-	        signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
+	log_info("smolserve: %s: draining (at most %llds)",
+	         signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
 	s->draining = 1;
 	http_quiesce(s);
 	uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
@@ -185,8 +187,13 @@ static int finish_start(struct service *s, char *err, size_t n_err)
 		                   "--max-batch-tokens %lld is below the model's max input "
 		                   "length %d",
 		                   (long long)c->max_batch_tokens, (int)s->model->max_input_length);
-	s->limits.auto_truncate = c->auto_truncate;
-	s->limits.max_client_batch_size = (int32_t)c->max_client_batch_size;
+	if (codec_limits_init(&s->limits, s->model, c, err, n_err) != 0 ||
+	    access_init(&s->access, c->api_key, c->cors_allow_origin, err, n_err) != 0)
+		return STATUS_EINVAL;
+	log_info("model %s (%s, %s) loaded in %.1f ms; max input length %d tokens", c->model_id,
+	         s->model->cfg.model_type,
+	         s->model->cfg.n_architectures ? s->model->cfg.architectures[0] : "no head",
+	         s->metrics.model_load_seconds * 1e3, (int)s->model->max_input_length);
 	s->metrics.max_batch_tokens = c->max_batch_tokens;
 	s->metrics.workers = s->layout.workers;
 	s->metrics.blas_threads = s->layout.blas_threads;
@@ -195,12 +202,11 @@ static int finish_start(struct service *s, char *err, size_t n_err)
 	if (rc != 0)
 		return rc;
 	s->ready = 1;
-	fprintf(stderr,
-	        "smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
-	        "CPUs; listening on http://%s:%d\n",
-	        SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
-	        s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
-	        gemm_corename(), s->layout.cpus, c->hostname, s->port);
+	log_info("smolserve %s: %d workers x %d BLAS threads (%s) on %d CPUs; %s; listening on "
+	         "http://%s:%d",
+	         SMOLSERVE_VERSION, s->layout.workers, s->layout.blas_threads, gemm_corename(),
+	         s->layout.cpus, s->access.key ? "API key required" : "no API key", c->hostname,
+	         s->port);
 	return 0;
 }
 
@@ -223,7 +229,7 @@ static void on_loaded(uv_async_t *h)
 		l->rc = finish_start(s, l->err, sizeof(l->err));
 	}
 	if (l->rc != 0) {
-		fprintf(stderr, "smolserve: %s\n", l->err);
+		log_error("smolserve: %s", l->err);
 		s->exit_status = 2;
 		close_all(s);
 	}
@@ -264,10 +270,9 @@ static int start(struct service *s, char *err, size_t n_err)
 		return STATUS_EIO;
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
-	fprintf(stderr,
-	        "smolserve %s: bound to http://%s:%d; loading %s (/health answers 503 until "
-	        "it is ready)\n",
-	        SMOLSERVE_VERSION, c->hostname, s->port, c->model_id);
+	log_info("smolserve %s: bound to http://%s:%d; loading %s (/health answers 503 until it "
+	         "is ready)",
+	         SMOLSERVE_VERSION, c->hostname, s->port, c->model_id);
 	return loader_start(s, err, n_err);
 }
 
@@ -288,8 +293,14 @@ int service_main(const struct settings *cfg)
 	uv_signal_init(&s->loop, &s->sigint);
 	s->sigterm.data = s->sigint.data = s;
 
+	const char *unhonoured[32];
+	size_t n_unhonoured = settings_unhonoured_env(unhonoured, 32);
+	for (size_t i = 0; i < n_unhonoured && i < 32; i++)
+		log_warn("%s is set: text-embeddings-inference reads it, smolserve does not (see "
+		         "the README's \"Coming from TEI\")",
+		         unhonoured[i]);
 	if (start(s, err, sizeof(err)) != 0) {
-		fprintf(stderr, "smolserve: %s\n", err);
+		log_error("smolserve: %s", err);
 		s->exit_status = 2;
 		close_all(s);
 	}
@@ -297,7 +308,8 @@ int service_main(const struct settings *cfg)
 	int status = s->exit_status;
 	int rc = uv_loop_close(&s->loop);
 	if (rc != 0)
-		fprintf(stderr, "smolserve: uv_loop_close: %s\n", uv_strerror(rc));
+		log_error("smolserve: uv_loop_close: %s", uv_strerror(rc));
+	access_dispose(&s->access);
 	model_destroy(s->model);
 	free(s);
 	return status;

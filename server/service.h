@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "access.h"
 #include "cpus.h"
 #include "job.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ struct service {
 	struct model *model;        /* owned */
 	struct thread_layout layout;
 	struct request_limits limits;
+	struct access access; /* --api-key, --cors-allow-origin */
 	uv_loop_t loop;
 	struct MHD_Daemon *mhd;
 	uv_poll_t mhd_poll;

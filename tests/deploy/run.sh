@@ -472,7 +472,7 @@ if start_server "$log" "$BIN" serve --model tests/fixtures/bert --hostname 127.0
   ok=0
   for i in $(seq 150); do
     # Three scrapes, so rate() over the dashboard's windows has data.
-    n=$(q 'count_over_time(te_request_count{method="embed"}[1m])' | jq -r '.data.result[0].value[1] // 0' 2>/dev/null)
+    n=$(q 'count_over_time(te_request_count{smolserve_route="embed"}[1m])' | jq -r '.data.result[0].value[1] // 0' 2>/dev/null)
     [ "${n:-0}" -ge 4 ] 2>/dev/null && { ok=1; break; }
     sleep 0.2
   done
@@ -481,7 +481,7 @@ if start_server "$log" "$BIN" serve --model tests/fixtures/bert --hostname 127.0
   for i in $(seq 20); do curl -s -o /dev/null "127.0.0.1:$port/embed" -H "$j" -d '{"inputs": "three"}'; done
   sleep 3
   expect "GET /api/v1/query?query=te_request_count returns the series (embed: 40 requests)" bash -c \
-    "curl -sf '$prom/api/v1/query?query=te_request_count' | jq -e '.data.result | map(select(.metric.method == \"embed\" and .metric.job == \"smolserve\")) | .[0].value[1] | tonumber >= 40'"
+    "curl -sf '$prom/api/v1/query?query=te_request_count' | jq -e '[.data.result[] | select(.metric.smolserve_route == \"embed\" and .metric.job == \"smolserve\") | .value[1] | tonumber] | add >= 40'"
   expect "prometheus loaded the 7 alerting rules and evaluates them without error" bash -c \
     "curl -sf '$prom/api/v1/rules' | jq -e '[.data.groups[].rules[] | select(.type == \"alerting\" and .health == \"ok\")] | length == 7'"
   tally "check-metrics" bash -c "cd '$TD' && node check-metrics.mjs --metrics '$WORK/metrics.txt' --prom '$prom'"
