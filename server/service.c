@@ -13,6 +13,7 @@
 #include "gemm.h"
 #include "service.h"
 #include "status.h"
+#include "version.h"
 
 static void on_batch_done(void *data, struct batch *b)
 {
@@ -168,9 +169,9 @@ static int start(struct service *s, char *err, size_t n_err)
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	s->ready = 1;
 	fprintf(stderr,
-	        "smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
-	        "CPUs; listening on http://%s:%d\n",
-	        SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
+	        "smolserve %s (commit %s): %s (%s) loaded in %.1f ms; %d workers x %d BLAS "
+	        "threads (%s) on %d CPUs; listening on http://%s:%d\n",
+	        SMOLSERVE_VERSION, SMOLSERVE_COMMIT, c->model_id, s->model->cfg.model_type,
 	        s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
 	        gemm_corename(), s->layout.cpus, c->hostname, s->port);
 	return 0;
