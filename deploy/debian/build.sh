@@ -71,7 +71,7 @@ rm -f "$OUT"/smolserve*_*.deb "$OUT"/smolserve_*.buildinfo "$OUT"/smolserve_*.ch
 cp "$WORK"/*.deb "$WORK"/*.buildinfo "$WORK"/*.changes "$WORK/build.log" "$OUT/"
 changes=$(ls "$OUT"/smolserve_*.changes)
 rc=0
-lintian --info --display-info --fail-on error "$changes" >"$OUT/lintian.txt" 2>&1 || rc=$?
+lintian --info --display-info --pedantic --fail-on error "$changes" >"$OUT/lintian.txt" 2>&1 || rc=$?
 cat "$OUT/lintian.txt"
 ls -l "$OUT"/*.deb
 exit $rc

@@ -67,6 +67,7 @@ DEB="$WORK/deb/smolserve_${VERSION}_$(dpkg --print-architecture).deb"
 if [ -f "$DEB" ]; then
   echo "      lintian tags (I: information, P: pedantic; README, Debian package):"
   grep -E '^[EWIPX]: ' "$WORK/deb/lintian.txt" | indent
+  grep -qE '^[EWIPX]: ' "$WORK/deb/lintian.txt" || echo "      (none)"
   expect "lintian: no errors and no warnings" bash -c "! grep -E '^[EW]: ' '$WORK/deb/lintian.txt'"
   dpkg-deb -f "$DEB" Depends | sed 's/^/      Depends: /'
   expect "Depends computed from the shared libraries (shlibs), none left unresolved" bash -c \
@@ -183,9 +184,12 @@ boot_check() {
      grep -qE '^CapBnd:\s+0+$' <<<\"\$s\" && grep -qE '^Seccomp:\s+2' <<<\"\$s\""
   expect "systemd: the start line names version and commit in the journal" bash -c \
     "nsenter -t $NS_INIT -a journalctl -u smolserve --no-pager | grep -qF 'smolserve $VERSION (commit $COMMIT)'"
-  expect "systemd: ProtectSystem=strict (/usr read-only), the cache directory writable as HF_HOME" bash -c \
-    "nsenter -t $NS_INIT -a systemd-run --wait --pipe --quiet -p DynamicUser=yes -p ProtectSystem=strict \
-       -p CacheDirectory=smolserve-probe sh -c '! touch /usr/x 2>/dev/null && touch /var/cache/smolserve-probe/x'"
+  # The service's own view of the file system: its mount namespace (host PID of the process).
+  hpid=$(pgrep -P "$NS_INIT" -x smolserve | head -n 1)
+  expect "systemd: in the service's namespace /usr and /etc are read-only, /home empty, HF_HOME=/var/cache/smolserve writable" bash -c \
+    "nsenter -t $hpid -m sh -c '! touch /usr/x 2>/dev/null && ! touch /etc/x 2>/dev/null &&
+       [ -z \"\$(ls -A /home)\" ] && touch /var/cache/smolserve/x && rm /var/cache/smolserve/x' &&
+     tr '\\0' '\\n' </proc/$hpid/environ | grep -qx HF_HOME=/var/cache/smolserve"
   # The rule bites in this systemd (a W+X mapping is refused) and smolserve runs under it.
   expect "systemd: MemoryDenyWriteExecute=yes refuses a writable+executable mapping (and the same probe without it maps one)" bash -c \
     "[ \"\$(nsenter -t $NS_INIT -a systemd-run --wait --pipe --quiet -p MemoryDenyWriteExecute=yes /usr/local/bin/mdwe-probe)\" = refused ] &&
