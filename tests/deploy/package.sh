@@ -13,6 +13,26 @@
 #   from a clean directory, and build the package from it.
 # shellcheck shell=bash disable=SC2154,SC2016,SC2034  # run.sh sets BIN, WORK...; dpkg formats are literal; loop counters
 
+# serve_check LABEL LOG CMD...: starts the server CMD (as start_server does, on a
+# tests/fixtures/bert model) and checks, as LABEL: /health turns 200, POST /embed returns one
+# 64-dim vector, /info reports $VERSION and $SHA_JSON, and SIGTERM drains and exits 0.
+serve_check() {
+  local label=$1 log=$2 pid port i
+  shift 2
+  if ! start_server "$log" "$@"; then
+    fail "$label: the server did not start"; indent <"$log"; return 1
+  fi
+  pid=$SERVER_PID port=$SERVER_PORT
+  for i in $(seq 100); do [ "$(http_code "127.0.0.1:$port/health")" = 200 ] && break; sleep 0.1; done
+  expect "$label: GET /health is 200 (port $port)" test "$(http_code "127.0.0.1:$port/health")" = 200
+  expect "$label: POST /embed returns one 64-dim embedding" bash -c \
+    "curl -sf -m 10 127.0.0.1:$port/embed -H 'Content-Type: application/json' -d '{\"inputs\": \"Hello\"}' | jq -e 'length == 1 and (.[0] | length) == 64'"
+  expect "$label: /info reports version $VERSION and sha $SHA_JSON" bash -c \
+    "curl -sf 127.0.0.1:$port/info | jq -e '.version == \"$VERSION\" and .sha == $SHA_JSON'"
+  stop_server "$pid" 35
+  expect "$label: SIGTERM drains and exits 0" test $? -eq 0
+}
+
 section "5. Release: version, licence, Debian package, systemd unit"
 VERSION=$(meson introspect --projectinfo build-deploy | jq -r .version)
 if [ -e .git ] && git rev-parse HEAD >/dev/null 2>&1; then
@@ -32,14 +52,8 @@ expect "smolserve --version and -V: $VERSION, commit $COMMIT" bash -c \
   "'$BIN' --version | grep -qxF 'smolserve $VERSION (commit $COMMIT; OpenBLAS $("$BIN" --version | sed -n 's/.*OpenBLAS \(.*\) kernels)$/\1/p') kernels)' &&
    [ \"\$('$BIN' -V)\" = \"\$('$BIN' --version)\" ]"
 log="$WORK/release-server.log"
-if start_server "$log" "$BIN" serve --model tests/fixtures/bert --hostname 127.0.0.1 --port 0; then
-  expect "/info: version $VERSION, sha $SHA_JSON (TEI's git commit field)" bash -c \
-    "curl -sf 127.0.0.1:$SERVER_PORT/info | jq -e '.version == \"$VERSION\" and .sha == $SHA_JSON'"
+serve_check "build-deploy/server/smolserve" "$log" "$BIN" serve --model tests/fixtures/bert --hostname 127.0.0.1 --port 0 &&
   expect "the start line names version and commit" grep -qF "smolserve $VERSION (commit $COMMIT): " "$log"
-  stop_server "$SERVER_PID" 10 >/dev/null
-else
-  fail "smolserve did not start"; indent <"$log"
-fi
 expect "LICENSE is the Apache License 2.0 text" cmp LICENSE /usr/share/common-licenses/Apache-2.0
 # Every DT_NEEDED library of the binary is named in NOTICE (a new dependency must be added there).
 expect "NOTICE names every library the binary links ($(objdump -p "$BIN" | awk '/NEEDED/ {print $2}' | tr '\n' ' '))" \
@@ -127,16 +141,8 @@ EOF
   else
     expect "MDWE rule bites: a writable+executable mapping is refused" bash -c \
       "! python3 '$WORK/mdwe.py' python3 -c 'import mmap; mmap.mmap(-1, 4096, prot=7)' 2>/dev/null"
-    log="$WORK/mdwe-server.log"
-    if start_server "$log" python3 "$WORK/mdwe.py" "$X/usr/bin/smolserve" serve --model tests/fixtures/bert \
-      --hostname 127.0.0.1 --port 0; then
-      expect "under MDWE the packaged binary answers POST /embed (OpenBLAS needs no writable code)" bash -c \
-        "curl -sf -m 10 127.0.0.1:$SERVER_PORT/embed -H 'Content-Type: application/json' -d '{\"inputs\": [\"a\", \"b\"]}' | jq -e 'length == 2'"
-      stop_server "$SERVER_PID" 35
-      expect "under MDWE: SIGTERM drains and exits 0" test $? -eq 0
-    else
-      fail "the packaged binary did not start under MDWE"; indent <"$log"
-    fi
+    serve_check "packaged binary under MDWE (OpenBLAS needs no writable code)" "$WORK/mdwe-server.log" \
+      python3 "$WORK/mdwe.py" "$X/usr/bin/smolserve" serve --model tests/fixtures/bert --hostname 127.0.0.1 --port 0
   fi
 fi
 
@@ -242,23 +248,11 @@ elif [ -f "$DEB" ]; then
     mkdir -p "$PR/srv/models"
     cp -r tests/fixtures/bert "$PR/srv/models/"
     chmod -R a+rX "$PR/srv/models"
-    log="$WORK/chroot-server.log"
     # As an unprivileged uid from systemd's dynamic range, with the packaged settings file.
-    if start_server "$log" env -i PATH="$CHROOT_PATH" chroot --userspec=61234:61234 "$PR" /usr/bin/smolserve serve \
-      --config /etc/smolserve/smolserve.conf --model /srv/models/bert --hostname 127.0.0.1 --port 0; then
-      pid=$SERVER_PID port=$SERVER_PORT
-      pass "chroot: /usr/bin/smolserve serve --config /etc/smolserve/smolserve.conf as uid 61234 (port $port)"
-      for i in $(seq 100); do [ "$(http_code "127.0.0.1:$port/health")" = 200 ] && break; sleep 0.1; done
-      expect "chroot: GET /health is 200" test "$(http_code "127.0.0.1:$port/health")" = 200
-      expect "chroot: POST /embed returns one 64-dim embedding" bash -c \
-        "curl -sf -m 10 127.0.0.1:$port/embed -H 'Content-Type: application/json' -d '{\"inputs\": \"Hello from the package\"}' | jq -e 'length == 1 and (.[0] | length) == 64'"
-      expect "chroot: /info reports version $VERSION and sha $SHA_JSON" bash -c \
-        "curl -sf 127.0.0.1:$port/info | jq -e '.version == \"$VERSION\" and .sha == $SHA_JSON'"
-      stop_server "$pid" 35
-      expect "chroot: SIGTERM drains and exits 0" test $? -eq 0
-    else
-      fail "chroot: the packaged server did not start"; indent <"$log"
-    fi
+    serve_check "chroot: /usr/bin/smolserve --config /etc/smolserve/smolserve.conf as uid 61234" \
+      "$WORK/chroot-server.log" env -i PATH="$CHROOT_PATH" chroot --userspec=61234:61234 "$PR" \
+      /usr/bin/smolserve serve --config /etc/smolserve/smolserve.conf --model /srv/models/bert \
+      --hostname 127.0.0.1 --port 0
 
     # The same root booted by systemd: add systemd, name the model in the settings file, enable.
     if env -i PATH="$CHROOT_PATH" DEBIAN_FRONTEND=noninteractive chroot "$PR" \
