@@ -360,3 +360,23 @@ void settings_usage(FILE *f)
 		        r->defval[0] ? r->defval : "none");
 	}
 }
+
+void settings_write_example(FILE *f)
+{
+	fputs("# smolserve settings file (`smolserve --config FILE`, or SMOLSERVE_CONFIG=FILE).\n"
+	      "# Lines are `name = value`: the name is the flag without its dashes, or the\n"
+	      "# environment variable; `#` starts a comment. Precedence: a command-line flag,\n"
+	      "# then an environment variable, then this file, then the built-in default.\n"
+	      "# Every setting is listed with its default, commented out: uncomment a line\n"
+	      "# to change it. Written by `smolserve --print-config`.\n",
+	      f);
+	for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++) {
+		const struct option_row *r = &ROWS[i];
+		if (r->offset == offsetof(struct settings, config_file))
+			continue; /* a file cannot name another file */
+		fprintf(f, "\n# %s\n# flag %s%s%s, variable %s, default: %s\n#%s =%s%s\n", r->help,
+		        r->flag, r->alias ? " or " : "", r->alias ? r->alias : "", r->env,
+		        r->defval[0] ? r->defval : "none", r->flag + 2, r->defval[0] ? " " : "",
+		        r->defval);
+	}
+}

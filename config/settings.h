@@ -65,4 +65,15 @@ size_t settings_unhonoured_env(const char **out, size_t n_out);
 #include <stdio.h>
 void settings_usage(FILE *f);
 
+/*
+ * Writes an example settings file to f: a header saying the format and the
+ * precedence, then for every setting a settings file may hold (all but
+ * --config) its meaning, flag and variable, and `#name = default`, commented
+ * out, so the file as written changes nothing. `smolserve --print-config`
+ * prints it; the Debian package installs it as /etc/smolserve/smolserve.conf
+ * (generated at build time from this table, so it lists every setting). Any
+ * thread; f is borrowed.
+ */
+void settings_write_example(FILE *f);
+
 #endif

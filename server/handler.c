@@ -20,6 +20,7 @@
 #include "openapi.h"
 #include "service.h"
 #include "strbuf.h"
+#include "version.h"
 
 enum handler_kind { H_MODEL, H_HEALTH, H_PING, H_INFO, H_METRICS, H_OPENAPI, H_DOCS };
 
@@ -232,7 +233,7 @@ static json_t *info_json(const struct service *s)
 	json_t *type = codec_model_type(m);
 	json_t *info = json_pack(
 	    "{s:s, s:s, s:s, s:s?, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
-	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s}",
+	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s, s:s?}",
 	    "model_id", c->model_id, "model_dtype", "float32", "architecture", m->cfg.model_type,
 	    "model_class", m->cfg.n_architectures ? m->cfg.architectures[0] : NULL, "tokenizer",
 	    m->tok->ops->name, "model_type", type, "max_input_length", (int)m->max_input_length,
@@ -246,7 +247,8 @@ static json_t *info_json(const struct service *s)
 	    (json_int_t)c->shutdown_timeout_s, "workers", s->layout.workers, "blas_threads",
 	    s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
 	    "kernels", kernels_variant(), "model_load_seconds", s->metrics.model_load_seconds,
-	    "version", SMOLSERVE_VERSION);
+	    "version", SMOLSERVE_VERSION, "sha", /* TEI's git commit; null when unknown */
+	    strcmp(SMOLSERVE_COMMIT, "unknown") != 0 ? SMOLSERVE_COMMIT : NULL);
 	if (info == NULL)
 		return NULL;
 	codec_info_fields(info, m, &s->limits);

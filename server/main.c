@@ -1,5 +1,6 @@
 /*
- * smolserve's entry point: subcommand dispatch, --help, --version.
+ * smolserve's entry point: subcommand dispatch, --help, --version,
+ * --print-config.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "run.h"
 #include "service.h"
 #include "settings.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -23,7 +25,10 @@ static void usage(FILE *f)
 	        "      decode or v1/embeddings.\n"
 	        "      exit 0: answered; 1: request rejected (error JSON on stdout);\n"
 	        "      2: model or usage error (message on stderr)\n"
-	        "  smolserve --version | --help\n\n"
+	        "  smolserve --version | -V | --help\n"
+	        "  smolserve --print-config\n"
+	        "      print an example settings file, every option commented out with\n"
+	        "      its default (the Debian package's /etc/smolserve/smolserve.conf)\n\n"
 	        "options (flag > environment variable > default):\n",
 	        SMOLSERVE_VERSION);
 	settings_usage(f);
@@ -35,9 +40,14 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("smolserve %s (OpenBLAS %s kernels)\n", SMOLSERVE_VERSION, gemm_corename());
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("smolserve %s (commit %s; OpenBLAS %s kernels)\n", SMOLSERVE_VERSION,
+		       SMOLSERVE_COMMIT, gemm_corename());
 		return 0;
+	}
+	if (strcmp(argv[1], "--print-config") == 0) {
+		settings_write_example(stdout);
+		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 	}
 	if (strcmp(argv[1], "serve") == 0 || strncmp(argv[1], "--", 2) == 0) {
 		static struct settings s; /* outlives the service */

@@ -19,6 +19,7 @@
 #include "model_source.h"
 #include "service.h"
 #include "status.h"
+#include "version.h"
 
 static void on_batch_done(void *data, struct batch *b)
 {
@@ -202,9 +203,9 @@ static int finish_start(struct service *s, char *err, size_t n_err)
 	if (rc != 0)
 		return rc;
 	s->ready = 1;
-	log_info("smolserve %s: %d workers x %d BLAS threads (%s) on %d CPUs; %s; listening on "
-	         "http://%s:%d",
-	         SMOLSERVE_VERSION, s->layout.workers, s->layout.blas_threads, gemm_corename(),
+	log_info("smolserve %s (commit %s): %d workers x %d BLAS threads (%s) on %d CPUs; %s; "
+	         "listening on http://%s:%d",
+	         SMOLSERVE_VERSION, SMOLSERVE_COMMIT, s->layout.workers, s->layout.blas_threads, gemm_corename(),
 	         s->layout.cpus, s->access.key ? "API key required" : "no API key", c->hostname,
 	         s->port);
 	return 0;

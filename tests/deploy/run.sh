@@ -15,6 +15,11 @@
 # 3. Kubernetes and KServe manifests: kubernetes-models schema validation, unknown fields,
 #    yamllint, kustomize (kubectl when present, and an emulation), the deployment's contract.
 # 4. Compose: the Compose Specification schema, dclint, docker-compose config, references.
+# 5. Release (tests/deploy/package.sh): one version, the commit in the binary, NOTICE, the
+#    generated settings file; the Debian package built (deploy/debian/build.sh) and linted, its
+#    unit verified (systemd-analyze) and the binary run under MemoryDenyWriteExecute; in full
+#    mode the package installed by apt in a chroot, served from, booted under systemd-nspawn,
+#    and `meson dist`'s tarball built and tested from a clean directory.
 #
 # Every check prints PASS/FAIL/SKIP; the last line is "N passed, N failed"; exit 1 on a failure.
 # Caches: deploy/.cache/ (the debootstrap tarball, apt archives), tests/deploy/node_modules/.
@@ -156,13 +161,13 @@ if [ "$(id -u)" -ne 0 ]; then
   finish
 fi
 missing=()
-for p in yamllint prometheus curl jq python3 docker-compose $([ $QUICK -eq 1 ] || echo debootstrap); do
+for p in yamllint prometheus curl jq python3 docker-compose systemd $([ $QUICK -eq 1 ] || echo debootstrap systemd-container); do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 expect "build dependencies (deploy/install-deps.sh --test)" bash deploy/install-deps.sh --test
 if [ ${#missing[@]} -gt 0 ]; then
   expect "apt-get install ${missing[*]}" bash -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null"
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends ${missing[*]} >/dev/null"
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then
@@ -181,8 +186,8 @@ export SMOLSERVE_BIN="$BIN"
 # ---------------------------------------------------------------------------------------------
 section "1. Dockerfile"
 tally "check-dockerfile" node "$TD/check-dockerfile.mjs" lint
-expect "shellcheck deploy/docker/*.sh tests/deploy/run.sh" \
-  bash -c 'command -v shellcheck >/dev/null || { echo "no shellcheck"; exit 0; }; shellcheck deploy/docker/*.sh tests/deploy/run.sh'
+expect "shellcheck deploy/docker/*.sh deploy/debian/build.sh tests/deploy/run.sh tests/deploy/package.sh" \
+  bash -c 'command -v shellcheck >/dev/null || { echo "no shellcheck"; exit 0; }; shellcheck -x deploy/docker/*.sh deploy/debian/build.sh tests/deploy/run.sh tests/deploy/package.sh'
 
 # Debian's mirror as this machine's apt uses it.
 mirror() {
@@ -524,5 +529,9 @@ if command -v docker-compose >/dev/null; then
 else
   skip "docker-compose config: not installed"
 fi
+
+# ---------------------------------------------------------------------------------------------
+# shellcheck source=tests/deploy/package.sh
+source "$TD/package.sh"
 
 finish
