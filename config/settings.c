@@ -12,7 +12,15 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { KIND_STRING, KIND_INT, KIND_BOOL, KIND_POOLING, KIND_LIST, KIND_SECRET };
+enum kind {
+	KIND_STRING,
+	KIND_INT,
+	KIND_BOOL,
+	KIND_POOLING,
+	KIND_LIST,
+	KIND_SECRET,
+	KIND_TOKENIZER_FILES
+};
 
 struct option_row {
 	const char *flag;
@@ -91,6 +99,11 @@ static const struct option_row ROWS[] = {
      "lowest level logged: debug, info, warn or error"},
     {"--task", NULL, "TASK", KIND_STRING, STR(task), 0, 0, "",
      "sentence-similarity: POST / and /invocations answer as /similarity"},
+    {"--tokenizer-files", NULL, "TOKENIZER_FILES", KIND_TOKENIZER_FILES, STR(tokenizer_files), 0, 0,
+     "auto",
+     "auto: tokenizer.json when the folder has one (as TEI), else vocab.txt, vocab.json + "
+     "merges.txt, spiece.model or sentencepiece.bpe.model; tokenizer.json or classic: only "
+     "those"},
 };
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)
@@ -116,6 +129,12 @@ static int apply(struct settings *s, const struct option_row *row, const char *v
 		if (strcmp(value, "cls") != 0 && strcmp(value, "mean") != 0)
 			return fail(err, n_err, "%s: \"%s\" is not a pooling (cls or mean)", source,
 			            value);
+		/* fall through */
+	case KIND_TOKENIZER_FILES:
+		if (row->kind == KIND_TOKENIZER_FILES && strcmp(value, "auto") != 0 &&
+		    strcmp(value, "tokenizer.json") != 0 && strcmp(value, "classic") != 0)
+			return fail(err, n_err, "%s: \"%s\" is not auto, tokenizer.json or classic",
+			            source, value);
 		/* fall through */
 	case KIND_STRING:
 	case KIND_SECRET:

@@ -39,6 +39,7 @@ struct settings {
 	char served_model_name[4096];    /* --served-model-name; "" = model_id */
 	char log_level[16];              /* --log-level, LOG_LEVEL */
 	char task[64];                   /* --task, TASK (sentence-similarity routes POST /) */
+	char tokenizer_files[16];        /* --tokenizer-files auto|tokenizer.json|classic */
 };
 
 void settings_defaults(struct settings *s);

@@ -360,7 +360,9 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 		goto fail;
 	if ((rc = wire(m, err, n_err)) != 0)
 		goto fail;
-	if ((rc = tokenizer_load(dir, &m->tok, err, n_err)) != 0)
+	if ((rc = tokenizer_load_from(dir,
+	                              opts != NULL ? opts->tokenizer_source : TOKENIZER_SOURCE_AUTO,
+	                              &m->tok, err, n_err)) != 0)
 		goto fail;
 	if (m->tok->vocab.n_tokens > m->cfg.vocab_size) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,

@@ -15,6 +15,7 @@
 #include "hf_config.h"
 #include "safetensors.h"
 #include "tokenizer.h"
+#include "tokenizer_load.h"
 
 enum pooling { POOLING_CLS = 0, POOLING_MEAN };
 
@@ -66,6 +67,7 @@ struct model {
 struct model_opts {
 	int pooling_set; /* 1: use `pooling` over the folder's own */
 	enum pooling pooling;
+	enum tokenizer_source tokenizer_source; /* which tokenizer files; 0 = auto */
 };
 
 /*

@@ -8,8 +8,9 @@
  * constructor's keyword arguments, its tokenizer_class choosing the kind)
  * and special_tokens_map.json (which overrides the special tokens, as
  * from_pretrained does) give the options, the special tokens and how they
- * strip whitespace when written in the text. A folder with only
- * tokenizer.json is refused with STATUS_EUNSUPPORTED.
+ * strip whitespace when written in the text. tokenizer.json, when present,
+ * is preferred (tokenizer_json.c reads it), as text-embeddings-inference
+ * does; the classic files are the fallback, or the choice.
  */
 #include "tokenizer_load.h"
 
@@ -25,6 +26,7 @@
 #include "bpe.h"
 #include "sentencepiece.h"
 #include "status.h"
+#include "tokenizer_json.h"
 #include "wordpiece.h"
 
 enum {
@@ -278,15 +280,15 @@ static int detect_kind(const char *dir, const json_t *cfg, enum tok_kind *kind, 
 	if (file_exists(dir, "tokenizer.json") || file_exists(dir, "vocab.json"))
 		return status_fail(
 		    err, n_err, STATUS_EUNSUPPORTED,
-		    "%s/%s: only the slow tokenizers' files are read (vocab.txt, "
-		    "vocab.json + merges.txt, spiece.model, sentencepiece.bpe.model)",
+		    "%s/%s: with tokenizer files \"classic\" only the slow tokenizers' files are "
+		    "read (vocab.txt, vocab.json + merges.txt, spiece.model, "
+		    "sentencepiece.bpe.model)",
 		    dir,
 		    file_exists(dir, "vocab.json") ? "vocab.json without merges.txt"
 		                                   : "tokenizer.json");
 	return status_fail(err, n_err, STATUS_EIO,
-	                   "no tokenizer in %s: looked for vocab.txt, vocab.json + merges.txt, "
-	                   "spiece.model, sentencepiece.bpe.model (tokenizer.json alone is not "
-	                   "read)",
+	                   "no tokenizer in %s: looked for tokenizer.json, vocab.txt, vocab.json + "
+	                   "merges.txt, spiece.model, sentencepiece.bpe.model",
 	                   dir);
 }
 
@@ -529,59 +531,68 @@ static int read_file(const char *dir, const char *name, char **buf, size_t *n, c
 	return read_all(path, buf, n, err, n_err);
 }
 
-/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
- * save_pretrained writes). The tokens go into v in id order. */
-int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
+/* See tokenizer_load.h. */
+int vocab_from_object(const json_t *obj, struct vocab *v, const char *file, char *err, size_t n_err)
 {
-	json_error_t jerr = {0};
-	json_t *root = json_loadb(text, n, 0, &jerr), *val;
 	const char **by_id = NULL, *key;
+	json_t *val;
 	int rc = 0;
+	size_t count = json_object_size(obj);
 
-	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
-		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
-		rc = status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
-		                 "vocab.json: line %d: %s", jerr.line,
-		                 oom ? "out of memory" : jerr.text);
-		goto fail;
-	}
-	size_t count = json_object_size(root);
-	if (!json_is_object(root) || count == 0 || count >= INT32_MAX / 2) {
+	if (!json_is_object(obj) || count == 0 || count >= INT32_MAX / 2) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
-		                 "vocab.json: want a non-empty object of token -> id");
+		                 "%s: want a non-empty object of token -> id", file);
 		goto fail;
 	}
 	if ((by_id = calloc(count, sizeof(*by_id))) == NULL) {
-		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading vocab.json");
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading %s", file);
 		goto fail;
 	}
-	json_object_foreach(root, key, val)
+	json_object_foreach((json_t *)obj, key, val)
 	{
 		json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
 		if (id < 0 || (size_t)id >= count || by_id[id] != NULL) {
-			rc = status_fail(err, n_err, STATUS_EFORMAT,
-			                 "vocab.json: \"%.64s\": ids must be the integers 0..%zu, "
-			                 "each once",
-			                 key, count - 1);
+			rc =
+			    status_fail(err, n_err, STATUS_EFORMAT,
+			                "%s: \"%.64s\": ids must be the integers 0..%zu, each once",
+			                file, key, count - 1);
 			goto fail;
 		}
 		by_id[id] = key;
 	}
 	for (size_t id = 0; id < count; id++) {
 		if ((rc = vocab_add(v, by_id[id], strlen(by_id[id]))) != 0) {
-			rc = status_fail(err, n_err, rc, "vocab.json: id %zu: %s", id,
-			                 status_str(rc));
+			rc =
+			    status_fail(err, n_err, rc, "%s: id %zu: %s", file, id, status_str(rc));
 			goto fail;
 		}
 	}
 	free(by_id);
-	json_decref(root);
 	return 0;
 
 fail:
 	free(by_id);
-	json_decref(root);
 	vocab_dispose(v);
+	return rc;
+}
+
+/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
+ * save_pretrained writes). The tokens go into v in id order. */
+int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
+{
+	json_error_t jerr = {0};
+	json_t *root = json_loadb(text, n, 0, &jerr);
+	int rc;
+
+	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
+		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
+		vocab_dispose(v);
+		return status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
+		                   "vocab.json: line %d: %s", jerr.line,
+		                   oom ? "out of memory" : jerr.text);
+	}
+	rc = vocab_from_object(root, v, "vocab.json", err, n_err);
+	json_decref(root);
 	return rc;
 }
 
@@ -715,8 +726,8 @@ static int set_specials(struct tokenizer *t, enum tok_kind kind, const struct to
 	return 0;
 }
 
-/* See tokenizer_load.h. Build time, any thread. */
-int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_err)
+/* The classic files (see the top of this file). */
+static int load_classic(const char *dir, struct tokenizer **out, char *err, size_t n_err)
 {
 	json_t *cfg = NULL, *map = NULL, *added = NULL;
 	struct tok_cfg c = {0};
@@ -750,6 +761,7 @@ int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_
 	if ((rc = set_specials(t, kind, &c, err, n_err)) != 0)
 		goto fail;
 	t->model_max_length = c.model_max_length;
+	t->source = kind == KIND_BPE ? "vocab.json + merges.txt" : kinds[kind].file;
 	*out = t;
 	t = NULL;
 
@@ -760,4 +772,73 @@ fail:
 	json_decref(map);
 	json_decref(added);
 	return rc;
+}
+
+/*
+ * tokenizer.json, with what transformers' fast tokenizers also take from
+ * the folder: model_max_length (tokenizer_config.json, else the file's
+ * truncation) and the names of the mask and pad tokens
+ * (special_tokens_map.json over tokenizer_config.json).
+ */
+static int load_json(const char *dir, struct tokenizer **out, char *err, size_t n_err)
+{
+	json_t *cfg = NULL, *map = NULL;
+	struct tokenizer_json_hints h = {NULL, NULL, 0};
+	char *text = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = json_read_opt(dir, "tokenizer_config.json", &cfg, err, n_err)) != 0 ||
+	    (rc = json_read_opt(dir, "special_tokens_map.json", &map, err, n_err)) != 0 ||
+	    (rc = read_model_max_length(cfg, &h.model_max_length, err, n_err)) != 0)
+		goto done;
+	for (int f = 0; f < 2; f++) {
+		const json_t *o = f == 0 ? cfg : map;
+		const char *mask = token_string(json_object_get(o, "mask_token"));
+		const char *pad = token_string(json_object_get(o, "pad_token"));
+		h.mask_token = mask != NULL ? mask : h.mask_token;
+		h.pad_token = pad != NULL ? pad : h.pad_token;
+	}
+	if ((rc = read_file(dir, "tokenizer.json", &text, &n, err, n_err)) != 0 ||
+	    (rc = tokenizer_json_build(text, n, &h, out, err, n_err)) != 0)
+		goto done;
+	(*out)->source = "tokenizer.json";
+done:
+	free(text);
+	json_decref(cfg);
+	json_decref(map);
+	return rc;
+}
+
+/* See tokenizer_load.h. Build time, any thread. */
+int tokenizer_load_from(const char *dir, enum tokenizer_source source, struct tokenizer **out,
+                        char *err, size_t n_err)
+{
+	*out = NULL;
+	if (source == TOKENIZER_SOURCE_JSON ||
+	    (source == TOKENIZER_SOURCE_AUTO && file_exists(dir, "tokenizer.json"))) {
+		if (!file_exists(dir, "tokenizer.json"))
+			return status_fail(err, n_err, STATUS_EIO,
+			                   "%s/tokenizer.json: no such file (tokenizer files "
+			                   "\"tokenizer.json\" reads only that one)",
+			                   dir);
+		return load_json(dir, out, err, n_err);
+	}
+	return load_classic(dir, out, err, n_err);
+}
+
+int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_err)
+{
+	return tokenizer_load_from(dir, TOKENIZER_SOURCE_AUTO, out, err, n_err);
+}
+
+int tokenizer_source_parse(const char *s, enum tokenizer_source *out)
+{
+	static const char *const names[] = {"auto", "tokenizer.json", "classic"};
+	for (int i = 0; i < 3; i++)
+		if (s != NULL && strcmp(s, names[i]) == 0) {
+			*out = (enum tokenizer_source)i;
+			return 0;
+		}
+	return STATUS_EINVAL;
 }

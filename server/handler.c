@@ -255,6 +255,11 @@ static json_t *info_json(const struct service *s)
 	/* the Hub commit loaded, as TEI's model_sha; null for a local folder */
 	json_object_set_new(info, "model_sha",
 	                    s->model_commit[0] ? json_string(s->model_commit) : json_null());
+	/* The machine and the file it was read from: "wordpiece (tokenizer.json)". */
+	char tok[96];
+	snprintf(tok, sizeof(tok), "%s (%s)", m->tok->ops->name,
+	         m->tok->source != NULL ? m->tok->source : "built in");
+	json_object_set_new(info, "tokenizer", json_string(tok));
 	return info;
 }
 

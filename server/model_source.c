@@ -99,5 +99,6 @@ int model_source_load(const struct settings *c, const _Atomic int *cancel, struc
 	struct model_opts mo = {.pooling_set = c->pooling[0] != '\0',
 	                        .pooling =
 	                            strcmp(c->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
+	tokenizer_source_parse(c->tokenizer_files, &mo.tokenizer_source); /* checked by settings */
 	return model_load(src->dir, &mo, out, err, n_err);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Dockerfile's runtime stage (also run by tests/deploy/run.sh in a fresh debootstrap chroot
 # of Debian 12): installs only the shared libraries smolserve links (OpenBLAS with pthreads,
-# jansson, utf8proc, libmicrohttpd, libuv, libcurl and nettle for Hub downloads, with
+# jansson, utf8proc, Oniguruma, libmicrohttpd, libuv, libcurl and nettle for Hub downloads, with
 # ca-certificates for HTTPS; apt adds their own dependencies such as libgfortran5 and GnuTLS),
 # the health check next to this script as /usr/local/bin/smolserve-healthcheck, the
 # unprivileged user smolserve (uid/gid 10001, no home, no shell), /models, where model folders
@@ -9,7 +9,7 @@
 # writable by that user. No compiler, no curl binary. Needs root.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-RUNTIME_PKGS=(libopenblas0-pthread libjansson4 libutf8proc2 libmicrohttpd12 libuv1
+RUNTIME_PKGS=(libopenblas0-pthread libjansson4 libutf8proc2 libonig5 libmicrohttpd12 libuv1
               libcurl4 libnettle8 ca-certificates)
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

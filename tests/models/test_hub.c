@@ -315,9 +315,13 @@ static void check_layout(const char *id, const char *ref, const char *commit, co
 	ck_assert_int_le(n_blobs, n_files);
 }
 
-static const char *const BERT_FILES[] = {
-    "config.json",           "model.safetensors", "special_tokens_map.json",
-    "tokenizer_config.json", "vocab.txt",         NULL};
+static const char *const BERT_FILES[] = {"config.json",
+                                         "model.safetensors",
+                                         "special_tokens_map.json",
+                                         "tokenizer_config.json",
+                                         "vocab.txt",
+                                         "tokenizer.json",
+                                         NULL};
 
 /* --- tests ---------------------------------------------------------------- */
 
@@ -410,19 +414,19 @@ START_TEST(test_download_layout_then_offline)
 	snprintf(want, sizeof(want), "%s/snapshots/%s", repo_root("org/bert"), COMMIT_A);
 	ck_assert_str_eq(dir, want);
 	check_layout("org/bert", "main", COMMIT_A, fixture_path("bert"), BERT_FILES);
-	/* Only what the model needs: one API call and five files (the LFS one
+	/* Only what the model needs: one API call and six files (the LFS one
 	 * through the CDN); none of README.md, onnx/, pytorch_model.bin,
 	 * expected.json. */
 	ck_assert_int_eq(requests_for("/api/models/org/bert/revision/main"), 1);
-	ck_assert_int_eq(requests_for("/resolve/"), 5);
+	ck_assert_int_eq(requests_for("/resolve/"), 6);
 	ck_assert_int_eq(requests_for("/cdn/"), 1);
 	ck_assert_int_eq(requests_for("README") + requests_for("onnx") + requests_for("pytorch") +
 	                     requests_for("expected"),
 	                 0);
-	ck_assert_int_eq(n_finished, 5);
-	ck_assert_ptr_nonnull(strstr(notes, "5 of its 5 files downloaded"));
+	ck_assert_int_eq(n_finished, 6);
+	ck_assert_ptr_nonnull(strstr(notes, "6 of its 6 files downloaded"));
 	/* huggingface_hub's marker for a file known not to exist. */
-	snprintf(want, sizeof(want), "%s/.no_exist/%s/tokenizer.json", repo_root("org/bert"),
+	snprintf(want, sizeof(want), "%s/.no_exist/%s/spiece.model", repo_root("org/bert"),
 	         COMMIT_A);
 	ck_assert_int_eq(access(want, F_OK), 0);
 
@@ -535,7 +539,7 @@ START_TEST(test_sigterm_while_downloading)
 	int n = 0;
 	snprintf(path, sizeof(path), "%s/blobs", repo_root("org/bert"));
 	count_files(path, &n);
-	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(n, 5); /* config.json and the four tokenizer files */
 }
 END_TEST
 
@@ -684,7 +688,7 @@ START_TEST(test_revisions)
 	check_layout("org/bert", NULL, COMMIT_A, fixture_path("bert"), BERT_FILES);
 	snprintf(path, sizeof(path), "%s/refs", repo_root("org/bert"));
 	ck_assert_int_ne(access(path, F_OK), 0);
-	ck_assert_int_eq(requests_for("/resolve/" COMMIT_A "/"), 5);
+	ck_assert_int_eq(requests_for("/resolve/" COMMIT_A "/"), 6);
 	/* By commit id offline: no ref needed either. */
 	ck_assert_int_eq(resolve("org/bert", COMMIT_A, NULL, 1, dir, commit, err), 0);
 	/* By tag: refs/v1.0 = the commit; nothing downloaded again. */
@@ -716,6 +720,7 @@ START_TEST(test_sharded_download)
 	                             "special_tokens_map.json",
 	                             "tokenizer_config.json",
 	                             "vocab.txt",
+	                             "tokenizer.json",
 	                             NULL};
 	check_layout("org/sharded", "main", COMMIT_A, shards, files);
 	struct model *single = NULL, *sharded = NULL;

@@ -1,6 +1,7 @@
 /*
- * Tokenizers loaded from every fixture folder with an expected.json
- * (WordPiece, byte-level BPE, SentencePiece) against Hugging Face's own
+ * Tokenizers loaded from the classic files of every fixture folder with an
+ * expected.json (WordPiece, byte-level BPE, SentencePiece; the same folders'
+ * tokenizer.json is test_tokenizer_json.c's) against Hugging Face's own
  * output (transformers v4.31 slow tokenizers): token ids and token type ids
  * exactly, truncation flags and untruncated lengths, and byte offsets
  * (bounds and order for every token; WordPiece: the text under each offset
@@ -40,7 +41,8 @@ static struct tokenizer *load_folder(const char *name)
 {
 	char err[512] = "";
 	struct tokenizer *t = NULL;
-	int rc = tokenizer_load(fixture_path(name), &t, err, sizeof(err));
+	int rc =
+	    tokenizer_load_from(fixture_path(name), TOKENIZER_SOURCE_CLASSIC, &t, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s: %s", name, err);
 	return t;
 }
@@ -465,9 +467,19 @@ START_TEST(test_load_missing)
 	ck_assert_ptr_nonnull(strstr(err, "spiece.model: "));
 	scratch_teardown();
 	scratch_setup();
-	PUT("tokenizer.json", "{}");
-	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
-	ck_assert_ptr_nonnull(strstr(err, "tokenizer.json"));
+	PUT("tokenizer.json", "{}"); /* preferred, and read */
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_msg(strstr(err, "tokenizer.json") != NULL, "%s", err);
+	struct tokenizer *t = NULL; /* unless the classic files are asked for */
+	ck_assert_int_eq(
+	    tokenizer_load_from(scratch, TOKENIZER_SOURCE_CLASSIC, &t, err, sizeof(err)),
+	    STATUS_EUNSUPPORTED);
+	ck_assert_msg(strstr(err, "tokenizer.json") != NULL, "%s", err);
+	scratch_teardown();
+	scratch_setup();
+	ck_assert_int_eq(tokenizer_load_from(scratch, TOKENIZER_SOURCE_JSON, &t, err, sizeof(err)),
+	                 STATUS_EIO);
+	ck_assert_msg(strstr(err, "tokenizer.json: no such file") != NULL, "%s", err);
 	PUT("vocab.json", "{}");
 	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
 	ck_assert_ptr_nonnull(strstr(err, "vocab.json without merges.txt"));
