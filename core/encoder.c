@@ -8,6 +8,7 @@
 #include "encoder.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "encoder-impl.h"
@@ -130,12 +131,35 @@ static void embed(const struct encoder *e, struct encoder_scratch *s, const stru
 }
 
 /*
+ * scores (len, len) = scores * scale + bias of each key's distance from its
+ * query (MPNetSelfAttention: scores / sqrt(d) + position_bias). tab is one
+ * head's row of the table: tab[max_d + j - i] within the clamp, the end
+ * values beyond it.
+ */
+static void add_attn_bias(float *scores, size_t len, float scale, const float *tab, int32_t max_d)
+{
+	for (size_t i = 0; i < len; i++) {
+		float *row = scores + i * len;
+		ptrdiff_t off = (ptrdiff_t)max_d - (ptrdiff_t)i; /* tab[off + j]: key j */
+		size_t lo = i > (size_t)max_d ? i - (size_t)max_d : 0;
+		size_t hi = i + (size_t)max_d + 1 < len ? i + (size_t)max_d + 1 : len;
+		for (size_t j = 0; j < lo; j++)
+			row[j] = row[j] * scale + tab[0];
+		for (size_t j = lo; j < hi; j++)
+			row[j] = row[j] * scale + tab[off + (ptrdiff_t)j];
+		for (size_t j = hi; j < len; j++)
+			row[j] = row[j] * scale + tab[2 * max_d];
+	}
+}
+
+/*
  * Multi-head self-attention of each sequence on its own: ctx = softmax(q
- * k^T / sqrt(d)) v, head by head, reading strided slices of q, k, v (rows of
- * width ld = n_heads * d). scores is (len, len) scratch.
+ * k^T / sqrt(d) [+ bias]) v, head by head, reading strided slices of q, k, v
+ * (rows of width ld = n_heads * d). scores is (len, len) scratch.
  */
 void encoder_attention(float *ctx, const float *q, const float *k, const float *v, float *scores,
-                       size_t ld, int32_t n_heads, int32_t head_dim, const struct packed_batch *b)
+                       size_t ld, int32_t n_heads, int32_t head_dim, const struct attn_bias *bias,
+                       const struct packed_batch *b)
 {
 	size_t d = (size_t)head_dim;
 	float scale = 1.0f / sqrtf((float)head_dim);
@@ -145,7 +169,14 @@ void encoder_attention(float *ctx, const float *q, const float *k, const float *
 		for (size_t head = 0; head < (size_t)n_heads; head++) {
 			size_t off = t0 * ld + head * d;
 			gemm_nt(scores, len, q + off, ld, k + off, ld, len, len, d, 0);
-			softmax_rows(scores, scale, len, len);
+			if (bias != NULL) {
+				size_t width = 2 * (size_t)bias->max_distance + 1;
+				add_attn_bias(scores, len, scale, bias->table + head * width,
+				              bias->max_distance);
+				softmax_rows(scores, 1.0f, len, len);
+			} else {
+				softmax_rows(scores, scale, len, len);
+			}
 			gemm_nn(ctx + off, ld, scores, len, v + off, ld, len, d, len);
 		}
 	}
@@ -187,7 +218,7 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 		linear(s->k, s->x, L->k.w, L->k.b, n, h, h);
 		linear(s->v, s->x, L->v.w, L->v.b, n, h, h);
 		encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, h, e->n_heads, e->head_dim,
-		                  b);
+		                  e->attn_bias, b);
 		/* BertSelfOutput: LayerNorm(dense(ctx) + x). q is free again. */
 		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
 		layer_norm_rows(s->x, s->q, L->ln_attn.gamma, L->ln_attn.beta, L->ln_attn.eps, n,
