@@ -21,4 +21,17 @@ void norm_rows(float *x, const float *residual, const struct layer_norm *ln, siz
 int mobilebert_forward(const struct encoder *e, struct encoder_scratch *s,
                        const struct packed_batch *b, float *layers_out);
 
+/* BertEmbeddings into s->x: LayerNorm(word [+ position] [+ token type])
+ * [-> projection]; no position term when e->pos_emb is NULL (DeBERTa-v3,
+ * ModernBERT). */
+void encoder_embed(const struct encoder *e, struct encoder_scratch *s,
+                   const struct packed_batch *b);
+
+/* DeBERTa-v2's and ModernBERT's forward passes (deberta.c, modernbert.c),
+ * same contract as mobilebert_forward. */
+int deberta_forward(const struct encoder *e, struct encoder_scratch *s,
+                    const struct packed_batch *b, float *layers_out);
+int modernbert_forward(const struct encoder *e, struct encoder_scratch *s,
+                       const struct packed_batch *b, float *layers_out);
+
 #endif

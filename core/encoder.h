@@ -87,6 +87,9 @@ struct attn_bias {
 	int32_t max_distance;
 };
 
+struct deberta;    /* core/deberta.h */
+struct modernbert; /* core/modernbert.h */
+
 struct encoder {
 	int32_t hidden; /* hidden_size */
 	int32_t n_heads;
@@ -107,6 +110,8 @@ struct encoder {
 	const struct encoder_layer *layers; /* (n_layers) borrowed */
 	const struct mobilebert *mobile;    /* non-NULL: MobileBERT layers instead */
 	const struct attn_bias *attn_bias;  /* MPNet: added to every layer's scores, or NULL */
+	const struct deberta *deberta;      /* non-NULL: DeBERTa-v2 layers (core/deberta.c) */
+	const struct modernbert *modern;    /* non-NULL: ModernBERT layers (core/modernbert.c) */
 };
 
 /* Sequences packed back to back: sequence s is tokens
@@ -132,6 +137,7 @@ struct encoder_scratch {
 	float *emb;          /* (max_tokens, embedding_size) if factorised */
 	float *scores;       /* (max_seq_len, max_seq_len) one head at a time */
 	float *t1, *t2, *t3; /* (max_tokens, hidden) MobileBERT only */
+	float *fam;          /* DeBERTa's and ModernBERT's own scratch (deberta.c, modernbert.c) */
 };
 
 /*
