@@ -4,7 +4,8 @@
  * tokenizer: vocab.txt -> WordPiece (BertTokenizer and its renamings),
  * vocab.json + merges.txt -> byte-level BPE (RobertaTokenizer),
  * spiece.model -> SentencePiece as AlbertTokenizer, sentencepiece.bpe.model
- * -> SentencePiece as XLMRobertaTokenizer. tokenizer_config.json (the
+ * -> SentencePiece as XLMRobertaTokenizer (MPNetTokenizer: vocab.txt with
+ * RoBERTa's template). tokenizer_config.json (the
  * constructor's keyword arguments, its tokenizer_class choosing the kind)
  * and special_tokens_map.json (which overrides the special tokens, as
  * from_pretrained does) give the options, the special tokens and how they
@@ -42,7 +43,13 @@ static const char *const special_keys[N_SPECIALS] = {
     "cls_token", "sep_token", "pad_token", "unk_token", "mask_token", "bos_token", "eos_token",
 };
 
-enum tok_kind { KIND_WORDPIECE, KIND_BPE, KIND_SPM_ALBERT, KIND_SPM_XLM_ROBERTA };
+enum tok_kind {
+	KIND_WORDPIECE,
+	KIND_WORDPIECE_MPNET, /* WordPiece with <s> A </s></s> B </s> */
+	KIND_BPE,
+	KIND_SPM_ALBERT, /* the SentencePiece kinds last: kind >= KIND_SPM_ALBERT */
+	KIND_SPM_XLM_ROBERTA,
+};
 
 /* What each kind reads and what its tokenizer class's __init__ does with
  * special tokens given as plain strings (transformers v4.31). */
@@ -63,6 +70,13 @@ static const struct kind_info kinds[] = {
                         {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]", NULL, NULL},
                         0,
                         0},
+    /* MPNetTokenizer wraps every special as AddedToken, the mask with lstrip */
+    [KIND_WORDPIECE_MPNET] = {"vocab.txt",
+                              NULL,
+                              {"MPNetTokenizer"},
+                              {"<s>", "</s>", "<pad>", "[UNK]", "<mask>", "<s>", "</s>"},
+                              1,
+                              1},
     [KIND_BPE] = {"vocab.json",
                   "merges.txt",
                   {"RobertaTokenizer"},
@@ -692,7 +706,7 @@ static int set_specials(struct tokenizer *t, enum tok_kind kind, const struct to
 	}
 	for (int i = 0; i < 5; i++)
 		*ids[i] = all[i];
-	if (kind == KIND_WORDPIECE)
+	if (kind == KIND_WORDPIECE || kind == KIND_WORDPIECE_MPNET)
 		return 0;
 	tokenizer_clear_specials(t);
 	for (size_t i = 0; i < N_SPECIALS + c->n_extra; i++) {
@@ -732,7 +746,7 @@ int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_
 	    (rc = read_model_max_length(cfg, &c.model_max_length, err, n_err)) != 0 ||
 	    (rc = read_specials(cfg, map, kind, &c, err, n_err)) != 0)
 		goto fail;
-	if (kind == KIND_WORDPIECE)
+	if (kind == KIND_WORDPIECE || kind == KIND_WORDPIECE_MPNET)
 		rc = build_wordpiece(dir, cfg, &c, &t, err, n_err);
 	else if (kind == KIND_BPE)
 		rc = build_bpe(dir, cfg, &t, err, n_err);
@@ -750,6 +764,8 @@ int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_
 	if ((rc = set_specials(t, kind, &c, err, n_err)) != 0)
 		goto fail;
 	t->model_max_length = c.model_max_length;
+	if (kind == KIND_WORDPIECE_MPNET)
+		t->template_kind = TEMPLATE_ROBERTA; /* <s> A </s></s> B </s>, types all 0 */
 	*out = t;
 	t = NULL;
 
