@@ -40,7 +40,7 @@ static size_t scratch_layout(const struct encoder *e, int32_t max_tokens, int32_
 	            : e->modern != NULL ? modernbert_scratch_bytes(e, max_tokens, max_seq_len)
 	                                : 0;
 	if (e->modern != NULL)
-		sizes[7] = 0;
+		sizes[3] = sizes[7] = 0; /* its q, k, v live in fam; no (len, len) scores */
 	size_t total = 0;
 	for (int i = 0; i < N_SLOTS; i++)
 		total += arena_size_of(sizes[i]);
