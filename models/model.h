@@ -67,6 +67,14 @@ struct model {
 	int32_t n_labels; /* head output width; 0 without head */
 
 	int32_t max_input_length; /* tokens, specials included */
+
+	/* sentence-transformers' config_sentence_transformers.json: named
+	 * prompts put before a text to embed, in the file's order. */
+	int32_t n_prompts;
+	char **prompt_names;       /* (n_prompts) owned */
+	char **prompt_texts;       /* (n_prompts) owned */
+	char *default_prompt_name; /* owned; NULL if the file names none */
+	int include_prompt;        /* the pooling config's include_prompt (default 1) */
 };
 
 struct model_opts {
@@ -131,6 +139,9 @@ void model_pooler_output(const struct model *m, struct model_ctx *c, const struc
 /* Scores from logits of one item, in place: softmax, or sigmoid for
  * multi-label or a single label, none for regression. */
 void model_scores(const struct model *m, float *logits_row);
+
+/* The text of the prompt called name (borrowed), NULL if there is none. */
+const char *model_prompt(const struct model *m, const char *name);
 
 /* Label text of class i (borrowed). */
 const char *model_label(const struct model *m, int32_t i);

@@ -5,6 +5,12 @@
  * mean pooling (embed) within 1e-4, and for classifiers the logits
  * (predict, raw_scores) within 1e-4; the HTTP answers equal run's.
  *
+ * Classifier folders answer the embedding routes with TEI's 424 ("Model is
+ * not an embedding model"), through run and HTTP alike; their encoders are
+ * checked against Hugging Face by the logits here and by the model suite.
+ * Empty texts are TEI's 400 Empty, so the fixtures' empty case is expected
+ * to be refused rather than embedded.
+ *
  * Special tokens written in the text ("[MASK]", "<s>", ...; the cases
  * tagged special-tokens-in-text) are split out as special tokens, as the
  * reference and text-embeddings-inference's fast tokenizers both do: a
@@ -101,6 +107,7 @@ struct family {
 	const char *name;
 	json_t *expected, *cases;
 	json_t *single;      /* indices of cases without a pair */
+	json_t *predicted;   /* indices of the cases in predict_body */
 	char *texts_body;    /* {"inputs": [texts], "truncate": true} */
 	char *tokenize_body; /* {"inputs": [texts]} */
 	char *predict_body;  /* {"inputs": [[a] | [a, b]], "truncate": true, "raw_scores": true} */
@@ -112,12 +119,16 @@ static void family_open(struct family *f, const char *name)
 	f->expected = fixture_expected(name);
 	f->cases = json_object_get(f->expected, "cases");
 	f->single = json_array();
+	f->predicted = json_array();
 	json_t *texts = json_array(), *pairs = json_array();
 	size_t i;
 	json_t *c;
 	json_array_foreach(f->cases, i, c)
 	{
 		json_t *text = json_object_get(c, "text"), *pair = json_object_get(c, "text_pair");
+		if (json_is_null(pair) && json_string_length(text) == 0)
+			continue; /* TEI refuses it: see test_family_empty_text */
+		json_array_append_new(f->predicted, json_integer((json_int_t)i));
 		if (json_is_null(pair)) {
 			json_array_append_new(f->single, json_integer((json_int_t)i));
 			json_array_append(texts, text);
@@ -144,6 +155,7 @@ static void family_close(struct family *f)
 	free(f->tokenize_body);
 	free(f->predict_body);
 	json_decref(f->single);
+	json_decref(f->predicted);
 	json_decref(f->expected);
 }
 
@@ -189,9 +201,10 @@ static void check_hidden(const struct family *f, json_t *embed_all, json_t *embe
 static void check_logits(const struct family *f, json_t *got)
 {
 	json_t *labels = json_object_get(f->expected, "labels");
-	ck_assert_uint_eq(json_array_size(got), json_array_size(f->cases));
+	ck_assert_uint_eq(json_array_size(got), json_array_size(f->predicted));
 	for (size_t i = 0; i < json_array_size(got); i++) {
-		const json_t *c = json_array_get(f->cases, i);
+		const json_t *c = json_array_get(
+		    f->cases, (size_t)json_integer_value(json_array_get(f->predicted, i)));
 		size_t n = 0;
 		float *ref = json_floats(json_object_get(json_object_get(c, "logits"), "data"), &n);
 		size_t j;
@@ -216,12 +229,14 @@ static void check_logits(const struct family *f, json_t *got)
 static json_t *post(int port, const char *path, const char *body);
 
 /* A one-label cross-encoder (bert-rerank): predict without raw_scores
- * gives sigmoid(logit) for every case, as the reference's "scores". */
+ * gives sigmoid(logit) for every predicted case, as the reference's
+ * "scores". */
 static void check_scores(const struct family *f, json_t *got)
 {
-	ck_assert_uint_eq(json_array_size(got), json_array_size(f->cases));
+	ck_assert_uint_eq(json_array_size(got), json_array_size(f->predicted));
 	for (size_t i = 0; i < json_array_size(got); i++) {
-		const json_t *c = json_array_get(f->cases, i);
+		const json_t *c = json_array_get(
+		    f->cases, (size_t)json_integer_value(json_array_get(f->predicted, i)));
 		double want = json_number_value(
 		    json_array_get(json_object_get(json_object_get(c, "scores"), "data"), 0));
 		json_t *top = json_array_get(json_array_get(got, i), 0);
@@ -274,18 +289,18 @@ static float *pooled(const json_t *c, size_t *n)
 }
 
 /*
- * The other model routes on the cases that fit untruncated: /similarity
- * (cosines of the reference's pooled embeddings, the first such case as
- * the source), /v1/embeddings (the pooled embeddings), and /decode of the
- * "plain" case, which gives its text back (lower-cased by uncased
- * vocabularies).
+ * The embedding routes beside /embed on the non-empty cases that fit
+ * untruncated:
+ * /similarity (cosines of the reference's pooled embeddings, the first
+ * such case as the source) and /v1/embeddings (the pooled embeddings).
  */
-static void check_other_routes(const struct family *f, int port)
+static void check_embedding_routes(const struct family *f, int port)
 {
 	json_t *texts = json_array(), *fit = json_array(), *c;
 	size_t i, n = 0, h = 0;
 	json_array_foreach(f->cases, i, c) if (json_is_null(json_object_get(c, "text_pair")) &&
-	                                       !json_is_true(json_object_get(c, "truncated")))
+	                                       !json_is_true(json_object_get(c, "truncated")) &&
+	                                       json_string_length(json_object_get(c, "text")) > 0)
 	{
 		json_array_append(texts, json_object_get(c, "text"));
 		json_array_append(fit, c);
@@ -326,12 +341,21 @@ static void check_other_routes(const struct family *f, int port)
 	free(body);
 	json_decref(b);
 	json_decref(emb);
+	json_decref(texts);
+	json_decref(fit);
+}
 
+/* /decode of the "plain" case gives its text back (lower-cased by uncased
+ * vocabularies). */
+static void check_decode(const struct family *f, int port)
+{
+	size_t i;
+	json_t *c;
 	json_array_foreach(
 	    f->cases, i, c) if (strcmp(json_string_value(json_object_get(c, "name")), "plain") == 0)
 	{
-		b = json_pack("{s:O}", "ids", json_object_get(c, "input_ids"));
-		body = json_dumps(b, JSON_COMPACT);
+		json_t *b = json_pack("{s:O}", "ids", json_object_get(c, "input_ids"));
+		char *body = json_dumps(b, JSON_COMPACT);
 		json_t *dec = post(port, "/decode", body);
 		const char *got = json_string_value(json_array_get(dec, 0));
 		const char *want = json_string_value(json_object_get(c, "text"));
@@ -341,8 +365,6 @@ static void check_other_routes(const struct family *f, int port)
 		json_decref(b);
 		json_decref(dec);
 	}
-	json_decref(texts);
-	json_decref(fit);
 }
 
 /* POSTs body to path; asserts 200; parsed answer. */
@@ -358,6 +380,18 @@ static json_t *post(int port, const char *path, const char *body)
 	return v;
 }
 
+/* run ROUTE on body must be rejected with TEI's 424 for a classifier. */
+static void run_424(const char *route, const char *folder, const char *body)
+{
+	char *out = NULL;
+	int st = smolserve_run(route, fixture_path(folder), RUN_ARGS, body, strlen(body),
+	                       TIMEOUT_MS, &out);
+	ck_assert_msg(st == 1 && out && strstr(out, "Model is not an embedding model") &&
+	                  strstr(out, "\"Backend\""),
+	              "%s run %s: exit %d: %s", folder, route, st, out ? out : "");
+	free(out);
+}
+
 START_TEST(test_family_run_and_http)
 {
 	struct family f;
@@ -365,12 +399,19 @@ START_TEST(test_family_run_and_http)
 	const char *head = json_string_value(json_object_get(f.expected, "head"));
 	int rerank = head != NULL && strcmp(head, "rerank") == 0;
 	int seqcls = rerank || (head != NULL && strcmp(head, "seqcls") == 0);
+	int classifier = seqcls || (head != NULL && strcmp(head, "tokcls") == 0);
 
 	json_t *tok = run("tokenize", f.name, f.tokenize_body);
 	check_tokenize(&f, tok);
-	json_t *all = run("embed_all", f.name, f.texts_body);
-	json_t *emb = run("embed", f.name, f.texts_body);
-	check_hidden(&f, all, emb);
+	json_t *all = NULL, *emb = NULL;
+	if (classifier) {
+		run_424("embed_all", f.name, f.texts_body);
+		run_424("embed", f.name, f.texts_body);
+	} else {
+		all = run("embed_all", f.name, f.texts_body);
+		emb = run("embed", f.name, f.texts_body);
+		check_hidden(&f, all, emb);
+	}
 	json_t *pred = seqcls ? run("predict", f.name, f.predict_body) : NULL;
 	if (seqcls)
 		check_logits(&f, pred);
@@ -398,14 +439,19 @@ START_TEST(test_family_run_and_http)
 	ck_assert_msg(json_close(h, tok, 1e-6, where, sizeof(where)),
 	              "%s: /tokenize differs from run at %s", f.name, where);
 	json_decref(h);
-	h = post(s.port, "/embed_all", f.texts_body);
-	ck_assert_msg(json_close(h, all, 1e-6, where, sizeof(where)),
-	              "%s: /embed_all differs from run at %s", f.name, where);
-	json_decref(h);
-	h = post(s.port, "/embed", f.texts_body);
-	ck_assert_msg(json_close(h, emb, 1e-6, where, sizeof(where)),
-	              "%s: /embed differs from run at %s", f.name, where);
-	json_decref(h);
+	if (classifier) {
+		expect_error(s.port, "POST", "/embed_all", NULL, f.texts_body, 424, "Backend");
+		expect_error(s.port, "POST", "/embed", NULL, f.texts_body, 424, "Backend");
+	} else {
+		h = post(s.port, "/embed_all", f.texts_body);
+		ck_assert_msg(json_close(h, all, 1e-6, where, sizeof(where)),
+		              "%s: /embed_all differs from run at %s", f.name, where);
+		json_decref(h);
+		h = post(s.port, "/embed", f.texts_body);
+		ck_assert_msg(json_close(h, emb, 1e-6, where, sizeof(where)),
+		              "%s: /embed differs from run at %s", f.name, where);
+		json_decref(h);
+	}
 	if (seqcls) {
 		h = post(s.port, "/predict", f.predict_body);
 		ck_assert_msg(json_close(h, pred, 1e-6, where, sizeof(where)),
@@ -414,7 +460,9 @@ START_TEST(test_family_run_and_http)
 	}
 	if (rerank)
 		check_rerank(&f, s.port);
-	check_other_routes(&f, s.port);
+	if (!classifier)
+		check_embedding_routes(&f, s.port);
+	check_decode(&f, s.port);
 	struct http_response r;
 	ck_assert_int_eq(http_request(s.port, "GET", "/info", NULL, NULL, 0, TIMEOUT_MS, &r), 0);
 	json_t *info = parse(r.body);
@@ -434,12 +482,30 @@ START_TEST(test_family_run_and_http)
 }
 END_TEST
 
+/* The fixtures' empty text: 400 Empty on /embed, /embed_all and /tokenize
+ * (TEI), where Hugging Face would encode [CLS] [SEP]. */
+START_TEST(test_family_empty_text)
+{
+	static const char *const routes[] = {"embed", "embed_all", "tokenize"};
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		char *out = NULL;
+		int st = smolserve_run(routes[i], fixture_path("bert"), RUN_ARGS,
+		                       "{\"inputs\": \"\"}", 14, TIMEOUT_MS, &out);
+		ck_assert_msg(st == 1 && out && strstr(out, "\"Empty\"") &&
+		                  strstr(out, "cannot be empty"),
+		              "run %s on \"\": exit %d: %s", routes[i], st, out ? out : "");
+		free(out);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("families");
 	TCase *tc = tcase_create("families");
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_family_run_and_http, 0, N_FOLDERS);
+	tcase_add_test(tc, test_family_empty_text);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
