@@ -29,6 +29,9 @@ static const struct arch_entry ARCHS[] = {
     {"xlm-roberta", roberta_wire},
     {"albert", albert_wire},
     {"mobilebert", mobilebert_wire},
+    {"mpnet", mpnet_wire},
+    {"deberta-v2", deberta_wire},
+    {"modernbert", modernbert_wire},
 };
 
 int weight_get(const struct weight_src *w, const char *name, int64_t rows, int64_t cols,
@@ -404,6 +407,9 @@ void model_destroy(struct model *m)
 	hf_config_dispose(&m->cfg);
 	free(m->layers);
 	free(m->mobile_layers);
+	free(m->modern_layers);
+	free(m->derived);
+	free(m->derived_idx);
 	for (int32_t i = 0; i < m->n_prompts; i++) {
 		free(m->prompt_names[i]);
 		free(m->prompt_texts[i]);

@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deberta.h"
 #include "encoder.h"
 #include "hf_config.h"
+#include "modernbert.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 #include "tokenizer_load.h"
@@ -25,10 +27,12 @@ enum head_kind {
 	HEAD_TOKCLS,   /* one label distribution per token */
 };
 
-/* One dense layer of a head followed by its activation. */
+/* One dense layer of a head followed by its activation, then a LayerNorm
+ * when norm.gamma is set (ModernBertPredictionHead). */
 struct head_layer {
 	struct dense d;
 	enum activation act;
+	struct layer_norm norm;
 };
 
 #define MODEL_MAX_HEAD_LAYERS 3
@@ -42,6 +46,15 @@ struct model {
 	struct encoder_layer *layers;           /* (n_layers) owned */
 	struct mobilebert mobile;               /* MobileBERT only, enc.mobile points here */
 	struct mobilebert_layer *mobile_layers; /* (n_layers) owned, MobileBERT only */
+	struct attn_bias attn_bias;             /* MPNet, enc.attn_bias points here */
+	struct deberta deberta;                 /* DeBERTa-v2, enc.deberta points here */
+	struct modernbert modern;               /* ModernBERT, enc.modern points here */
+	struct modernbert_layer *modern_layers; /* (n_layers) owned, ModernBERT only */
+	/* owned: tensors computed once at load from the weights (MPNet's bias
+	 * table, DeBERTa's projected relative embeddings, ModernBERT's rotary
+	 * tables and the zero bias of its bias-free norms) */
+	float *derived;
+	int32_t *derived_idx; /* owned: DeBERTa's relative position -> embedding row */
 
 	enum pooling pooling;
 	int pooling_from_folder; /* 1 if 1_Pooling/config.json said so */
@@ -49,6 +62,7 @@ struct model {
 	int has_pooler; /* BERT pooler: dense + tanh on [CLS] */
 	struct head_layer pooler;
 	enum head_kind head;
+	enum pooling head_pooling; /* HEAD_SEQCLS input: first token, or mean (ModernBERT) */
 	struct head_layer head_layers[MODEL_MAX_HEAD_LAYERS]; /* applied in order */
 	int n_head_layers;
 	int32_t n_labels; /* head output width; 0 without head */
@@ -87,6 +101,9 @@ int electra_wire(struct model *m, char *err, size_t n_err);
 int roberta_wire(struct model *m, char *err, size_t n_err);
 int albert_wire(struct model *m, char *err, size_t n_err);
 int mobilebert_wire(struct model *m, char *err, size_t n_err);
+int mpnet_wire(struct model *m, char *err, size_t n_err);
+int deberta_wire(struct model *m, char *err, size_t n_err);
+int modernbert_wire(struct model *m, char *err, size_t n_err);
 
 /* A worker's scratch for one model. */
 struct model_ctx {

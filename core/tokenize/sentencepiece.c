@@ -1,15 +1,16 @@
 /*
  * The Hugging Face half of the SentencePiece tokenizer: transformers
- * v4.31's slow AlbertTokenizer and XLMRobertaTokenizer around the
- * sentencepiece library of sentencepiece_model.c. One text goes through
+ * v4.31's slow AlbertTokenizer, XLMRobertaTokenizer and DebertaV2Tokenizer
+ * (ALBERT's path without its preprocessing) around the sentencepiece
+ * library of sentencepiece_model.c. One text goes through
  *
  *   raw   PreTrainedTokenizer.tokenize: lower-case all but the special
- *         tokens (ALBERT's do_lower_case), split the special tokens out of
+ *         tokens (ALBERT's, DeBERTa's do_lower_case), split the special tokens out of
  *         the text (added-tokens trie) and strip the whitespace beside them
  *   pre   AlbertTokenizer.preprocess_text: remove_space, `` and '' -> ",
  *         NFKD without combining marks, lower()
  *   norm  sentencepiece's normaliser, then its model (spm_encode)
- *   ids   ALBERT: piece ids, with _tokenize's re-split of pieces like
+ *   ids   ALBERT, DeBERTa: piece ids, ALBERT with _tokenize's re-split of pieces like
  *         "▁3,"; XLM-R: the fairseq ids (<s> <pad> </s> <unk>, then
  *         piece id + 1, <mask> last)
  *
@@ -153,7 +154,7 @@ static int special_at(const struct spm_impl *im, const char *s, size_t n)
  * (tokenize's re.sub(pattern, ... .lower())). */
 static int build_raw(struct spm_call *c, const char *text, size_t n)
 {
-	int lower = c->im->opts.flavour == SPM_ALBERT && c->im->opts.do_lower_case;
+	int lower = c->im->opts.flavour != SPM_XLM_ROBERTA && c->im->opts.do_lower_case;
 	size_t keep = 0; /* bytes of a special token still to copy as is */
 	char buf[8];
 	c->raw.n = 0;
@@ -570,7 +571,8 @@ static int is_special(const struct spm_impl *im, int32_t id)
 	for (int i = 0; i < N_SPECIALS; i++)
 		if (im->specials[i].id >= 0 && im->specials[i].id == id)
 			return 1;
-	return 0;
+	/* DeBERTa-v3's added [MASK] follows the pieces */
+	return im->opts.flavour == SPM_DEBERTA_V2 && id >= im->m.pieces.n_tokens;
 }
 
 /*
@@ -618,7 +620,7 @@ static int spm_decode(const struct tokenizer *t, const int32_t *ids, size_t n_id
 			prev_special = 0;
 		}
 	}
-	if (im->opts.flavour == SPM_ALBERT)
+	if (im->opts.flavour != SPM_XLM_ROBERTA)
 		sp_decode(&b, &im->m, kept + run, n_kept - run);
 	sbuf_put(&b, "", 0);
 	rc = b.oom ? STATUS_ENOMEM : 0;
@@ -669,9 +671,10 @@ static const struct tokenizer_ops spm_ops = {
 /* The vocabulary in the flavour's id space, and its special tokens. */
 static int build_vocab(struct tokenizer *t, struct spm_impl *im, char *err, size_t n_err)
 {
-	static const char *const names[2][N_SPECIALS] = {
+	static const char *const names[3][N_SPECIALS] = {
 	    {"[CLS]", "[SEP]", "<pad>", "<unk>", "[MASK]"},
 	    {"<s>", "</s>", "<pad>", "<unk>", "<mask>"},
+	    {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"},
 	};
 	const struct spm_model *m = &im->m;
 	int xlmr = im->opts.flavour == SPM_XLM_ROBERTA;
@@ -691,12 +694,14 @@ static int build_vocab(struct tokenizer *t, struct spm_impl *im, char *err, size
 		rc = vocab_add(&t->vocab, "<mask>", 6);
 	if (rc != 0)
 		return status_fail(err, n_err, STATUS_ENOMEM, "out of memory building the vocab");
+	int deberta = im->opts.flavour == SPM_DEBERTA_V2;
 	for (int i = 0; i < N_SPECIALS; i++) {
 		struct spm_special *sp = &im->specials[i];
-		sp->s = names[xlmr][i];
+		sp->s = names[deberta ? 2 : xlmr][i];
 		sp->n = strlen(sp->s);
 		sp->lstrip = 1;
-		sp->rstrip = i != 4; /* mask: AddedToken(lstrip=True, rstrip=False) */
+		/* ALBERT's, XLM-R's mask: AddedToken(lstrip=True, rstrip=False) */
+		sp->rstrip = i != 4 || deberta;
 		if (xlmr)
 			sp->id = i == 4 ? n + 1 : (int32_t[]){0, 2, 1, 3}[i];
 		else
@@ -722,7 +727,8 @@ int sentencepiece_create(const uint8_t *model, size_t n_model,
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (opts->flavour != SPM_ALBERT && opts->flavour != SPM_XLM_ROBERTA) {
+	if (opts->flavour != SPM_ALBERT && opts->flavour != SPM_XLM_ROBERTA &&
+	    opts->flavour != SPM_DEBERTA_V2) {
 		rc = status_fail(err, n_err, STATUS_EINVAL, "unknown sentencepiece flavour %d",
 		                 (int)opts->flavour);
 		goto fail;

@@ -17,11 +17,12 @@
 enum sentencepiece_flavour {
 	SPM_ALBERT = 0,  /* AlbertTokenizer: ids = piece ids; [CLS] A [SEP] */
 	SPM_XLM_ROBERTA, /* XLMRobertaTokenizer: fairseq ids; <s> A </s></s> B </s> */
+	SPM_DEBERTA_V2,  /* DebertaV2Tokenizer: piece ids, no preprocessing; [CLS] A [SEP] */
 };
 
 struct sentencepiece_opts {
 	enum sentencepiece_flavour flavour;
-	int do_lower_case; /* ALBERT: default 1 */
+	int do_lower_case; /* ALBERT: default 1; DeBERTa-v2: default 0 */
 	int remove_space;  /* ALBERT: default 1 */
 	int keep_accents;  /* ALBERT: default 0 */
 };
@@ -29,7 +30,11 @@ struct sentencepiece_opts {
 /*
  * Notes for callers (additions; the declarations above are unchanged):
  * - opts may be NULL: {SPM_ALBERT, 1, 1, 0}, AlbertTokenizer's defaults.
- *   SPM_XLM_ROBERTA ignores do_lower_case, remove_space and keep_accents.
+ *   SPM_XLM_ROBERTA ignores do_lower_case, remove_space and keep_accents;
+ *   SPM_DEBERTA_V2 ignores remove_space and keep_accents.
+ * - SPM_DEBERTA_V2: [CLS] [SEP] [PAD] [UNK] [MASK] (plain strings: each
+ *   strips the whitespace on both sides); ids at or beyond the model's
+ *   pieces (an added "[MASK]") decode as special tokens.
  * - The special tokens are the classes' defaults, looked up in the model:
  *   ALBERT [CLS] [SEP] <pad> <unk> [MASK] (ids of those pieces, -1 if
  *   absent); XLM-R <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=n_pieces+1. They are

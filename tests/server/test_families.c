@@ -29,19 +29,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_client.h"
 #include "http_suite.h"
 #include "test_util.h"
 
-static const char *const FOLDERS[] = {"bert",         "bert-seqcls",
-                                      "bert-tokcls",  "bert-mlm",
-                                      "distilbert",   "distilbert-seqcls",
-                                      "electra",      "electra-seqcls",
-                                      "mobilebert",   "mobilebert-seqcls",
-                                      "roberta",      "roberta-seqcls",
-                                      "xlm-roberta",  "albert",
-                                      "albert-seqcls"};
+static const char *const FOLDERS[] = {
+    "bert",
+    "bert-seqcls",
+    "bert-tokcls",
+    "bert-mlm",
+    "distilbert",
+    "distilbert-seqcls",
+    "electra",
+    "electra-seqcls",
+    "mobilebert",
+    "mobilebert-seqcls",
+    "roberta",
+    "roberta-seqcls",
+    "xlm-roberta",
+    "albert",
+    "albert-seqcls",
+    "mpnet",
+    "mpnet-seqcls",
+    "deberta-v2",
+    "deberta-v2-seqcls",
+    "deberta-v2-logbuckets",
+    "modernbert",
+    "modernbert-seqcls",
+    "bert-rerank",
+};
 #define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
 
 static const char *const RUN_ARGS[] = {"--max-client-batch-size", "64", NULL};
@@ -252,6 +270,147 @@ static void check_logits(const struct family *f, json_t *got)
 	}
 }
 
+static json_t *post(int port, const char *path, const char *body);
+
+/* A one-label cross-encoder (bert-rerank): predict without raw_scores
+ * gives sigmoid(logit) for every predicted case, as the reference's
+ * "scores". */
+static void check_scores(const struct family *f, json_t *got)
+{
+	ck_assert_uint_eq(json_array_size(got), json_array_size(f->predicted));
+	for (size_t i = 0; i < json_array_size(got); i++) {
+		const json_t *c = json_array_get(
+		    f->cases, (size_t)json_integer_value(json_array_get(f->predicted, i)));
+		double want = json_number_value(
+		    json_array_get(json_object_get(json_object_get(c, "scores"), "data"), 0));
+		json_t *top = json_array_get(json_array_get(got, i), 0);
+		double d = fabs(json_number_value(json_object_get(top, "score")) - want);
+		ck_assert_msg(d <= 1e-4, "%s / %s: score differs by %g", f->name,
+		              json_string_value(json_object_get(c, "name")), d);
+	}
+}
+
+/* /rerank of each pair case, its text as the query: the score is the
+ * reference's sigmoid(logit) (raw: the logit), through run and HTTP. */
+static void check_rerank(const struct family *f, int port)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(f->cases, i, c)
+	{
+		if (json_is_null(json_object_get(c, "text_pair")))
+			continue;
+		for (int raw = 0; raw < 2; raw++) {
+			json_t *b = json_pack(
+			    "{s:O, s:[O], s:b, s:b}", "query", json_object_get(c, "text"), "texts",
+			    json_object_get(c, "text_pair"), "truncate", 1, "raw_scores", raw);
+			char *body = json_dumps(b, JSON_COMPACT);
+			json_t *got = run("rerank", f->name, body);
+			const char *key = raw ? "logits" : "scores";
+			double want = json_number_value(
+			    json_array_get(json_object_get(json_object_get(c, key), "data"), 0));
+			double d = fabs(
+			    json_number_value(json_object_get(json_array_get(got, 0), "score")) -
+			    want);
+			ck_assert_msg(d <= 1e-4, "%s / %s: rerank %s differs by %g", f->name,
+			              json_string_value(json_object_get(c, "name")), key, d);
+			json_t *h = post(port, "/rerank", body);
+			char where[512] = "$";
+			ck_assert_msg(json_close(h, got, 1e-6, where, sizeof(where)),
+			              "%s: /rerank differs from run at %s", f->name, where);
+			json_decref(h);
+			json_decref(got);
+			free(body);
+			json_decref(b);
+		}
+	}
+}
+
+/* The reference's L2-normalised mean pooling of case c (hidden floats). */
+static float *pooled(const json_t *c, size_t *n)
+{
+	return json_floats(json_object_get(json_object_get(c, "mean_pooled_l2norm"), "data"), n);
+}
+
+/*
+ * The embedding routes beside /embed on the non-empty cases that fit
+ * untruncated:
+ * /similarity (cosines of the reference's pooled embeddings, the first
+ * such case as the source) and /v1/embeddings (the pooled embeddings).
+ */
+static void check_embedding_routes(const struct family *f, int port)
+{
+	json_t *texts = json_array(), *fit = json_array(), *c;
+	size_t i, n = 0, h = 0;
+	json_array_foreach(f->cases, i, c) if (json_is_null(json_object_get(c, "text_pair")) &&
+	                                       !json_is_true(json_object_get(c, "truncated")) &&
+	                                       json_string_length(json_object_get(c, "text")) > 0)
+	{
+		json_array_append(texts, json_object_get(c, "text"));
+		json_array_append(fit, c);
+	}
+	json_t *b = json_pack("{s:{s:O, s:o}}", "inputs", "source_sentence",
+	                      json_array_get(texts, 0), "sentences", json_array());
+	for (i = 1; i < json_array_size(texts); i++)
+		json_array_append(json_object_get(json_object_get(b, "inputs"), "sentences"),
+		                  json_array_get(texts, i));
+	char *body = json_dumps(b, JSON_COMPACT | JSON_ALLOW_NUL);
+	json_t *sim = post(port, "/similarity", body);
+	float *src = pooled(json_array_get(fit, 0), &h);
+	ck_assert_uint_eq(json_array_size(sim), json_array_size(fit) - 1);
+	for (i = 1; i < json_array_size(fit); i++) {
+		float *v = pooled(json_array_get(fit, i), &n);
+		double dot = 0.0;
+		for (size_t k = 0; k < n; k++)
+			dot += (double)src[k] * v[k];
+		double d = fabs(json_number_value(json_array_get(sim, i - 1)) - dot);
+		ck_assert_msg(d <= 1e-4, "%s: similarity %zu differs by %g", f->name, i, d);
+		free(v);
+	}
+	free(src);
+	free(body);
+	json_decref(b);
+	json_decref(sim);
+
+	b = json_pack("{s:O, s:s}", "input", texts, "model", f->name);
+	body = json_dumps(b, JSON_COMPACT | JSON_ALLOW_NUL);
+	json_t *emb = post(port, "/v1/embeddings", body);
+	for (i = 0; i < json_array_size(fit); i++) {
+		json_t *got =
+		    json_object_get(json_array_get(json_object_get(emb, "data"), i), "embedding");
+		double d =
+		    diff_rows(got, json_object_get(json_array_get(fit, i), "mean_pooled_l2norm"));
+		ck_assert_msg(d <= 1e-4, "%s: /v1/embeddings %zu differs by %g", f->name, i, d);
+	}
+	free(body);
+	json_decref(b);
+	json_decref(emb);
+	json_decref(texts);
+	json_decref(fit);
+}
+
+/* /decode of the "plain" case gives its text back (lower-cased by uncased
+ * vocabularies). */
+static void check_decode(const struct family *f, int port)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(
+	    f->cases, i, c) if (strcmp(json_string_value(json_object_get(c, "name")), "plain") == 0)
+	{
+		json_t *b = json_pack("{s:O}", "ids", json_object_get(c, "input_ids"));
+		char *body = json_dumps(b, JSON_COMPACT);
+		json_t *dec = post(port, "/decode", body);
+		const char *got = json_string_value(json_array_get(dec, 0));
+		const char *want = json_string_value(json_object_get(c, "text"));
+		ck_assert_msg(got != NULL && strcasecmp(got, want) == 0, "%s: /decode gave \"%s\"",
+		              f->name, got ? got : "(null)");
+		free(body);
+		json_decref(b);
+		json_decref(dec);
+	}
+}
+
 /* POSTs body to path; asserts 200; parsed answer. */
 static json_t *post(int port, const char *path, const char *body)
 {
@@ -281,8 +440,10 @@ START_TEST(test_family_run_and_http)
 {
 	struct family f;
 	family_open(&f, FOLDERS[_i]);
-	int seqcls = strstr(f.name, "seqcls") != NULL;
-	int classifier = seqcls || strstr(f.name, "tokcls") != NULL;
+	const char *head = json_string_value(json_object_get(f.expected, "head"));
+	int rerank = head != NULL && strcmp(head, "rerank") == 0;
+	int seqcls = rerank || (head != NULL && strcmp(head, "seqcls") == 0);
+	int classifier = seqcls || (head != NULL && strcmp(head, "tokcls") == 0);
 
 	json_t *tok = run("tokenize", f.name, f.tokenize_body);
 	check_tokenize(&f, tok);
@@ -298,6 +459,16 @@ START_TEST(test_family_run_and_http)
 	json_t *pred = seqcls ? run("predict", f.name, f.predict_body) : NULL;
 	if (seqcls)
 		check_logits(&f, pred);
+	json_t *scores = NULL;
+	if (rerank) {
+		json_t *b = json_loads(f.predict_body, JSON_ALLOW_NUL, NULL);
+		json_object_set_new(b, "raw_scores", json_false());
+		char *body = json_dumps(b, JSON_COMPACT | JSON_ALLOW_NUL);
+		scores = run("predict", f.name, body);
+		check_scores(&f, scores);
+		free(body);
+		json_decref(b);
+	}
 
 	struct test_server s;
 	char err[2048];
@@ -331,6 +502,11 @@ START_TEST(test_family_run_and_http)
 		              "%s: /predict differs from run at %s", f.name, where);
 		json_decref(h);
 	}
+	if (rerank)
+		check_rerank(&f, s.port);
+	if (!classifier)
+		check_embedding_routes(&f, s.port);
+	check_decode(&f, s.port);
 	struct http_response r;
 	ck_assert_int_eq(http_request(s.port, "GET", "/info", NULL, NULL, 0, TIMEOUT_MS, &r), 0);
 	json_t *info = parse(r.body);
@@ -347,6 +523,7 @@ START_TEST(test_family_run_and_http)
 	json_decref(all);
 	json_decref(emb);
 	json_decref(pred);
+	json_decref(scores);
 	family_close(&f);
 }
 END_TEST
