@@ -19,8 +19,10 @@
 # BENCH_SECONDS (default 1: each workload is timed >= this long and >= BENCH_MIN_ITERS runs,
 # default 3), BENCH_THREADS (default: every CPU the process may use; onnxruntime gets the
 # same number of intra-op threads), BENCH_SHAPES (default
-# minilm-l6,distilbert-base,bert-base,albert-base,mobilebert), BENCH_ROUNDS (default 3),
-# BENCH_PEERS (default "ort torch"), BENCH_SETTINGS (default "env unset").
+# minilm-l6,distilbert-base,bert-base,albert-base,mobilebert,mpnet-base,deberta-v3-base,
+# modernbert-base), BENCH_ROUNDS (default 3), BENCH_PEERS (default "ort torch"),
+# BENCH_SETTINGS (default "env unset"), BENCH_LONG (default 8192: bench_long's one
+# ModernBERT-base input, time and peak RSS, once; 0 skips it).
 # About 25 minutes on a quiet 2-core machine with the defaults; BENCH_SHAPES=minilm-l6
 # BENCH_PEERS=ort takes about 3.
 set -euo pipefail
@@ -31,7 +33,8 @@ OUT=${BENCH_DIR:-bench/out}
 SECS=${BENCH_SECONDS:-1}
 ITERS=${BENCH_MIN_ITERS:-3}
 THREADS=${BENCH_THREADS:-0}
-SHAPES=${BENCH_SHAPES:-minilm-l6,distilbert-base,bert-base,albert-base,mobilebert}
+SHAPES=${BENCH_SHAPES:-minilm-l6,distilbert-base,bert-base,albert-base,mobilebert,mpnet-base,deberta-v3-base,modernbert-base}
+LONG=${BENCH_LONG:-8192}
 ROUNDS=${BENCH_ROUNDS:-3}
 PEERS=${BENCH_PEERS:-ort torch}
 SETTINGS=${BENCH_SETTINGS:-env unset}
@@ -48,7 +51,7 @@ fi
 if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" --buildtype=release
 fi
-ninja -C "$BUILD" bench/bench_core server/smolserve
+ninja -C "$BUILD" bench/bench_core bench/bench_long server/smolserve
 mkdir -p "$RES"
 rm -f "$RES"/*.json "$RES"/*.log
 
@@ -100,7 +103,9 @@ for round in $(seq 1 "$ROUNDS"); do
 		if has_peer torch && [ "$round" = 1 ]; then
 			run "torch-$setting-$round" "$setting" -- env OMP_WAIT_POLICY=passive \
 				"$PY" bench/torch_peer.py "${peer_args[@]}" --fixtures tests/fixtures/bert \
-				tests/fixtures/distilbert tests/fixtures/albert tests/fixtures/mobilebert
+				tests/fixtures/distilbert tests/fixtures/albert tests/fixtures/mobilebert \
+				tests/fixtures/mpnet tests/fixtures/deberta-v2 \
+				tests/fixtures/deberta-v2-logbuckets tests/fixtures/modernbert
 		fi
 		if [[ ",$SHAPES," == *",minilm-l6,"* ]]; then
 			run "start-$setting-$round" "$setting" -- "$PY" bench/first_embed.py \
@@ -108,6 +113,12 @@ for round in $(seq 1 "$ROUNDS"); do
 		fi
 	done
 done
+
+# One long input: ModernBERT-base, BENCH_LONG tokens, its time and peak RSS.
+if [ "$LONG" != 0 ] && [[ ",$SHAPES," == *",modernbert-base,"* ]]; then
+	run long-unset-1 unset -- "$BUILD/bench/bench_long" --shape modernbert-base --len "$LONG" \
+		--runs 1 --threads "$THREADS" --json
+fi
 
 echo
 "$PY" bench/report.py "$RES" | tee "$RES/table.txt"

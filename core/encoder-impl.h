@@ -65,8 +65,37 @@ void activation_apply_team(struct team *t, float *x, size_t n_rows, size_t n, en
 double profile_start(const struct encoder_scratch *s);
 void profile_mark(const struct encoder_scratch *s, enum encoder_stage stage, double *t);
 
-/* MobileBERT's forward pass; the batch is already checked. */
+/* An attention_bias_fn for struct attn_bias (MPNet's relative position
+ * buckets): arg is the struct attn_bias. */
+void attn_bias_add(void *arg, int32_t seq, int32_t head, int32_t q0, int32_t n_q, int32_t k0,
+                   int32_t n_k, float *scores, size_t ld);
+
+/* BertEmbeddings into s->x: LayerNorm(word [+ position] [+ token type])
+ * [-> projection]; no position term when e->pos_emb is NULL (DeBERTa-v3,
+ * ModernBERT). On s->team. */
+void encoder_embed(const struct encoder *e, struct encoder_scratch *s,
+                   const struct packed_batch *b);
+
+/* MobileBERT's, DeBERTa-v2's and ModernBERT's forward passes (mobilebert.c,
+ * deberta.c, modernbert.c); the batch is already checked. */
 int mobilebert_forward(const struct encoder *e, struct encoder_scratch *s,
+                       const struct packed_batch *b, float *layers_out);
+int deberta_forward(const struct encoder *e, struct encoder_scratch *s,
+                    const struct packed_batch *b, float *layers_out);
+int modernbert_forward(const struct encoder *e, struct encoder_scratch *s,
+                       const struct packed_batch *b, float *layers_out);
+
+/* BertEmbeddings into s->x: LayerNorm(word [+ position] [+ token type])
+ * [-> projection]; no position term when e->pos_emb is NULL (DeBERTa-v3,
+ * ModernBERT). */
+void encoder_embed(const struct encoder *e, struct encoder_scratch *s,
+                   const struct packed_batch *b);
+
+/* DeBERTa-v2's and ModernBERT's forward passes (deberta.c, modernbert.c),
+ * same contract as mobilebert_forward. */
+int deberta_forward(const struct encoder *e, struct encoder_scratch *s,
+                    const struct packed_batch *b, float *layers_out);
+int modernbert_forward(const struct encoder *e, struct encoder_scratch *s,
                        const struct packed_batch *b, float *layers_out);
 
 #endif

@@ -11,8 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "deberta.h"
 #include "encoder-impl.h"
 #include "gemm.h"
+#include "modernbert.h"
 #include "status.h"
 #include "team.h"
 
@@ -39,7 +41,7 @@ enum slot {
 	SLOT_T1,
 	SLOT_T2,
 	SLOT_T3,
-	SLOT_EXTRA, /* the architecture's own: struct encoder's extra_* */
+	SLOT_FAM, /* DeBERTa's or ModernBERT's own (deberta.c, modernbert.c) */
 	N_SLOTS
 };
 
@@ -66,19 +68,27 @@ static void slot_widths(const struct encoder *e, int32_t max_seq_len, int n_thre
 	width[SLOT_Q] = 2 * h; /* q | k of a fused product */
 }
 
-static size_t slot_bytes(const struct encoder *e, enum slot i, size_t width, int32_t max_tokens)
+/* Bytes of one slot for batches of max_tokens; the family slot: DeBERTa
+ * one part per team thread, ModernBERT rows of the batch. */
+static size_t slot_bytes(const struct encoder *e, enum slot i, size_t width, int32_t max_tokens,
+                         int32_t max_seq_len, int n_threads)
 {
-	if (i == SLOT_EXTRA)
-		return (e->extra_per_token * (size_t)max_tokens + e->extra_fixed) * sizeof(float);
+	if (i == SLOT_FAM)
+		return e->deberta != NULL
+		           ? (size_t)n_threads * deberta_scratch_bytes(e, max_tokens, max_seq_len)
+		       : e->modern != NULL ? modernbert_scratch_bytes(e, max_tokens, max_seq_len)
+		                           : 0;
 	return (i == SLOT_ATTN ? width : width * (size_t)max_tokens) * sizeof(float);
 }
 
 size_t encoder_scratch_bytes(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len)
 {
 	size_t width[N_SLOTS], total = 0;
-	slot_widths(e, max_seq_len, gemm_get_threads(), width);
+	int n = gemm_get_threads();
+	slot_widths(e, max_seq_len, n, width);
 	for (int i = 0; i < N_SLOTS; i++)
-		total += arena_size_of(slot_bytes(e, (enum slot)i, width[i], max_tokens));
+		total += arena_size_of(
+		    slot_bytes(e, (enum slot)i, width[i], max_tokens, max_seq_len, n));
 	return total;
 }
 
@@ -99,13 +109,17 @@ int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int
 		return STATUS_ENOMEM;
 	}
 	size_t warm = (size_t)(max_tokens < WARM_TOKENS ? max_tokens : WARM_TOKENS);
+	int n = team_size(s->team);
 	for (int i = 0; i < N_SLOTS; i++) {
-		size_t bytes = slot_bytes(e, (enum slot)i, width[i], max_tokens);
+		size_t bytes = slot_bytes(e, (enum slot)i, width[i], max_tokens, max_seq_len, n);
 		slot[i] = bytes ? arena_alloc(&s->arena, bytes) : NULL;
-		size_t hot = i == SLOT_ATTN    ? bytes
-		             : i == SLOT_EXTRA ? slot_bytes(e, (enum slot)i, 0, (int32_t)warm)
-		                               : width[i] * warm * sizeof(float);
-		arena_touch(slot[i], hot);
+		size_t hot = i == SLOT_ATTN ? bytes
+		             : i == SLOT_FAM
+		                 ? (e->modern != NULL ? slot_bytes(e, (enum slot)i, 0,
+		                                                   (int32_t)warm, max_seq_len, n)
+		                                      : 0)
+		                 : width[i] * warm * sizeof(float);
+		arena_touch(slot[i], hot < bytes ? hot : bytes);
 	}
 	s->x = slot[SLOT_X];
 	s->qkv = e->mobile == NULL ? slot[SLOT_BIG] : NULL;
@@ -120,7 +134,10 @@ int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int
 	s->t1 = slot[SLOT_T1];
 	s->t2 = slot[SLOT_T2];
 	s->t3 = slot[SLOT_T3];
-	s->extra = slot[SLOT_EXTRA];
+	s->fam = slot[SLOT_FAM];
+	if (e->deberta != NULL)
+		s->fam_part_floats =
+		    deberta_scratch_bytes(e, max_tokens, max_seq_len) / sizeof(float);
 	s->max_tokens = max_tokens;
 	s->max_seq_len = max_seq_len;
 	return 0;
@@ -225,10 +242,14 @@ static void embed_part(void *arg, int i, int n)
 			q++;
 		size_t pos = (size_t)(t - b->seq_start[q] + e->position_offset);
 		const float *w = e->word_emb + (size_t)b->ids[t] * es;
-		const float *p = e->pos_emb + pos * es;
 		float *row = j->out + (size_t)t * es;
-		for (size_t c = 0; c < es; c++)
-			row[c] = w[c] + p[c];
+		if (e->pos_emb == NULL) { /* DeBERTa-v3, ModernBERT: no position term */
+			memcpy(row, w, es * sizeof(float));
+		} else {
+			const float *p = e->pos_emb + pos * es;
+			for (size_t c = 0; c < es; c++)
+				row[c] = w[c] + p[c];
+		}
 		if (e->type_emb != NULL) {
 			int32_t type = b->type_ids != NULL ? b->type_ids[t] : 0;
 			const float *ty = e->type_emb + (size_t)type * es;
@@ -240,8 +261,7 @@ static void embed_part(void *arg, int i, int n)
 	                e->ln_emb.eps, (size_t)(t1 - t0), es);
 }
 
-/* BertEmbeddings: LayerNorm(word + position + token_type) [-> projection]. */
-static void embed(const struct encoder *e, struct encoder_scratch *s, const struct packed_batch *b)
+void encoder_embed(const struct encoder *e, struct encoder_scratch *s, const struct packed_batch *b)
 {
 	int factorised = e->emb_proj.w != NULL || e->emb_proj.packed != NULL;
 	struct embed_job j = {e, b, factorised ? s->emb : s->x};
@@ -302,6 +322,23 @@ void activation_apply_team(struct team *t, float *x, size_t n_rows, size_t n, en
 	team_run(team_for(t, (double)n_rows, SERIAL_TOKENS), rows_part, &j);
 }
 
+void attn_bias_add(void *arg, int32_t seq, int32_t head, int32_t q0, int32_t n_q, int32_t k0,
+                   int32_t n_k, float *scores, size_t ld)
+{
+	const struct attn_bias *ab = arg;
+	int32_t max_d = ab->max_distance;
+	const float *tab = ab->table + (size_t)head * (size_t)(2 * max_d + 1) + max_d;
+	(void)seq;
+	for (int32_t r = 0; r < n_q; r++) {
+		float *row = scores + (size_t)r * ld;
+		for (int32_t c = 0; c < n_k; c++) {
+			int32_t dist = (k0 + c) - (q0 + r); /* key j - query i */
+			dist = dist < -max_d ? -max_d : dist > max_d ? max_d : dist;
+			row[c] += tab[dist];
+		}
+	}
+}
+
 /*
  * One BertLayer on s->x (n, h), in place: the fused QKV product (or three
  * products into the same strided buffer when the weights are not packed),
@@ -323,8 +360,9 @@ static void bert_layer(const struct encoder *e, const struct encoder_layer *L,
 		dense_forward(t, &L->v, s->qkv + 2 * h, 3 * h, s->x, h, n, NULL);
 	}
 	profile_mark(s, STAGE_QKV, &clock);
+	struct attention_opts mpnet = {0.0f, 0, attn_bias_add, (void *)e->attn_bias};
 	encoder_attention(s, ctx, h, s->qkv, s->qkv + h, 3 * h, s->qkv + 2 * h, 3 * h, e->n_heads,
-	                  e->head_dim, b, NULL);
+	                  e->head_dim, b, e->attn_bias != NULL ? &mpnet : NULL);
 	profile_mark(s, STAGE_ATTENTION, &clock);
 	struct dense_epilogue attn_out = {ACT_NONE, s->x, h, &L->ln_attn};
 	dense_forward(t, &L->o, s->x, h, ctx, h, n, &attn_out);
@@ -341,13 +379,15 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 		return rc;
 	size_t n = (size_t)b->n_tokens, h = (size_t)e->hidden;
 	struct team *prev = gemm_team_swap(s->team);
-	if (e->mobile != NULL) {
-		rc = mobilebert_forward(e, s, b, layers_out);
+	if (e->mobile != NULL || e->deberta != NULL || e->modern != NULL) {
+		rc = e->mobile != NULL    ? mobilebert_forward(e, s, b, layers_out)
+		     : e->deberta != NULL ? deberta_forward(e, s, b, layers_out)
+		                          : modernbert_forward(e, s, b, layers_out);
 		gemm_team_swap(prev);
 		return rc;
 	}
 	double clock = profile_start(s);
-	embed(e, s, b);
+	encoder_embed(e, s, b);
 	profile_mark(s, STAGE_EMBED, &clock);
 	if (layers_out != NULL)
 		memcpy(layers_out, s->x, n * h * sizeof(float));
@@ -362,6 +402,10 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 
 double encoder_flops(const struct encoder *e, const struct packed_batch *b)
 {
+	if (e->deberta != NULL)
+		return deberta_flops(e, b);
+	if (e->modern != NULL)
+		return modernbert_flops(e, b);
 	double n = b->n_tokens, h = e->hidden, ff = e->intermediate;
 	double per_layer = 2.0 * n * h * h * 4.0 + 2.0 * n * h * ff * 2.0;
 	double attn = 0.0;

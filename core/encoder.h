@@ -69,6 +69,21 @@ struct mobilebert {
 	const struct mobilebert_layer *layers; /* (n_layers) borrowed */
 };
 
+/*
+ * An additive bias on attention scores that depends only on the head and the
+ * distance j - i from query i to key j (MPNet's relative position buckets,
+ * shared by every layer): scores[h][i][j] += table[h * (2 * max_distance + 1)
+ * + clamp(j - i, -max_distance, max_distance) + max_distance], after the
+ * 1 / sqrt(head_dim) scaling. Borrowed.
+ */
+struct attn_bias {
+	const float *table; /* (n_heads, 2 * max_distance + 1) */
+	int32_t max_distance;
+};
+
+struct deberta;    /* core/deberta.h */
+struct modernbert; /* core/modernbert.h */
+
 struct encoder {
 	int32_t hidden; /* hidden_size */
 	int32_t n_heads;
@@ -88,11 +103,9 @@ struct encoder {
 	struct dense emb_proj;              /* w == NULL unless factorised */
 	const struct encoder_layer *layers; /* (n_layers) borrowed */
 	const struct mobilebert *mobile;    /* non-NULL: MobileBERT layers instead */
-	/* Scratch an architecture's own forward pass needs beyond the shared
-	 * buffers (encoder_scratch.extra): floats per token of the batch, plus
-	 * a fixed number. 0 for the architectures in this file. */
-	size_t extra_per_token;
-	size_t extra_fixed;
+	const struct attn_bias *attn_bias;  /* MPNet: added to every layer's scores, or NULL */
+	const struct deberta *deberta;      /* non-NULL: DeBERTa-v2 layers (core/deberta.c) */
+	const struct modernbert *modern;    /* non-NULL: ModernBERT layers (core/modernbert.c) */
 };
 
 /* Sequences packed back to back: sequence s is tokens
@@ -143,8 +156,9 @@ struct encoder_scratch {
 	size_t attn_floats; /* encoder_attention_floats */
 	/* MobileBERT only (NULL otherwise), (max_tokens, hidden) each */
 	float *q, *k, *v, *ctx, *t1, *t2, *t3;
-	/* (max_tokens * e->extra_per_token + e->extra_fixed) floats, or NULL */
-	float *extra;
+	/* DeBERTa's and ModernBERT's own scratch (deberta.c, modernbert.c) */
+	float *fam;
+	size_t fam_part_floats; /* DeBERTa: fam holds one part of this size per team thread */
 	/* If set (borrowed, N_STAGES seconds), each forward pass adds the wall
 	 * time of its stages to it: for benchmarks. */
 	double *profile;

@@ -111,6 +111,8 @@ static void apply_layer(const struct model_ctx *c, const struct head_layer *hl, 
 	struct dense_epilogue ep = {hl->act, NULL, 0, NULL};
 	dense_forward(c->enc.team, &hl->d, y, (size_t)hl->d.n_out, x, (size_t)hl->d.n_in, rows,
 	              &ep);
+	if (hl->norm.gamma != NULL)
+		norm_rows_team(c->enc.team, y, NULL, &hl->norm, rows, (size_t)hl->d.n_out);
 }
 
 void model_pooler_output(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
@@ -130,7 +132,10 @@ void model_logits(const struct model *m, struct model_ctx *c, const struct packe
 		x = c->enc.x;
 	} else {
 		rows = (size_t)b->n_seqs;
-		gather_first(m, c, b, c->tmp_a);
+		if (m->head_pooling == POOLING_MEAN)
+			model_pool(m, c, b, POOLING_MEAN, 0, c->tmp_a);
+		else
+			gather_first(m, c, b, c->tmp_a);
 		x = c->tmp_a;
 	}
 	float *bufs[2] = {c->tmp_b, c->tmp_a};

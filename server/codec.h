@@ -2,9 +2,12 @@
  * The JSON side of every route, shaped exactly as text-embeddings-inference
  * (TEI) shapes it: a request body (jansson value) is validated and
  * tokenized into a struct request; a finished request becomes the response
- * value; errors become {"error": ..., "error_type": ...}. The HTTP server
- * and `smolserve run` both go through here, so they answer alike.
- * Loop thread only (owns jansson values).
+ * value; errors become {"error": ..., "error_type": ...} (or OpenAI's flat
+ * {"message", "code", "type"} on /v1/embeddings). Every request field TEI
+ * defines for a route is honoured on it; fields TEI does not know are
+ * ignored as TEI ignores them. The HTTP server and `smolserve run` both go
+ * through here, so they answer alike. Loop thread only (owns jansson
+ * values).
  */
 #ifndef SMOLSERVE_SERVER_CODEC_H
 #define SMOLSERVE_SERVER_CODEC_H
@@ -13,12 +16,24 @@
 
 #include "model.h"
 #include "request.h"
+#include "settings.h"
+
+/*
+ * The request limits of a service on model m with settings cfg: batch
+ * size, auto-truncation, the served model name and the default prompt
+ * (--default-prompt, else --default-prompt-name's prompt, else the
+ * folder's default_prompt_name). lim borrows from cfg and m, which must
+ * outlive it. 0, or -1 with err saying why (TEI's messages for an unknown
+ * --default-prompt-name).
+ */
+int codec_limits_init(struct request_limits *lim, const struct model *m, const struct settings *cfg,
+                      char *err, size_t n_err);
 
 /*
  * Validates body for route and fills r (request_init'ed by the caller):
  * inputs tokenized (truncated if asked, else too long is an error), output
  * allocated. body is borrowed and must outlive r (texts point into it).
- * 0, or -1 with e filled.
+ * 0, or -1 with e filled (e->cause says which te_request_failure label).
  */
 int codec_parse(const struct model *m, enum route route, const json_t *body,
                 const struct request_limits *lim, struct request *r, struct api_error *e);
@@ -29,5 +44,23 @@ json_t *codec_respond(const struct model *m, const struct request *r);
 
 /* {"error": message, "error_type": type} (new reference). */
 json_t *codec_error(const struct api_error *e);
+
+/* The error body route answers with: OpenAI's {"message", "code", "type"}
+ * on ROUTE_OPENAI (TEI's OpenAICompatErrorResponse), else codec_error. */
+json_t *codec_error_for(enum route route, const struct api_error *e);
+
+/* What POST / and POST /invocations answer as, by model kind (TEI): a
+ * one-label sequence classifier reranks, a multi-label one predicts, a
+ * token classifier predicts tokens, an encoder embeds (or compares, when
+ * task is "sentence-similarity"). */
+enum route codec_root_route(const struct model *m, const char *task);
+
+/* TEI's /info model_type: {"embedding": {"pooling"}}, {"classifier":
+ * {"id2label", "label2id"}} or {"reranker": {...}} (new reference). */
+json_t *codec_model_type(const struct model *m);
+
+/* Adds TEI's /info fields that depend on the model and the codec to info:
+ * model_type, model_sha, docker_label, prompts, served_model_name. */
+void codec_info_fields(json_t *info, const struct model *m, const struct request_limits *lim);
 
 #endif

@@ -12,13 +12,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "access.h"
 #include "codec.h"
 #include "gemm.h"
 #include "http-impl.h"
+#include "log.h"
+#include "openapi.h"
 #include "service.h"
 #include "strbuf.h"
+#include "version.h"
 
-enum handler_kind { H_MODEL, H_HEALTH, H_PING, H_INFO, H_METRICS };
+enum handler_kind { H_MODEL, H_HEALTH, H_PING, H_INFO, H_METRICS, H_OPENAPI, H_DOCS };
 
 struct route_entry {
 	const char *path;
@@ -42,6 +46,23 @@ static const struct route_entry ROUTES[] = {
     {"/ping", "GET", H_PING, ROUTE_COUNT_},
     {"/info", "GET", H_INFO, ROUTE_COUNT_},
     {"/metrics", "GET", H_METRICS, ROUTE_COUNT_},
+    /* text-embeddings-inference's other routes; POST / and /invocations
+     * answer as the row of the model's kind (is_root_row) */
+    {"/embed_sparse", "POST", H_MODEL, ROUTE_EMBED_SPARSE},
+    {"/", "GET", H_HEALTH, ROUTE_COUNT_},
+    {"/", "POST", H_MODEL, ROUTE_EMBED},
+    {"/", "POST", H_MODEL, ROUTE_SIMILARITY},
+    {"/", "POST", H_MODEL, ROUTE_PREDICT},
+    {"/", "POST", H_MODEL, ROUTE_RERANK},
+    {"/", "POST", H_MODEL, ROUTE_PREDICT_TOKENS},
+    {"/invocations", "POST", H_MODEL, ROUTE_EMBED},
+    {"/invocations", "POST", H_MODEL, ROUTE_SIMILARITY},
+    {"/invocations", "POST", H_MODEL, ROUTE_PREDICT},
+    {"/invocations", "POST", H_MODEL, ROUTE_RERANK},
+    {"/invocations", "POST", H_MODEL, ROUTE_PREDICT_TOKENS},
+    {"/api-doc/openapi.json", "GET", H_OPENAPI, ROUTE_COUNT_},
+    {"/docs", "GET", H_DOCS, ROUTE_COUNT_},
+    {"/docs/", "GET", H_DOCS, ROUTE_COUNT_},
 };
 #define N_ROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
@@ -56,6 +77,7 @@ struct conn {
 	uint64_t deadline_ns;
 	struct job *job; /* queued or finished model work */
 	int answered;
+	const struct api_error *error; /* the error being answered (reply_api_error) */
 };
 
 static double ms(uint64_t ns)
@@ -63,28 +85,42 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-static void log_request(const struct service *s, const char *method, const char *url, int status,
-                        const struct conn *st)
+static void log_answer(const char *method, const char *url, int status, const struct conn *st)
 {
 	const struct job *j = st->job;
-	uint64_t now = now_ns();
-	double queue = j && j->t_start_ns ? ms(j->t_start_ns - j->t_queued_ns) : 0.0;
-	double infer = j && j->t_end_ns ? ms(j->t_end_ns - j->t_start_ns) : 0.0;
-	int inputs = j ? (int)j->req.n_inputs : 0, tokens = j ? (int)j->req.n_tokens : 0;
-	double total = ms(now - st->t_arrival_ns);
-	if (s->cfg->json_output)
-		fprintf(stderr,
-		        "{\"level\":\"info\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-		        "\"inputs\":%d,\"tokens\":%d,\"batch_requests\":%d,\"queue_ms\":%.3f,"
-		        "\"inference_ms\":%.3f,\"total_ms\":%.3f}\n",
-		        method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
-		        infer, total);
-	else
-		fprintf(stderr,
-		        "%s %s %d inputs=%d tokens=%d batch=%d queue_ms=%.3f inference_ms=%.3f "
-		        "total_ms=%.3f\n",
-		        method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
-		        infer, total);
+	struct log_http h = {
+	    .method = method,
+	    .path = url,
+	    .status = status,
+	    .error = status >= 400 && st->error ? st->error->message : NULL,
+	    .inputs = j ? (int)j->req.n_inputs : 0,
+	    .tokens = j ? (int)j->req.n_tokens : 0,
+	    .batch_requests = j ? (int)j->batch_requests : 0,
+	    .queue_ms = j && j->t_start_ns ? ms(j->t_start_ns - j->t_queued_ns) : 0.0,
+	    .inference_ms = j && j->t_end_ns ? ms(j->t_end_ns - j->t_start_ns) : 0.0,
+	    .total_ms = ms(now_ns() - st->t_arrival_ns),
+	};
+	log_request(&h);
+}
+
+/* The model-route answer for te_request_* and te_embed_* / te_predict_*. */
+static void count_answer(struct service *s, const struct conn *st, int status)
+{
+	const struct job *j = st->job;
+	int parsed = j != NULL && j->t_queued_ns != 0;
+	struct metrics_answer a = {
+	    .route = st->route->route,
+	    .batch = j ? j->req.batch : 0,
+	    .status = status,
+	    .kind = st->error ? st->error->kind : API_ERR_BACKEND,
+	    .cause = st->error ? st->error->cause : CAUSE_DEFAULT,
+	    .n_inputs = parsed ? j->req.n_inputs : 0,
+	    .total_s = (double)(now_ns() - st->t_arrival_ns) / 1e9,
+	    .tokenization_s = j ? (double)j->tokenize_ns / 1e9 : 0.0,
+	    .queue_s = j && j->t_start_ns ? (double)(j->t_start_ns - j->t_queued_ns) / 1e9 : 0.0,
+	    .inference_s = j && j->t_end_ns ? (double)(j->t_end_ns - j->t_start_ns) / 1e9 : 0.0,
+	};
+	metrics_answer(&s->metrics, &a);
 }
 
 static void add_timing_headers(struct MHD_Response *r, const struct conn *st)
@@ -101,6 +137,9 @@ static void add_timing_headers(struct MHD_Response *r, const struct conn *st)
 	MHD_add_response_header(r, "x-total-time", v);
 	snprintf(v, sizeof(v), "%d", j ? (int)j->req.n_tokens : 0);
 	MHD_add_response_header(r, "x-compute-tokens", v);
+	snprintf(v, sizeof(v), "%lld", j ? (long long)j->req.n_chars : 0LL);
+	MHD_add_response_header(r, "x-compute-characters", v);
+	MHD_add_response_header(r, "x-compute-type", "cpu");
 	snprintf(v, sizeof(v), "%.3f", tok);
 	MHD_add_response_header(r, "x-tokenization-time", v);
 	snprintf(v, sizeof(v), "%.3f", queue);
@@ -128,24 +167,43 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == 405 && st->route != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, st->route->method);
+	if (status == 401)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	access_add_cors(&s->access, r,
+	                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN));
 	if (s->draining)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 
 	st->answered = 1;
-	int idx = st->route && st->route->kind == H_MODEL ? (int)st->route->route : ROUTE_COUNT_;
-	if (status < 400)
-		s->metrics.request_success[idx]++;
-	if (st->route != NULL && st->route->kind == H_MODEL) {
+	if (st->route != NULL && st->route->kind == H_MODEL && status != 405) {
 		histogram_observe(&s->metrics.request_duration,
 		                  (double)(now_ns() - st->t_arrival_ns) / 1e9);
-		log_request(s, method, url, status, st);
+		count_answer(s, st, status);
 	}
+	if ((st->route != NULL && st->route->kind == H_MODEL) || status >= 400)
+		log_answer(method, url, status, st);
 	if (st->admitted) {
 		st->admitted = 0;
 		s->metrics.in_flight--;
 	}
+	return ok;
+}
+
+/* An error answer in the route's shape (OpenAI's on /v1/embeddings). */
+static enum MHD_Result reply_api_error(struct MHD_Connection *c, struct conn *st,
+                                       const struct api_error *e, const char *method,
+                                       const char *url)
+{
+	int model = st->route != NULL && st->route->kind == H_MODEL;
+	json_t *v = codec_error_for(model ? st->route->route : ROUTE_COUNT_, e);
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	st->error = e;
+	enum MHD_Result ok = reply(c, st, api_error_http_status(e->kind), "application/json", text,
+	                           text ? strlen(text) : 0, method, url);
+	st->error = NULL;
 	return ok;
 }
 
@@ -155,12 +213,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct conn *st,
 {
 	struct api_error e = {.kind = kind};
 	snprintf(e.message, sizeof(e.message), "%s", message);
-	json_t *v = codec_error(&e);
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	json_decref(v);
-	st->s->metrics.request_failure[kind]++;
-	return reply(c, st, api_error_http_status(kind), "application/json", text,
-	             text ? strlen(text) : 0, method, url);
+	return reply_api_error(c, st, &e, method, url);
 }
 
 static enum MHD_Result reply_json(struct MHD_Connection *c, struct conn *st, json_t *v,
@@ -177,24 +230,10 @@ static json_t *info_json(const struct service *s)
 {
 	const struct model *m = s->model;
 	const struct settings *c = s->cfg;
-	json_t *type;
-	if (m->head == HEAD_SEQCLS || m->head == HEAD_TOKCLS) {
-		json_t *labels = json_object();
-		for (int32_t i = 0; i < m->n_labels; i++) {
-			char key[16], fallback[32];
-			const char *label = model_label(m, i);
-			snprintf(key, sizeof(key), "%d", (int)i);
-			snprintf(fallback, sizeof(fallback), "LABEL_%d", (int)i);
-			json_object_set_new(labels, key, json_string(label ? label : fallback));
-		}
-		type = json_pack("{s:{s:o}}", "classifier", "id2label", labels);
-	} else {
-		type = json_pack("{s:{s:s}}", "embedding", "pooling",
-		                 m->pooling == POOLING_CLS ? "cls" : "mean");
-	}
+	json_t *type = codec_model_type(m);
 	json_t *info = json_pack(
 	    "{s:s, s:s, s:s, s:s?, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
-	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s}",
+	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s, s:s?}",
 	    "model_id", c->model_id, "model_dtype", "float32", "architecture", m->cfg.model_type,
 	    "model_class", m->cfg.n_architectures ? m->cfg.architectures[0] : NULL, "tokenizer",
 	    m->tok->ops->name, "model_type", type, "max_input_length", (int)m->max_input_length,
@@ -208,7 +247,19 @@ static json_t *info_json(const struct service *s)
 	    (json_int_t)c->shutdown_timeout_s, "workers", s->layout.workers, "blas_threads",
 	    s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
 	    "kernels", kernels_variant(), "model_load_seconds", s->metrics.model_load_seconds,
-	    "version", SMOLSERVE_VERSION);
+	    "version", SMOLSERVE_VERSION, "sha", /* TEI's git commit; null when unknown */
+	    strcmp(SMOLSERVE_COMMIT, "unknown") != 0 ? SMOLSERVE_COMMIT : NULL);
+	if (info == NULL)
+		return NULL;
+	codec_info_fields(info, m, &s->limits);
+	/* the Hub commit loaded, as TEI's model_sha; null for a local folder */
+	json_object_set_new(info, "model_sha",
+	                    s->model_commit[0] ? json_string(s->model_commit) : json_null());
+	/* The machine and the file it was read from: "wordpiece (tokenizer.json)". */
+	char tok[96];
+	snprintf(tok, sizeof(tok), "%s (%s)", m->tok->ops->name,
+	         m->tok->source != NULL ? m->tok->source : "built in");
+	json_object_set_new(info, "tokenizer", json_string(tok));
 	/* How products run and what they cost in memory (bench/README.md). */
 	const struct gemm_core_report *kc = gemm_core_report();
 	unsigned long long rss = 0, peak = 0;
@@ -230,14 +281,26 @@ static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, 
 	struct service *s = st->s;
 	switch (st->route->kind) {
 	case H_HEALTH:
+	case H_PING: /* TEI: SageMaker's health check */
 		if (!s->ready || s->draining)
 			return reply_error(c, st, API_ERR_UNHEALTHY,
 			                   s->draining ? "shutting down" : "model not loaded",
 			                   method, url);
 		return reply_json(c, st, json_pack("{s:s}", "status", "ok"), method, url);
-	case H_PING:
-		return reply_json(c, st, json_pack("{s:s}", "message", "pong"), method, url);
+	case H_OPENAPI:
+	case H_DOCS: {
+		struct openapi_doc d =
+		    st->route->kind == H_OPENAPI ? openapi_json() : openapi_docs_html();
+		char *copy = malloc(d.len ? d.len : 1);
+		if (copy == NULL)
+			return reply_error(c, st, API_ERR_BACKEND, "out of memory", method, url);
+		memcpy(copy, d.data, d.len);
+		return reply(c, st, 200, d.content_type, copy, d.len, method, url);
+	}
 	case H_INFO:
+		if (s->model == NULL || !s->ready)
+			return reply_error(c, st, API_ERR_UNHEALTHY, "the model is loading", method,
+			                   url);
 		return reply_json(c, st, info_json(s), method, url);
 	case H_METRICS: {
 		struct strbuf b;
@@ -317,7 +380,9 @@ static enum MHD_Result start_model_work(struct MHD_Connection *c, struct conn *s
 		return reply_error(c, st, API_ERR_VALIDATION, msg, method, url);
 	}
 	if (codec_parse(s->model, st->route->route, j->body, &s->limits, &j->req, &e) != 0)
-		return reply_error(c, st, e.kind, e.message, method, url);
+		return reply_api_error(c, st, &e, method, url);
+	if (strcmp(st->route->path, "/") == 0 && st->route->route == ROUTE_PREDICT)
+		j->req.batch = 1; /* the Inference API's [[{label, score}]] for one text */
 	j->tokenize_ns = now_ns() - t0;
 	histogram_observe(&s->metrics.tokenization_duration, (double)j->tokenize_ns / 1e9);
 	for (int32_t i = 0; i < j->req.n_inputs; i++)
@@ -338,11 +403,22 @@ static enum MHD_Result start_model_work(struct MHD_Connection *c, struct conn *s
 	return MHD_YES;
 }
 
-static const struct route_entry *find_route(const char *url, const char *method, int *known)
+/* POST / and POST /invocations: TEI's routes answered by model kind. */
+static int is_root_row(const struct route_entry *e)
+{
+	return e->kind == H_MODEL &&
+	       (strcmp(e->path, "/") == 0 || strcmp(e->path, "/invocations") == 0);
+}
+
+static const struct route_entry *find_route(const struct service *s, const char *url,
+                                            const char *method, int *known)
 {
 	*known = 0;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		if (strcmp(url, ROUTES[i].path) != 0)
+			continue;
+		if (is_root_row(&ROUTES[i]) &&
+		    ROUTES[i].route != codec_root_route(s->model, s->cfg->task))
 			continue;
 		*known = 1;
 		if (strcmp(method, ROUTES[i].method) == 0)
@@ -351,14 +427,34 @@ static const struct route_entry *find_route(const char *url, const char *method,
 	return NULL;
 }
 
-/* First call for a request: route, admission, header checks. Returns 1 if
- * an error answer was queued. */
+/* A CORS preflight: 200, no body, the allowed origin, methods and headers. */
+static enum MHD_Result reply_preflight(struct MHD_Connection *c, struct conn *st)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	access_add_preflight(
+	    &st->s->access, r,
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN));
+	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	st->answered = 1;
+	return ok;
+}
+
+/* First call for a request: route, key, admission, header checks. Returns
+ * 1 if an answer was queued. */
 static int first_call(struct MHD_Connection *c, struct conn *st, const char *url,
                       const char *method, enum MHD_Result *ret)
 {
 	struct service *s = st->s;
 	int known;
-	st->route = find_route(url, method, &known);
+	if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) { /* a CORS preflight, any path */
+		*ret = reply_preflight(c, st);
+		return 1;
+	}
+	st->route = find_route(s, url, method, &known);
 	if (st->route == NULL) {
 		static const struct route_entry any = {"", "", H_PING, ROUTE_COUNT_};
 		if (known) {
@@ -373,13 +469,20 @@ static int first_call(struct MHD_Connection *c, struct conn *st, const char *url
 		*ret = reply_error(c, st, API_ERR_NOT_FOUND, "not found", method, url);
 		return 1;
 	}
-	if (st->route->kind != H_MODEL) {
-		s->metrics.request_count[ROUTE_COUNT_]++; /* method="other" */
-		return 0;
+	if (!access_authorized(
+	        &s->access, method, url,
+	        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+		*ret = reply_error(c, st, API_ERR_UNAUTHORIZED, "Unauthorized", method, url);
+		return 1;
 	}
-	s->metrics.request_count[st->route->route]++;
+	if (st->route->kind != H_MODEL)
+		return 0;
 	if (s->draining) {
 		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "shutting down", method, url);
+		return 1;
+	}
+	if (!s->ready) { /* downloading or loading the model */
+		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "the model is loading", method, url);
 		return 1;
 	}
 	if (s->metrics.in_flight >= s->cfg->max_concurrent_requests) {

@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "http-impl.h"
+#include "log.h"
 #include "service.h"
 
 void job_destroy(struct job *j)
@@ -110,12 +111,13 @@ int http_start(struct service *s, char *err, size_t n_err)
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->mhd = MHD_start_daemon(
-	    flags, (uint16_t)s->cfg->port, NULL, NULL, http_on_request, s, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)(s->cfg->max_concurrent_requests + 256), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    (unsigned)1024, MHD_OPTION_END);
+	s->mhd = MHD_start_daemon(flags, (uint16_t)s->cfg->port, NULL, NULL, http_on_request, s,
+	                          MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
+	                          (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
+	                          http_on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+	                          (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+	                          (unsigned)(s->cfg->max_concurrent_requests + 256),
+	                          MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(err, n_err, "cannot listen on %s:%d: %s", s->cfg->hostname,
 		         (int)s->cfg->port, strerror(errno));

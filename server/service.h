@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "access.h"
 #include "cpus.h"
 #include "job.h"
 #include "metrics.h"
@@ -20,12 +21,14 @@
 #include "workers.h"
 
 struct MHD_Daemon;
+struct loader;
 
 struct service {
 	const struct settings *cfg; /* borrowed */
 	struct model *model;        /* owned */
 	struct thread_layout layout;
 	struct request_limits limits;
+	struct access access; /* --api-key, --cors-allow-origin */
 	uv_loop_t loop;
 	struct MHD_Daemon *mhd;
 	uv_poll_t mhd_poll;
@@ -45,10 +48,15 @@ struct service {
 	struct job *queue_head, *queue_tail;
 	int64_t queue_len;
 	int64_t queue_tokens;
+	struct loader *loader; /* owned: the model loading in the background, else NULL */
+	char model_commit[41]; /* the Hub commit loaded, "" for a local folder */
+	int exit_status;       /* service_main's result */
 };
 
-/* Loads the model, starts workers and the HTTP daemon, runs the loop until
- * a drain completes. Returns the process exit status. */
+/* Starts the HTTP daemon, loads the model in the background (downloading
+ * it from the Hub if need be), then starts the workers; runs the loop until
+ * a drain completes. Returns the process exit status (2: the model could
+ * not be loaded). */
 int service_main(const struct settings *cfg);
 
 /* --- batcher (batcher.c) --------------------------------------------- */
