@@ -378,14 +378,12 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 	if (rc != 0)
 		return rc;
 	size_t n = (size_t)b->n_tokens, h = (size_t)e->hidden;
-	struct team *prev = gemm_team_swap(s->team);
-	if (e->mobile != NULL || e->deberta != NULL || e->modern != NULL) {
-		rc = e->mobile != NULL    ? mobilebert_forward(e, s, b, layers_out)
-		     : e->deberta != NULL ? deberta_forward(e, s, b, layers_out)
-		                          : modernbert_forward(e, s, b, layers_out);
-		gemm_team_swap(prev);
-		return rc;
-	}
+	if (e->mobile != NULL)
+		return mobilebert_forward(e, s, b, layers_out);
+	if (e->deberta != NULL)
+		return deberta_forward(e, s, b, layers_out);
+	if (e->modern != NULL)
+		return modernbert_forward(e, s, b, layers_out);
 	double clock = profile_start(s);
 	encoder_embed(e, s, b);
 	profile_mark(s, STAGE_EMBED, &clock);
@@ -396,7 +394,6 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 		if (layers_out != NULL)
 			memcpy(layers_out + (size_t)(l + 1) * n * h, s->x, n * h * sizeof(float));
 	}
-	gemm_team_swap(prev);
 	return 0;
 }
 

@@ -35,7 +35,6 @@
 
 static int team_threads = 1;
 static enum gemm_backend backend = GEMM_BACKEND_AUTO;
-static _Thread_local struct team *current_team;
 
 /* --- the kernel this CPU runs ------------------------------------------ */
 
@@ -441,18 +440,11 @@ void dense_ffn_forward(struct team *t, const struct dense *in, enum activation a
 
 /* --- raw-pointer products ---------------------------------------------- */
 
-struct team *gemm_team_swap(struct team *t)
-{
-	struct team *old = current_team;
-	current_team = t;
-	return old;
-}
-
 void linear(float *y, const float *x, const float *w, const float *bias, size_t m, size_t n_in,
             size_t n_out)
 {
 	struct dense d = {w, bias, (int32_t)n_in, (int32_t)n_out, NULL};
-	dense_forward(current_team, &d, y, n_out, x, n_in, m, NULL);
+	dense_forward(NULL, &d, y, n_out, x, n_in, m, NULL);
 }
 
 void gemm_nt(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, size_t m,

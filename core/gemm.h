@@ -110,16 +110,12 @@ size_t gemm_pack_bytes(const struct dense *const *parts, int n_parts);
 
 /*
  * y (m, n_out) = x (m, n_in) . w^T + bias: one Linear layer on unpacked
- * weights, over the compute team of the forward pass running on this
- * thread (encoder_forward's), or the calling thread alone outside one.
- * Kept for callers that hold raw pointers; dense_forward is the door.
+ * weights, on the calling thread (OpenBLAS, single-threaded). Kept for
+ * load-time work and callers that hold raw pointers; dense_forward is the
+ * door for the forward pass.
  */
 void linear(float *y, const float *x, const float *w, const float *bias, size_t m, size_t n_in,
             size_t n_out);
-
-/* The team `linear` uses on this thread (NULL: none); encoder_forward
- * sets it for its duration and restores the previous one. */
-struct team *gemm_team_swap(struct team *t);
 
 /*
  * c (m, n) = a (m, k) . b (n, k)^T  [+ c if accumulate], and c = a . b:

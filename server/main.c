@@ -82,9 +82,10 @@ int main(int argc, char **argv)
 		}
 		blas_kernels_choose(argv, s.blas_kernel_choice);
 		const struct gemm_core_report *r = gemm_core_report();
-		printf("smolserve %s (commit %s; OpenBLAS %s kernels, %s: %s; packed kernel %s)\n",
-		       SMOLSERVE_VERSION, SMOLSERVE_COMMIT, gemm_corename(), r->action, r->reason,
-		       gemm_kernel_name());
+		printf("smolserve %s (commit %s; OpenBLAS %s kernels)\n", SMOLSERVE_VERSION,
+		       SMOLSERVE_COMMIT, gemm_corename());
+		printf("OpenBLAS kernel choice: %s: %s; packed GEMM kernel %s\n", r->action,
+		       r->reason, gemm_kernel_name());
 		return 0;
 	}
 	if (strcmp(argv[1], "--print-config") == 0) {
