@@ -202,18 +202,18 @@ static int finish_start(struct service *s, char *err, size_t n_err)
 	                       (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
 	if (rc != 0)
 		return rc;
+	memory_mark_loaded(); /* before the start line, which ends the start-up log */
+	const struct gemm_core_report *kc = gemm_core_report();
+	log_info("OpenBLAS kernels %s (%s: %s); dense products: %s; resident memory after load "
+	         "%.1f MiB",
+	         gemm_corename(), kc->action, kc->reason, gemm_backend_describe(),
+	         (double)memory_after_load() / (1 << 20));
 	s->ready = 1;
 	log_info("smolserve %s (commit %s): %d workers x %d BLAS threads (%s) on %d CPUs; %s; "
 	         "listening on http://%s:%d",
 	         SMOLSERVE_VERSION, SMOLSERVE_COMMIT, s->layout.workers, s->layout.blas_threads, gemm_corename(),
 	         s->layout.cpus, s->access.key ? "API key required" : "no API key", c->hostname,
 	         s->port);
-	memory_mark_loaded();
-	const struct gemm_core_report *kc = gemm_core_report();
-	log_info("OpenBLAS kernels %s (%s: %s); dense products: %s; resident memory after load "
-	         "%.1f MiB",
-	         gemm_corename(), kc->action, kc->reason, gemm_backend_describe(),
-	         (double)memory_after_load() / (1 << 20));
 	return 0;
 }
 
