@@ -13,6 +13,7 @@ Run with Debian's torch: /usr/bin/python3 bench/ort_export.py [--dir DIR] [--sha
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_peer import Encoder  # noqa: E402  (the peer's forward pass, shared)
+from torch_peer import Encoder, FamilyEncoder  # noqa: E402  (the peer's forward pass)
 
 
 class ExportEncoder(Encoder):
@@ -31,6 +32,23 @@ class ExportEncoder(Encoder):
         w = self.w[name + ".weight"]
         return F.layer_norm(x, (w.shape[0],), w, self.w[name + ".bias"],
                             self.eps if eps is None else eps)
+
+
+class ExportFamilyEncoder(FamilyEncoder):
+    """The same for MPNet, DeBERTa-v2 and ModernBERT (the peer's FamilyEncoder)."""
+
+    def _ln(self, x, name):
+        w = self.w[name + ".weight"]
+        return F.layer_norm(x, (w.shape[0],), w, self.w.get(name + ".bias"), self.eps)
+
+
+FAMILIES = ("mpnet", "deberta-v2", "modernbert")
+
+
+def make_export_encoder(folder):
+    with open(os.path.join(folder, "config.json")) as f:
+        kind = json.load(f)["model_type"]
+    return ExportFamilyEncoder(folder) if kind in FAMILIES else ExportEncoder(folder)
 
 
 class Wrapped(torch.nn.Module):
@@ -50,19 +68,26 @@ def export(folder, opset):
     src = os.path.join(folder, "model.safetensors")
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return out, False
-    enc = ExportEncoder(folder)
+    enc = make_export_encoder(folder)
     ids = torch.randint(5, 1000, (2, 9), dtype=torch.long)
     mask = torch.ones_like(ids)
     mask[1, 7:] = 0
     tmp = out + ".tmp"
-    with torch.inference_mode():
-        torch.onnx.export(Wrapped(enc), (ids, mask), tmp, opset_version=opset,
-                          input_names=["input_ids", "attention_mask"],
-                          output_names=["last_hidden_state"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                        "attention_mask": {0: "batch", 1: "sequence"},
-                                        "last_hidden_state": {0: "batch", 1: "sequence"}},
-                          do_constant_folding=True)
+    # torch 1.13 has no ONNX symbolic for aten::logical_not (ModernBERT's window mask);
+    # bitwise_not of a bool tensor is the same and exports as Not.
+    logical_not = torch.Tensor.logical_not
+    torch.Tensor.logical_not = torch.Tensor.bitwise_not
+    try:
+        with torch.inference_mode():
+            torch.onnx.export(Wrapped(enc), (ids, mask), tmp, opset_version=opset,
+                              input_names=["input_ids", "attention_mask"],
+                              output_names=["last_hidden_state"],
+                              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                            "attention_mask": {0: "batch", 1: "sequence"},
+                                            "last_hidden_state": {0: "batch", 1: "sequence"}},
+                              do_constant_folding=True)
+    finally:
+        torch.Tensor.logical_not = logical_not
     os.replace(tmp, out)
     return out, True
 
@@ -75,8 +100,15 @@ def main():
     ap.add_argument("--opset", type=int, default=14)
     a = ap.parse_args()
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    failed = 0
     for shape in [s for s in a.shapes.split(",") if s]:
-        path, written = export(os.path.join(a.dir, shape), a.opset)
+        try:
+            path, written = export(os.path.join(a.dir, shape), a.opset)
+        except Exception as e:  # noqa: BLE001  (one shape's export must not stop the rest)
+            print(f"{shape}: not exported ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                  "the onnxruntime peer skips it", flush=True)
+            failed += 1
+            continue
         print(f"{shape}: {path} ({'exported' if written else 'up to date'}, "
               f"{os.path.getsize(path) / 2**20:.1f} MiB)", flush=True)
     return 0

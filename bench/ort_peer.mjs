@@ -129,6 +129,10 @@ async function main() {
   for (const shape of o.shapes.split(",").filter(Boolean)) {
     const wl = JSON.parse(fs.readFileSync(path.join(o.dir, "workloads", `${shape}.json`)));
     const model = path.join(o.dir, shape, "model.onnx");
+    if (!fs.existsSync(model)) {
+      console.log(`${shape}: no model.onnx (bench/ort_export.py could not export it): skipped`);
+      continue;
+    }
     const before = rssMiB();
     const t0 = performance.now();
     const session = await ort.InferenceSession.create(model, {
