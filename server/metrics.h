@@ -23,9 +23,20 @@ struct histogram {
 	uint64_t count;
 };
 
-enum drop_reason { DROP_DISCONNECTED = 0, DROP_EXPIRED, DROP_SHUTDOWN, DROP_COUNT_ };
+/* disconnected: the client reset or left before its answer; expired: its
+ * X-Request-Timeout-Ms passed; shutdown: the drain timed out; timeout: an
+ * upload or idle deadline closed it before the request was complete; error:
+ * libmicrohttpd dropped it (protocol or memory error). */
+enum drop_reason {
+	DROP_DISCONNECTED = 0,
+	DROP_EXPIRED,
+	DROP_SHUTDOWN,
+	DROP_TIMEOUT,
+	DROP_ERROR,
+	DROP_COUNT_
+};
 
-#define METRICS_N_ERRORS 10 /* enum api_error_kind values */
+#define METRICS_N_ERRORS 11 /* enum api_error_kind values */
 
 struct metrics {
 	uint64_t request_count[ROUTE_COUNT_ + 1]; /* last: non-model routes */
@@ -35,6 +46,9 @@ struct metrics {
 	int64_t queue_size;   /* requests waiting for a batch */
 	int64_t queue_tokens; /* their tokens */
 	int64_t in_flight;    /* accepted, not yet answered */
+	int64_t connections;  /* open TCP connections */
+	int64_t receiving;    /* requests whose headers came, body not yet complete */
+	int64_t tokenizing;   /* in the tokenization pool (parse or encode) */
 	struct histogram request_duration;
 	struct histogram queue_duration;
 	struct histogram tokenization_duration;

@@ -48,6 +48,7 @@ enum api_error_kind {
 	API_ERR_NOT_FOUND,      /* 404 */
 	API_ERR_METHOD,         /* 405 */
 	API_ERR_DEADLINE,       /* 504 */
+	API_ERR_BAD_REQUEST,    /* 400: malformed HTTP (smuggling-prone headers) */
 };
 
 struct api_error {
@@ -67,6 +68,8 @@ const char *route_name(enum route r);
 struct request_limits {
 	int auto_truncate;             /* truncate even if the request does not ask */
 	int32_t max_client_batch_size; /* inputs per request; 0 = no limit */
+	int64_t max_tokenize_tokens;   /* /tokenize ids out, /decode ids in; 0 = no limit */
+	int64_t max_response_floats;   /* /embed_all floats in one answer; 0 = no limit */
 };
 
 struct request {

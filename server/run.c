@@ -114,7 +114,9 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 		goto done;
 	}
 	struct request_limits lim = {.auto_truncate = s->auto_truncate,
-	                             .max_client_batch_size = (int32_t)s->max_client_batch_size};
+	                             .max_client_batch_size = (int32_t)s->max_client_batch_size,
+	                             .max_tokenize_tokens = s->max_batch_tokens,
+	                             .max_response_floats = s->max_response_floats};
 	if (codec_parse(m, (enum route)route, body, &lim, &r, &e) != 0) {
 		status = reject(out, &e);
 		goto done;
@@ -128,6 +130,10 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 	if (engine_run(m, &ctx, reqs, 1, err, sizeof(err)) != 0) {
 		e.kind = API_ERR_BACKEND;
 		snprintf(e.message, sizeof(e.message), "%s", err);
+		status = reject(out, &e);
+		goto done;
+	}
+	if (codec_check_finite(&r, &e) != 0) {
 		status = reject(out, &e);
 		goto done;
 	}

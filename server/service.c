@@ -1,10 +1,11 @@
 /*
  * The service's lifecycle (see service.h): derive the thread layout, load
- * the model and prove a forward pass works, start workers and the HTTP
- * daemon on the loop, run; on SIGTERM or SIGINT drain — /health turns 503,
- * no new connections, every accepted request answered (bounded by
- * --shutdown-timeout-s) — then close every handle and exit 0.
+ * the model and prove a forward pass works, start workers, the tokenization
+ * pool and the HTTP daemon on the loop, run; on SIGTERM or SIGINT drain —
+ * /health turns 503, no new connections, every accepted request answered
+ * (bounded by --shutdown-timeout-s) — then close every handle and exit 0.
  */
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,28 +14,6 @@
 #include "gemm.h"
 #include "service.h"
 #include "status.h"
-
-static void on_batch_done(void *data, struct batch *b)
-{
-	struct service *s = data;
-	s->metrics.worker_busy_seconds += (double)(b->t_end_ns - b->t_start_ns) / 1e9;
-	for (int i = 0; i < b->n_jobs; i++) {
-		struct job *j = b->jobs[i];
-		j->t_start_ns = b->t_start_ns;
-		j->t_end_ns = b->t_end_ns;
-		if (b->rc == 0) {
-			j->state = JOB_DONE;
-		} else {
-			j->state = JOB_FAILED;
-			snprintf(j->err, sizeof(j->err), "%s", b->err);
-		}
-		http_job_finished(s, j);
-	}
-	free(b->jobs);
-	free(b->reqs);
-	free(b);
-	batcher_dispatch(s);
-}
 
 static void on_closed(uv_handle_t *h)
 {
@@ -46,18 +25,26 @@ static void close_all(struct service *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
-	/* Workers first: a batch still running is answered (its connections
-	 * resumed) while the daemon can still send; then the daemon stops. */
+	/* Workers first, then the pool: a batch still running is encoded and
+	 * answered (its connections resumed) while the daemon can still send;
+	 * then the daemon stops. */
+	s->faults.hold_batch_ms = 0;
 	if (s->workers != NULL) {
 		struct workers *w = s->workers;
 		s->workers = NULL;
 		workers_stop(w);
 	}
+	if (s->tpool != NULL) {
+		struct tpool *p = s->tpool;
+		tpool_stop(p); /* hands back what it ran: answers get queued */
+		s->tpool = NULL;
+	}
 	http_stop(s);
-	uv_timer_stop(&s->batch_timer);
+	batcher_close(s);
 	uv_timer_stop(&s->shutdown_timer);
-	uv_close((uv_handle_t *)&s->batch_timer, on_closed);
+	uv_timer_stop(&s->trim_timer);
 	uv_close((uv_handle_t *)&s->shutdown_timer, on_closed);
+	uv_close((uv_handle_t *)&s->trim_timer, on_closed);
 	uv_close((uv_handle_t *)&s->sigterm, on_closed);
 	uv_close((uv_handle_t *)&s->sigint, on_closed);
 }
@@ -66,8 +53,8 @@ void service_maybe_finish(struct service *s)
 {
 	if (!s->draining || s->stopping)
 		return;
-	if (s->queue_len > 0 ||
-	    (s->workers && workers_idle(s->workers) < workers_count(s->workers)))
+	if (s->queue_len > 0 || s->metrics.tokenizing > 0 ||
+	    (s->workers && flow_idle_workers(s) < workers_count(s->workers)))
 		return;
 	if (s->metrics.in_flight > 0 || (s->requests_open > 0 && !s->drain_expired))
 		return;
@@ -106,10 +93,11 @@ static void on_signal(uv_signal_t *h, int signum)
 	fprintf(stderr, "smolserve: %s: draining (at most %llds)\n",
 	        signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
 	s->draining = 1;
+	s->drain_start_ns = now_ns();
 	http_quiesce(s);
 	uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
 	               (uint64_t)s->cfg->shutdown_timeout_s * 1000u, 0);
-	batcher_dispatch(s); /* no more waiting for company */
+	batcher_dispatch(s);
 }
 
 /* Runs one tiny forward pass so "ready" means the model really computes. */
@@ -125,6 +113,54 @@ static int warm_up(const struct model *m, char *err, size_t n_err)
 	int rc = model_forward(m, &ctx, &b, err, n_err);
 	model_ctx_dispose(&ctx);
 	return rc;
+}
+
+/* TEST ONLY fault injection (README, Tests): never set in production. */
+static void read_test_faults(struct service *s)
+{
+	const char *nonfinite = getenv("SMOLSERVE_TEST_NONFINITE");
+	const char *hold = getenv("SMOLSERVE_TEST_HOLD_BATCH_MS");
+	if (nonfinite != NULL && nonfinite[0] != '\0')
+		s->faults.nonfinite = strcmp(nonfinite, "inf") == 0 ? 2 : 1;
+	if (hold != NULL && hold[0] != '\0')
+		s->faults.hold_batch_ms = strtoull(hold, NULL, 10);
+	if (s->faults.nonfinite || s->faults.hold_batch_ms)
+		fprintf(stderr,
+		        "smolserve: TEST-ONLY fault injection on (SMOLSERVE_TEST_NONFINITE=%s "
+		        "SMOLSERVE_TEST_HOLD_BATCH_MS=%llu): never use this in production\n",
+		        nonfinite ? nonfinite : "", (unsigned long long)s->faults.hold_batch_ms);
+}
+
+/* --tokenization-workers, or derived: half the usable CPUs, at least 2 so
+ * one long parse or encode never holds up every other request's. */
+static int tokenization_threads(const struct service *s)
+{
+	if (s->cfg->tokenization_workers > 0)
+		return (int)s->cfg->tokenization_workers;
+	int n = s->layout.cpus / 2;
+	return n < 2 ? 2 : n;
+}
+
+/* The worker pool and the tokenization pool, with what the stages read. */
+static int start_pools(struct service *s, char *err, size_t n_err)
+{
+	const struct settings *c = s->cfg;
+	read_test_faults(s);
+	s->env.model = s->model;
+	s->env.limits.auto_truncate = c->auto_truncate;
+	s->env.limits.max_client_batch_size = (int32_t)c->max_client_batch_size;
+	s->env.limits.max_tokenize_tokens = c->max_batch_tokens;
+	s->env.limits.max_response_floats = c->max_response_floats;
+	s->env.max_batch_tokens = c->max_batch_tokens;
+	s->env.inject_nonfinite = s->faults.nonfinite;
+	s->tokenization_workers = tokenization_threads(s);
+	json_object_seed(0); /* before any thread builds a JSON object */
+	int rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
+	                       (int32_t)c->max_batch_tokens, flow_batch_done, s, err, n_err);
+	if (rc != 0)
+		return rc;
+	return tpool_start(&s->tpool, &s->loop, s->tokenization_workers, flow_stage_done, s, err,
+	                   n_err);
 }
 
 static int start(struct service *s, char *err, size_t n_err)
@@ -152,15 +188,11 @@ static int start(struct service *s, char *err, size_t n_err)
 		                   "--max-batch-tokens %lld is below the model's max input "
 		                   "length %d",
 		                   (long long)c->max_batch_tokens, (int)s->model->max_input_length);
-	s->limits.auto_truncate = c->auto_truncate;
-	s->limits.max_client_batch_size = (int32_t)c->max_client_batch_size;
 	s->metrics.max_batch_tokens = c->max_batch_tokens;
 	s->metrics.workers = s->layout.workers;
 	s->metrics.blas_threads = s->layout.blas_threads;
 
-	rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
-	                   (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
-	if (rc != 0)
+	if ((rc = start_pools(s, err, n_err)) != 0)
 		return rc;
 	if (http_start(s, err, n_err) != 0)
 		return STATUS_EIO;
@@ -169,10 +201,10 @@ static int start(struct service *s, char *err, size_t n_err)
 	s->ready = 1;
 	fprintf(stderr,
 	        "smolserve %s: %s (%s) loaded in %.1f ms; %d workers x %d BLAS threads (%s) on %d "
-	        "CPUs; listening on http://%s:%d\n",
+	        "CPUs, %d tokenization threads; listening on http://%s:%d\n",
 	        SMOLSERVE_VERSION, c->model_id, s->model->cfg.model_type,
 	        s->metrics.model_load_seconds * 1e3, s->layout.workers, s->layout.blas_threads,
-	        gemm_corename(), s->layout.cpus, c->hostname, s->port);
+	        gemm_corename(), s->layout.cpus, s->tokenization_workers, c->hostname, s->port);
 	return 0;
 }
 
@@ -187,8 +219,11 @@ int service_main(const struct settings *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&s->loop);
 	uv_timer_init(&s->loop, &s->batch_timer);
+	uv_timer_init(&s->loop, &s->deadline_timer);
+	uv_timer_init(&s->loop, &s->trim_timer);
 	uv_timer_init(&s->loop, &s->shutdown_timer);
-	s->batch_timer.data = s->shutdown_timer.data = s;
+	s->batch_timer.data = s->deadline_timer.data = s->trim_timer.data = s;
+	s->shutdown_timer.data = s;
 	uv_signal_init(&s->loop, &s->sigterm);
 	uv_signal_init(&s->loop, &s->sigint);
 	s->sigterm.data = s->sigint.data = s;

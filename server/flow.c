@@ -1,0 +1,156 @@
+/*
+ * The loop thread's side of a job's way (see job.h): an admitted job goes
+ * to the tokenization pool; a parsed job goes to the batcher, or is answered
+ * when parsing already produced its answer (an error, /tokenize, /decode);
+ * a finished batch sends its jobs back to the pool to encode their answers;
+ * an answered job has its connection resumed (http.c). Everything here runs
+ * in libuv callbacks, never inside libmicrohttpd's, so every resume takes
+ * effect at once.
+ *
+ * Also here: memory given back after large answers and bursts
+ * (malloc_trim, run on the pool so the loop never waits for it), and the
+ * test-only hold of finished batches (SMOLSERVE_TEST_HOLD_BATCH_MS).
+ */
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "service.h"
+
+void flow_start(struct service *s, struct job *j)
+{
+	if (s->tpool == NULL) { /* stopped: a forced shutdown */
+		job_fail(j, API_ERR_UNHEALTHY, "shutting down");
+		http_job_finished(s, j);
+		return;
+	}
+	s->metrics.tokenizing++;
+	tpool_submit(s->tpool, &j->task);
+}
+
+void flow_fail(struct service *s, struct job *j, enum api_error_kind kind, const char *message,
+               int drop)
+{
+	job_fail(j, kind, message);
+	j->answer.drop = drop;
+	http_job_finished(s, j);
+}
+
+/* Back from the parse stage. */
+static void parsed(struct service *s, struct job *j)
+{
+	histogram_observe(&s->metrics.tokenization_duration, (double)j->tokenize_ns / 1e9);
+	if (j->state == JOB_ANSWERED) {
+		http_job_finished(s, j);
+		return;
+	}
+	for (int32_t i = 0; i < j->req.n_inputs; i++)
+		histogram_observe(&s->metrics.input_length, j->req.inputs[i].n);
+	uint64_t now = now_ns();
+	if (j->deadline_ns != 0 && now >= j->deadline_ns) {
+		flow_fail(s, j, API_ERR_DEADLINE,
+		          "X-Request-Timeout-Ms passed before the request could run", DROP_EXPIRED);
+		return;
+	}
+	j->t_queued_ns = now;
+	batcher_submit(s, j);
+}
+
+static void trim_run(struct tpool_task *t)
+{
+	(void)t;
+	malloc_trim(0);
+}
+
+static void on_trim_timer(uv_timer_t *t)
+{
+	struct service *s = t->data;
+	if (s->tpool == NULL || s->trim_running)
+		return;
+	s->trim_running = 1;
+	s->trim_task.run = trim_run;
+	tpool_submit(s->tpool, &s->trim_task);
+}
+
+void flow_trim_soon(struct service *s)
+{
+	if (!s->stopping)
+		uv_timer_start(&s->trim_timer, on_trim_timer, 1000, 0);
+}
+
+void flow_stage_done(void *data, struct tpool_task *t)
+{
+	struct service *s = data;
+	if (t == &s->trim_task) {
+		s->trim_running = 0;
+		return;
+	}
+	struct job *j = job_of(t);
+	s->metrics.tokenizing--;
+	if (j->t_end_ns != 0) /* encoded after its batch */
+		http_job_finished(s, j);
+	else
+		parsed(s, j);
+	service_maybe_finish(s);
+}
+
+/* A batch's results: each job goes to the pool to be encoded. */
+static void deliver(struct service *s, struct batch *b)
+{
+	s->metrics.worker_busy_seconds += (double)(b->t_end_ns - b->t_start_ns) / 1e9;
+	for (int i = 0; i < b->n_jobs; i++) {
+		struct job *j = b->jobs[i];
+		j->t_start_ns = b->t_start_ns;
+		j->t_end_ns = b->t_end_ns > b->t_start_ns ? b->t_end_ns : b->t_start_ns + 1;
+		if (b->rc == 0) {
+			job_prepare_encode(j);
+			flow_start(s, j);
+		} else {
+			flow_fail(s, j, API_ERR_BACKEND, b->err, -1);
+		}
+	}
+	free(b->jobs);
+	free(b->reqs);
+	free(b);
+	batcher_dispatch(s);
+}
+
+/* TEST ONLY: a finished batch that keeps its worker counted busy. */
+struct held_batch {
+	uv_timer_t timer;
+	struct service *s;
+	struct batch *b;
+};
+
+static void on_held_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void on_hold_over(uv_timer_t *t)
+{
+	struct held_batch *h = t->data;
+	h->s->held_batches--;
+	deliver(h->s, h->b);
+	uv_close((uv_handle_t *)&h->timer, on_held_closed);
+}
+
+void flow_batch_done(void *data, struct batch *b)
+{
+	struct service *s = data;
+	struct held_batch *h = s->faults.hold_batch_ms > 0 ? calloc(1, sizeof(*h)) : NULL;
+	if (h == NULL) {
+		deliver(s, b);
+		return;
+	}
+	h->s = s;
+	h->b = b;
+	s->held_batches++;
+	uv_timer_init(&s->loop, &h->timer);
+	h->timer.data = h;
+	uv_timer_start(&h->timer, on_hold_over, s->faults.hold_batch_ms, 0);
+}
+
+int flow_idle_workers(const struct service *s)
+{
+	return s->workers != NULL ? workers_idle(s->workers) - s->held_batches : 0;
+}
