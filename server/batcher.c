@@ -2,8 +2,11 @@
  * The dynamic batcher: a FIFO of parsed, tokenized jobs, packed into
  * batches by a token budget (--max-batch-tokens) and a request count
  * (--max-batch-requests). A free worker takes what is queued at once:
- * requests accumulate only while every worker is busy, so a lone request
- * gets the engine's latency and a busy server gets full batches. Before a
+ * requests accumulate while every worker is busy, so a lone request gets
+ * the engine's latency and a busy server gets full batches. The one wait:
+ * while other requests are already admitted and being parsed, a free worker
+ * waits for them, at most --max-batch-delay-us (never for requests that may
+ * or may not come). Before a
  * job enters a batch its client is checked (connection reset: dropped and
  * counted). A queued job whose X-Request-Timeout-Ms deadline passes is
  * answered 504 at that moment, by a timer armed at the earliest deadline.
@@ -108,6 +111,26 @@ static int prune_head(struct service *s, uint64_t now)
 	return 0;
 }
 
+static void on_batch_timer(uv_timer_t *t)
+{
+	batcher_dispatch(t->data);
+}
+
+/* 1 (and how long) if the head should wait for the requests being parsed. */
+static int should_wait(const struct service *s, uint64_t now, uint64_t *wait_ns)
+{
+	const struct settings *c = s->cfg;
+	if (c->max_batch_delay_us == 0 || s->parsing == 0 || s->draining)
+		return 0;
+	if (s->queue_tokens >= c->max_batch_tokens || s->queue_len >= c->max_batch_requests)
+		return 0;
+	uint64_t due = s->queue_head->t_queued_ns + (uint64_t)c->max_batch_delay_us * 1000u;
+	if (now >= due)
+		return 0;
+	*wait_ns = due - now;
+	return 1;
+}
+
 static struct batch *batch_new(int n)
 {
 	struct batch *b = calloc(1, sizeof(*b));
@@ -149,10 +172,16 @@ static struct batch *form_batch(struct service *s, uint64_t now)
 
 void batcher_dispatch(struct service *s)
 {
+	uv_timer_stop(&s->batch_timer);
 	while (flow_idle_workers(s) > 0) {
-		uint64_t now = now_ns();
+		uint64_t now = now_ns(), wait_ns = 0;
 		if (!prune_head(s, now))
 			break;
+		if (should_wait(s, now, &wait_ns)) {
+			uv_timer_start(&s->batch_timer, on_batch_timer,
+			               (wait_ns + 999999u) / 1000000u, 0);
+			break;
+		}
 		struct batch *b = form_batch(s, now);
 		if (b == NULL)
 			break; /* out of memory: try again when a batch finishes */

@@ -24,6 +24,8 @@ void flow_start(struct service *s, struct job *j)
 		return;
 	}
 	s->metrics.tokenizing++;
+	if (j->state == JOB_PARSING)
+		s->parsing++;
 	tpool_submit(s->tpool, &j->task);
 }
 
@@ -86,10 +88,14 @@ void flow_stage_done(void *data, struct tpool_task *t)
 	}
 	struct job *j = job_of(t);
 	s->metrics.tokenizing--;
-	if (j->t_end_ns != 0) /* encoded after its batch */
+	if (j->t_end_ns != 0) { /* encoded after its batch */
 		http_job_finished(s, j);
-	else
+	} else {
+		s->parsing--;
 		parsed(s, j);
+		if (s->parsing == 0)
+			batcher_dispatch(s); /* nothing more on its way: stop waiting */
+	}
 	service_maybe_finish(s);
 }
 

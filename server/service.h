@@ -74,6 +74,7 @@ struct service {
 	int stopping;
 	int64_t requests_open; /* requests MHD has not completed yet */
 	int held_batches;      /* TEST ONLY: finished batches held (faults.hold_batch_ms) */
+	int64_t parsing;       /* admitted jobs in the pool's parse stage */
 	int trim_running;      /* the trim task is in the tokenization pool */
 	struct tpool_task trim_task;
 	/* batcher queue (FIFO) */
@@ -94,9 +95,10 @@ int service_main(const struct settings *cfg);
 /* Queues a parsed job and dispatches what can run. Never from inside an
  * MHD callback (it may answer jobs). */
 void batcher_submit(struct service *s, struct job *j);
-/* Forms and submits batches while a worker is idle; requests wait for
- * company only while every worker is busy. Also called when a batch
- * finishes. */
+/* Forms and submits batches while a worker is idle: a lone request runs at
+ * once; a free worker waits (at most --max-batch-delay-us) only for
+ * requests already admitted and being parsed. Also called when a batch
+ * finishes or a parse completes. */
 void batcher_dispatch(struct service *s);
 /* Drain timed out: answers every queued job with 503. */
 void batcher_flush_shutdown(struct service *s);

@@ -350,6 +350,128 @@ START_TEST(test_attack_normal_client_served)
 }
 END_TEST
 
+/* --- memory returns after a burst --------------------------------------------- */
+
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
+#define N_BURST 1500
+
+/* Reads one whole response from a non-blocking fd into nothing; 1 when the
+ * body (Content-Length) is complete, 0 while more is due, -1 on error. */
+struct burst_conn {
+	int fd;
+	size_t got, need; /* need 0: headers not complete yet */
+	char head[1024];
+	size_t n_head;
+};
+
+static int burst_read(struct burst_conn *b)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t k = recv(b->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (k < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		if (k == 0)
+			return -1;
+		for (ssize_t i = 0; i < k; i++) {
+			if (b->need == 0 && b->n_head < sizeof(b->head) - 1) {
+				b->head[b->n_head++] = buf[i];
+				b->head[b->n_head] = '\0';
+				char *end = strstr(b->head, "\r\n\r\n");
+				const char *cl = strcasestr(b->head, "Content-Length:");
+				if (end != NULL && cl != NULL)
+					b->need = (size_t)strtoul(cl + 15, NULL, 10) +
+					          1; /* +1: non-zero */
+				continue;
+			}
+			b->got++;
+		}
+		if (b->need > 0 && b->got + 1 >= b->need)
+			return 1;
+	}
+}
+
+START_TEST(test_memory_returns_after_burst)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return; /* ASan's allocator keeps freed memory in quarantine: RSS says nothing */
+#endif
+	raise_fd_limit(8192);
+	static const char *const args[] = {"--max-concurrent-requests", "2000", NULL};
+	struct test_server s;
+	server_start(&s, "bert", args);
+	for (int i = 0; i < 3; i++) { /* warm up */
+		struct reply rp = call(s.port, "POST", "/embed", NULL, "{\"inputs\": \"warm up\"}");
+		ck_assert_int_eq(rp.status, 200);
+		reply_dispose(&rp);
+	}
+	long before = rss_kb(s.pid);
+	static const char BODY[] = "{\"inputs\": \"hello world hello world hello world\"}";
+	char req[256];
+	int n_req = snprintf(req, sizeof(req),
+	                     "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	                     strlen(BODY), BODY);
+	static struct burst_conn c[N_BURST];
+	int n = 0;
+	for (int i = 0; i < N_BURST; i++) { /* 8 source addresses: under the per-address limit */
+		char src[32];
+		snprintf(src, sizeof(src), "127.0.0.%d", 10 + i % 8);
+		int fd = http_connect_from(src, s.port, REQUEST_MS);
+		if (fd < 0)
+			continue;
+		memset(&c[n], 0, sizeof(c[n]));
+		c[n++].fd = fd;
+	}
+	ck_assert_msg(n >= N_BURST * 9 / 10, "only %d of %d connections opened", n, N_BURST);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(http_send_all(c[i].fd, req, (size_t)n_req), 0);
+	int done = 0;
+	for (int64_t until = now_ms() + 60000 * SLOW; done < n && now_ms() < until;) {
+		done = 0;
+		for (int i = 0; i < n; i++) {
+			if (c[i].fd < 0) {
+				done++;
+				continue;
+			}
+			int rc = burst_read(&c[i]);
+			ck_assert_msg(rc >= 0, "burst connection %d failed", i);
+			if (rc == 1) {
+				close(c[i].fd);
+				c[i].fd = -1;
+				done++;
+			}
+		}
+		sleep_ms(5);
+	}
+	ck_assert_msg(done == n, "%d of %d burst requests answered", done, n);
+	long peak = rss_kb(s.pid);
+	long after = peak;
+	for (int64_t until = now_ms() + 10000; now_ms() < until; sleep_ms(250)) {
+		after = rss_kb(s.pid);
+		if (after <= before * 6 / 5)
+			break;
+	}
+	fprintf(stderr, "burst: RSS %ld kB before, %ld kB after %d requests, %ld kB later\n",
+	        before, peak, n, after);
+	ck_assert_msg(after <= before * 6 / 5, "RSS %ld kB before the burst, %ld kB 10 s after",
+	              before, after);
+	server_stop_ok(&s);
+}
+END_TEST
+
 /* --- non-finite values ------------------------------------------------------ */
 
 START_TEST(test_nonfinite_weights_refused)
@@ -537,6 +659,7 @@ int main(void)
 	tcase_set_timeout(attack, 60 * SLOW);
 	tcase_add_test(attack, test_stalled_uploads_hold_no_slot);
 	tcase_add_test(attack, test_attack_normal_client_served);
+	tcase_add_test(attack, test_memory_returns_after_burst);
 	suite_add_tcase(s, attack);
 	TCase *nonfinite = tcase_create("nonfinite");
 	tcase_set_timeout(nonfinite, 60 * SLOW);
