@@ -39,6 +39,7 @@ static void close_all(struct service *s)
 		tpool_stop(p); /* hands back what it ran: answers get queued */
 		s->tpool = NULL;
 	}
+	batcher_flush_shutdown(s); /* no worker is left for what is still queued */
 	http_stop(s);
 	batcher_close(s);
 	uv_timer_stop(&s->shutdown_timer);
