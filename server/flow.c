@@ -48,6 +48,12 @@ static void parsed(struct service *s, struct job *j)
 	for (int32_t i = 0; i < j->req.n_inputs; i++)
 		histogram_observe(&s->metrics.input_length, j->req.inputs[i].n);
 	uint64_t now = now_ns();
+	if (s->drain_expired) { /* the queue was answered 503 already: so is this one */
+		flow_fail(s, j, API_ERR_UNHEALTHY,
+		          "shutting down: the drain timed out before this request ran",
+		          DROP_SHUTDOWN);
+		return;
+	}
 	if (j->deadline_ns != 0 && now >= j->deadline_ns) {
 		flow_fail(s, j, API_ERR_DEADLINE,
 		          "X-Request-Timeout-Ms passed before the request could run", DROP_EXPIRED);

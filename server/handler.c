@@ -163,6 +163,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 	MHD_destroy_response(r);
 
 	st->answered = 1;
+	s->sending++;
 	int idx = st->route && st->route->kind == H_MODEL ? (int)st->route->route : ROUTE_COUNT_;
 	if (status < 400)
 		s->metrics.request_success[idx]++;
@@ -538,6 +539,8 @@ void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			why = DROP_SHUTDOWN;
 		s->metrics.dropped[why]++;
 	}
+	if (st->answered)
+		s->sending--;
 	release_slot(s, st);
 	job_destroy(st->job);
 	strbuf_dispose(&st->body);

@@ -349,8 +349,9 @@ void http_stop(struct service *s)
 		return;
 	uv_poll_stop(&s->mhd_poll);
 	uv_timer_stop(&s->mhd_timer);
-	resume_ready(s); /* never stop the daemon with connections suspended */
-	MHD_run(s->mhd);
+	resume_ready(s);            /* never stop the daemon with connections suspended */
+	for (int i = 0; i < 4; i++) /* and let their answers go out */
+		MHD_run(s->mhd);
 	MHD_stop_daemon(s->mhd);
 	s->mhd = NULL;
 	uv_close((uv_handle_t *)&s->mhd_poll, on_closed);

@@ -57,7 +57,10 @@ void service_maybe_finish(struct service *s)
 	if (s->queue_len > 0 || s->metrics.tokenizing > 0 ||
 	    (s->workers && flow_idle_workers(s) < workers_count(s->workers)))
 		return;
-	if (s->metrics.in_flight > 0 || (s->requests_open > 0 && !s->drain_expired))
+	/* After the drain's bound, a half-sent request no longer holds the exit,
+	 * but an answer on its way does. */
+	if (s->metrics.in_flight > 0 || s->sending > 0 ||
+	    (s->requests_open > 0 && !s->drain_expired))
 		return;
 	fprintf(stderr, "smolserve: drained, exiting\n");
 	close_all(s);
@@ -156,12 +159,15 @@ static int start_pools(struct service *s, char *err, size_t n_err)
 	s->env.inject_nonfinite = s->faults.nonfinite;
 	s->tokenization_workers = tokenization_threads(s);
 	json_object_seed(0); /* before any thread builds a JSON object */
+	core_gate_init(&s->cores, s->layout.cpus);
+	s->cores_ready = 1;
 	int rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
 	                       (int32_t)c->max_batch_tokens, flow_batch_done, s, err, n_err);
 	if (rc != 0)
 		return rc;
-	return tpool_start(&s->tpool, &s->loop, s->tokenization_workers, flow_stage_done, s, err,
-	                   n_err);
+	workers_share_cores(s->workers, &s->cores, s->layout.blas_threads);
+	return tpool_start(&s->tpool, &s->loop, s->tokenization_workers, &s->cores, flow_stage_done,
+	                   s, err, n_err);
 }
 
 static int start(struct service *s, char *err, size_t n_err)
@@ -240,6 +246,8 @@ int service_main(const struct settings *cfg)
 	if (rc != 0)
 		fprintf(stderr, "smolserve: uv_loop_close: %s\n", uv_strerror(rc));
 	model_destroy(s->model);
+	if (s->cores_ready)
+		core_gate_dispose(&s->cores);
 	free(s);
 	return status;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cores.h"
 #include "cpus.h"
 #include "job.h"
 #include "metrics.h"
@@ -64,6 +65,8 @@ struct service {
 	uv_signal_t sigterm, sigint;
 	struct workers *workers;
 	struct tpool *tpool;
+	struct core_gate cores; /* shared by batches and the pool's stages */
+	int cores_ready;
 	struct metrics metrics;
 	struct test_faults faults;
 	int port; /* bound port */
@@ -73,6 +76,7 @@ struct service {
 	int drain_expired; /* --shutdown-timeout-s passed: stop waiting for idle requests */
 	int stopping;
 	int64_t requests_open; /* requests MHD has not completed yet */
+	int64_t sending;       /* of those, answered: the answer is being sent */
 	int held_batches;      /* TEST ONLY: finished batches held (faults.hold_batch_ms) */
 	int64_t parsing;       /* admitted jobs in the pool's parse stage */
 	int trim_running;      /* the trim task is in the tokenization pool */

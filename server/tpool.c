@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "cores.h"
 #include "status.h"
 
 struct tpool {
@@ -21,7 +22,8 @@ struct tpool {
 	int64_t pending; /* loop thread only */
 	tpool_done_cb cb;
 	void *cb_data;
-	uv_thread_t *threads; /* (n) */
+	struct core_gate *gate; /* borrowed, NULL: none */
+	uv_thread_t *threads;   /* (n) */
 };
 
 static void push(struct tpool_task **head, struct tpool_task **tail, struct tpool_task *t)
@@ -51,7 +53,11 @@ static void thread_main(void *arg)
 			p->todo_tail = NULL;
 		uv_mutex_unlock(&p->mu);
 
+		if (p->gate != NULL)
+			core_gate_enter(p->gate, 1);
 		t->run(t);
+		if (p->gate != NULL)
+			core_gate_leave(p->gate, 1);
 
 		uv_mutex_lock(&p->mu);
 		push(&p->done_head, &p->done_tail, t);
@@ -76,8 +82,8 @@ static void on_async(uv_async_t *h)
 	}
 }
 
-int tpool_start(struct tpool **out, uv_loop_t *loop, int n, tpool_done_cb cb, void *cb_data,
-                char *err, size_t n_err)
+int tpool_start(struct tpool **out, uv_loop_t *loop, int n, struct core_gate *gate,
+                tpool_done_cb cb, void *cb_data, char *err, size_t n_err)
 {
 	struct tpool *p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->threads = calloc((size_t)n, sizeof(*p->threads))) == NULL) {
@@ -86,6 +92,7 @@ int tpool_start(struct tpool **out, uv_loop_t *loop, int n, tpool_done_cb cb, vo
 		                   "out of memory for the tokenization pool");
 	}
 	p->n = n;
+	p->gate = gate;
 	p->cb = cb;
 	p->cb_data = cb_data;
 	uv_mutex_init(&p->mu);

@@ -25,12 +25,15 @@ struct tpool_task {
 /* Called on the loop thread with each finished task, in order. */
 typedef void (*tpool_done_cb)(void *data, struct tpool_task *t);
 
+struct core_gate;
+
 /*
- * Starts n threads (n >= 1). 0, or a negative status with err (nothing is
- * left running). Loop thread.
+ * Starts n threads (n >= 1). Each task takes one core of gate (borrowed,
+ * may be NULL; must outlive the pool) while it runs. 0, or a negative
+ * status with err (nothing is left running). Loop thread.
  */
-int tpool_start(struct tpool **out, uv_loop_t *loop, int n, tpool_done_cb cb, void *cb_data,
-                char *err, size_t n_err);
+int tpool_start(struct tpool **out, uv_loop_t *loop, int n, struct core_gate *gate,
+                tpool_done_cb cb, void *cb_data, char *err, size_t n_err);
 
 /* Queues t (borrowed until it comes back through the done callback). Loop
  * thread. */
