@@ -3,6 +3,7 @@
 #   docker build -t smolserve .
 #   docker run --rm -p 3000:3000 --cpus 2 -v /path/to/all-MiniLM-L6-v2:/models/model:ro smolserve
 #   docker run ... -v /path/to/bge-small:/models/bge -e MODEL_ID=/models/bge smolserve --auto-truncate
+#   docker run ... -v hf-cache:/data smolserve --model-id BAAI/bge-small-en-v1.5   # from the Hub
 #
 # Both stages run scripts from deploy/docker/, which tests/deploy/run.sh runs the same way in
 # debootstrap chroots (no Docker engine needed to prove them): keep the RUN lines calling them.
@@ -25,7 +26,11 @@ COPY --from=build /opt/smolserve/bin/smolserve /usr/local/bin/smolserve
 # HOSTNAME is not used in the image: Docker and Kubernetes set it to the container's own name,
 # so the entrypoint passes --hostname 0.0.0.0; append `--hostname ::` for IPv6-only networks.
 # JSON_OUTPUT=true: one JSON object per log line, for log collectors.
+# HF_HUB_CACHE=/data: models named by Hub id (--model-id org/name) are downloaded into, or found
+# in, this Hugging Face cache; mount a volume there to keep them across restarts (HF_TOKEN for
+# gated models, HF_HUB_OFFLINE=true to never touch the network).
 ENV MODEL_ID=/models/model \
+    HF_HUB_CACHE=/data \
     PORT=3000 \
     MAX_CLIENT_BATCH_SIZE=32 \
     PAYLOAD_LIMIT=2000000 \

@@ -40,6 +40,11 @@ static const struct hf_shape SHAPES[] = {
     /* google/mobilebert-uncased: 24 layers of 128-wide attention and FFNs
      * between bottlenecks to and from a 512-wide hidden state */
     {"mobilebert", "mobilebert", 512, 24, 4, 512, 30522, 512, 128, 128, 4},
+    /* MPNet (relative position bias), DeBERTa-v3 (disentangled attention),
+     * ModernBERT (RoPE, GeGLU, local / global layers): hf_folder.h */
+    HF_SHAPE_MPNET_BASE,
+    HF_SHAPE_DEBERTA_V3_BASE,
+    HF_SHAPE_MODERNBERT_BASE,
 };
 #define N_SHAPES (sizeof(SHAPES) / sizeof(SHAPES[0]))
 
@@ -223,6 +228,8 @@ static double dense_flops(const struct dense *d, double n)
  */
 static double bench_flops(const struct encoder *e, const struct packed_batch *b)
 {
+	if (e->deberta != NULL || e->modern != NULL) /* their own layers: core counts them */
+		return encoder_flops(e, b);
 	const struct mobilebert *mb = e->mobile;
 	double n = b->n_tokens, attn = 0.0, total = 0.0;
 	double width = mb != NULL ? mb->true_hidden : e->hidden; /* n_heads * head_dim */
@@ -471,6 +478,8 @@ static void time_parts(const struct model *m, struct model_ctx *c, const struct 
 {
 	for (int i = 0; i < N_PARTS; i++)
 		parts[i] = 0.0;
+	if (m->enc.deberta != NULL || m->enc.modern != NULL)
+		return; /* no replay of their layers: the split stays empty */
 	if (m->enc.mobile != NULL)
 		replay_mobilebert_layers(&m->enc, &c->enc, w, parts);
 	else
@@ -578,7 +587,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_core [--seconds S] [--min-iters N] [--threads N] [--dir DIR]\n"
 	           "                  [--shapes minilm-l6,distilbert-base,bert-base,albert-base,\n"
-	           "                            mobilebert] [--json] [--no-breakdown]\n"
+	           "                            mobilebert,mpnet-base,deberta-v3-base,\n"
+	           "                            modernbert-base] [--json] [--no-breakdown]\n"
 	           "  --seconds S     time each workload for at least S seconds (default 2)\n"
 	           "  --min-iters N   and at least N timed runs (default 3)\n"
 	           "  --threads N     BLAS threads (default: CPUs this process may use)\n"

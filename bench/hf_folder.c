@@ -245,6 +245,105 @@ static int st_list_mobilebert(struct st_list *l, const struct hf_shape *sh)
 	return rc;
 }
 
+/* torch.nn.Linear without bias (ModernBERT's). */
+static int st_add_weight(struct st_list *l, const char *prefix, const char *suffix, int64_t n_out,
+                         int64_t n_in)
+{
+	char name[96];
+	snprintf(name, sizeof(name), "%s%s.weight", prefix, suffix);
+	return st_add(l, name, n_out, n_in, INIT_UNIFORM);
+}
+
+/* One BERT-style post-norm layer under the given names (MPNet, DeBERTa-v2). */
+static int st_add_postnorm_layer(struct st_list *l, const char *p, const char *const names[8],
+                                 int64_t h, int64_t ff)
+{
+	int rc = 0;
+	for (int i = 0; i < 4; i++)
+		rc |= st_add_dense(l, p, names[i], h, h);
+	rc |= st_add_norm(l, p, names[4], h);
+	rc |= st_add_dense(l, p, names[5], ff, h);
+	rc |= st_add_dense(l, p, names[6], h, ff);
+	rc |= st_add_norm(l, p, names[7], h);
+	return rc;
+}
+
+/* MPNetModel (microsoft/mpnet-base): BERT's embeddings without types, the
+ * layers under attention.attn.*, the shared relative_attention_bias. */
+static int st_list_mpnet(struct st_list *l, const struct hf_shape *sh)
+{
+	static const char *const names[8] = {
+	    "attention.attn.q",    "attention.attn.k",   "attention.attn.v", "attention.attn.o",
+	    "attention.LayerNorm", "intermediate.dense", "output.dense",     "output.LayerNorm"};
+	int64_t h = sh->hidden, ff = sh->intermediate;
+	int rc = 0;
+	rc |= st_add(l, "embeddings.word_embeddings.weight", sh->vocab_size, h, INIT_UNIFORM);
+	rc |=
+	    st_add(l, "embeddings.position_embeddings.weight", sh->max_positions, h, INIT_UNIFORM);
+	rc |= st_add_norm(l, "embeddings.", "LayerNorm", h);
+	for (int i = 0; i < sh->n_layers && rc == 0; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "encoder.layer.%d.", i);
+		rc |= st_add_postnorm_layer(l, p, names, h, ff);
+	}
+	rc |= st_add(l, "encoder.relative_attention_bias.weight", 32, sh->n_heads, INIT_UNIFORM);
+	rc |= st_add_dense(l, "", "pooler.dense", h, h);
+	return rc;
+}
+
+/* DebertaV2Model with DeBERTa-v3's settings (relative_attention,
+ * position_buckets 256, norm_rel_ebd layer_norm, no absolute positions). */
+static int st_list_deberta(struct st_list *l, const struct hf_shape *sh)
+{
+	static const char *const names[8] = {"attention.self.query_proj",
+	                                     "attention.self.key_proj",
+	                                     "attention.self.value_proj",
+	                                     "attention.output.dense",
+	                                     "attention.output.LayerNorm",
+	                                     "intermediate.dense",
+	                                     "output.dense",
+	                                     "output.LayerNorm"};
+	int64_t h = sh->hidden, ff = sh->intermediate;
+	int rc = 0;
+	rc |= st_add(l, "embeddings.word_embeddings.weight", sh->vocab_size, h, INIT_UNIFORM);
+	rc |= st_add_norm(l, "embeddings.", "LayerNorm", h);
+	for (int i = 0; i < sh->n_layers && rc == 0; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "encoder.layer.%d.", i);
+		rc |= st_add_postnorm_layer(l, p, names, h, ff);
+	}
+	rc |= st_add(l, "encoder.rel_embeddings.weight", 2 * 256, h, INIT_UNIFORM);
+	rc |= st_add_norm(l, "encoder.", "LayerNorm", h);
+	return rc;
+}
+
+/* ModernBertModel (answerdotai/ModernBERT-base): no biases, fused Wqkv,
+ * GeGLU Wi, no attention norm on layer 0, final_norm. */
+static int st_list_modernbert(struct st_list *l, const struct hf_shape *sh)
+{
+	int64_t h = sh->hidden, ff = sh->intermediate;
+	char name[96];
+	int rc = 0;
+	rc |= st_add(l, "embeddings.tok_embeddings.weight", sh->vocab_size, h, INIT_UNIFORM);
+	rc |= st_add(l, "embeddings.norm.weight", h, 0, INIT_GAMMA);
+	for (int i = 0; i < sh->n_layers && rc == 0; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "layers.%d.", i);
+		if (i > 0) {
+			snprintf(name, sizeof(name), "%sattn_norm.weight", p);
+			rc |= st_add(l, name, h, 0, INIT_GAMMA);
+		}
+		rc |= st_add_weight(l, p, "attn.Wqkv", 3 * h, h);
+		rc |= st_add_weight(l, p, "attn.Wo", h, h);
+		snprintf(name, sizeof(name), "%smlp_norm.weight", p);
+		rc |= st_add(l, name, h, 0, INIT_GAMMA);
+		rc |= st_add_weight(l, p, "mlp.Wi", 2 * ff, h);
+		rc |= st_add_weight(l, p, "mlp.Wo", h, ff);
+	}
+	rc |= st_add(l, "final_norm.weight", h, 0, INIT_GAMMA);
+	return rc;
+}
+
 /* The state dict of sh's model class as save_pretrained names it. */
 static int st_list_build(struct st_list *l, const struct hf_shape *sh)
 {
@@ -253,6 +352,12 @@ static int st_list_build(struct st_list *l, const struct hf_shape *sh)
 		rc = st_list_albert(l, sh);
 	else if (strcmp(sh->model_type, "mobilebert") == 0)
 		rc = st_list_mobilebert(l, sh);
+	else if (strcmp(sh->model_type, "mpnet") == 0)
+		rc = st_list_mpnet(l, sh);
+	else if (strcmp(sh->model_type, "deberta-v2") == 0)
+		rc = st_list_deberta(l, sh);
+	else if (strcmp(sh->model_type, "modernbert") == 0)
+		rc = st_list_modernbert(l, sh);
 	else
 		rc = st_list_bert(l, sh);
 	return rc != 0 ? STATUS_ENOMEM : 0;
@@ -349,11 +454,67 @@ static int write_text(const char *dir, const char *name, const char *text, char 
 	return 0;
 }
 
+/* config.json of MPNetConfig, DebertaV2Config (v3's settings) or
+ * ModernBertConfig (ModernBERT-base's settings); 0 if sh is none of them. */
+static int family_config(char *text, size_t n, const struct hf_shape *sh)
+{
+	const char *t = sh->model_type;
+	if (strcmp(t, "mpnet") == 0)
+		return snprintf(
+		    text, n,
+		    "{\n  \"architectures\": [\"MPNetModel\"],\n  \"model_type\": \"mpnet\",\n"
+		    "  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+		    "  \"num_attention_heads\": %d,\n  \"intermediate_size\": %d,\n"
+		    "  \"hidden_act\": \"gelu\",\n  \"vocab_size\": %d,\n"
+		    "  \"max_position_embeddings\": %d,\n  \"layer_norm_eps\": 1e-05,\n"
+		    "  \"relative_attention_num_buckets\": 32,\n  \"pad_token_id\": 1,\n"
+		    "  \"bos_token_id\": 0,\n  \"eos_token_id\": 2,\n  \"torch_dtype\": "
+		    "\"float32\"\n}\n",
+		    sh->hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->vocab_size,
+		    sh->max_positions);
+	if (strcmp(t, "deberta-v2") == 0)
+		return snprintf(
+		    text, n,
+		    "{\n  \"architectures\": [\"DebertaV2Model\"],\n  \"model_type\": "
+		    "\"deberta-v2\",\n"
+		    "  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+		    "  \"num_attention_heads\": %d,\n  \"intermediate_size\": %d,\n"
+		    "  \"hidden_act\": \"gelu\",\n  \"vocab_size\": %d,\n"
+		    "  \"max_position_embeddings\": %d,\n  \"layer_norm_eps\": 1e-07,\n"
+		    "  \"relative_attention\": true,\n  \"max_relative_positions\": -1,\n"
+		    "  \"position_buckets\": 256,\n  \"pos_att_type\": [\"p2c\", \"c2p\"],\n"
+		    "  \"share_att_key\": true,\n  \"norm_rel_ebd\": \"layer_norm\",\n"
+		    "  \"position_biased_input\": false,\n  \"type_vocab_size\": 0,\n"
+		    "  \"pad_token_id\": 0,\n  \"pooler_hidden_act\": \"gelu\",\n"
+		    "  \"torch_dtype\": \"float32\"\n}\n",
+		    sh->hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->vocab_size,
+		    sh->max_positions);
+	if (strcmp(t, "modernbert") == 0)
+		return snprintf(
+		    text, n,
+		    "{\n  \"architectures\": [\"ModernBertModel\"],\n  \"model_type\": "
+		    "\"modernbert\",\n"
+		    "  \"hidden_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+		    "  \"num_attention_heads\": %d,\n  \"intermediate_size\": %d,\n"
+		    "  \"hidden_activation\": \"gelu\",\n  \"vocab_size\": %d,\n"
+		    "  \"max_position_embeddings\": %d,\n  \"norm_eps\": 1e-05,\n"
+		    "  \"norm_bias\": false,\n  \"attention_bias\": false,\n  \"mlp_bias\": "
+		    "false,\n"
+		    "  \"global_rope_theta\": 160000.0,\n  \"local_rope_theta\": 10000.0,\n"
+		    "  \"global_attn_every_n_layers\": 3,\n  \"local_attention\": 128,\n"
+		    "  \"pad_token_id\": 0,\n  \"torch_dtype\": \"float32\"\n}\n",
+		    sh->hidden, sh->n_layers, sh->n_heads, sh->intermediate, sh->vocab_size,
+		    sh->max_positions);
+	return 0;
+}
+
 /* config.json with the field names of sh's config class (BertConfig,
  * DistilBertConfig, AlbertConfig, MobileBertConfig). */
 static int write_config(const char *dir, const struct hf_shape *sh, char *err, size_t n_err)
 {
 	char text[2048];
+	if (family_config(text, sizeof(text), sh) > 0)
+		return write_text(dir, "config.json", text, err, n_err);
 	if (strcmp(sh->model_type, "bert") == 0)
 		snprintf(text, sizeof(text),
 		         "{\n  \"architectures\": [\"BertModel\"],\n  \"model_type\": \"bert\",\n"

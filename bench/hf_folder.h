@@ -1,7 +1,8 @@
 /*
  * Random-weight Hugging Face model folders for the benchmarks: the shapes
  * of real checkpoints (config.json with the field names of BertConfig,
- * DistilBertConfig, AlbertConfig or MobileBertConfig, an F32
+ * DistilBertConfig, AlbertConfig, MobileBertConfig, MPNetConfig,
+ * DebertaV2Config or ModernBertConfig, an F32
  * model.safetensors named as save_pretrained names BertModel /
  * DistilBertModel / AlbertModel / MobileBertModel weights, vocab.txt,
  * tokenizer_config.json), filled from a fixed random stream so every run
@@ -22,12 +23,31 @@
 
 struct hf_shape {
 	const char *name;       /* folder name */
-	const char *model_type; /* "bert", "distilbert", "albert" or "mobilebert" */
+	const char *model_type; /* "bert", "distilbert", "albert", "mobilebert", "mpnet",
+	                         * "deberta-v2" or "modernbert" */
 	int32_t hidden, n_layers, n_heads, intermediate, vocab_size, max_positions;
 	int32_t embedding_size; /* albert, mobilebert: word embedding width */
 	int32_t true_hidden;    /* mobilebert: attention width = intra_bottleneck_size */
 	int32_t n_ffn;          /* mobilebert: num_feedforward_networks */
 };
+
+/* The families beyond BERT's layer, shared by bench_core's table and
+ * bench_long: sentence-transformers/all-mpnet-base-v2 (MPNet, 514
+ * positions = 512 tokens after its padding index), microsoft/deberta-v3-base
+ * (128k vocabulary, relative attention over 256 position buckets),
+ * answerdotai/ModernBERT-base (22 layers, GeGLU 1152, 8192 positions). */
+#define HF_SHAPE_MPNET_BASE                                                                        \
+	{                                                                                          \
+		"mpnet-base", "mpnet", 768, 12, 12, 3072, 30527, 514, 0, 0, 0                      \
+	}
+#define HF_SHAPE_DEBERTA_V3_BASE                                                                   \
+	{                                                                                          \
+		"deberta-v3-base", "deberta-v2", 768, 12, 12, 3072, 128100, 512, 0, 0, 0           \
+	}
+#define HF_SHAPE_MODERNBERT_BASE                                                                   \
+	{                                                                                          \
+		"modernbert-base", "modernbert", 768, 22, 12, 1152, 50368, 8192, 0, 0, 0           \
+	}
 
 /*
  * Makes sure dir/<sh->name> holds a complete folder for sh: reused as it is

@@ -273,6 +273,209 @@ class Encoder:
                              p + "output.bottleneck.LayerNorm")
 
 
+class FamilyEncoder:
+    """MPNetModel, DebertaV2Model or ModernBertModel (no pooler): last_hidden_state only,
+    with torch ops as transformers writes them (modeling_mpnet.py and
+    modeling_deberta_v2.py of v4.31, modeling_modernbert.py of the v4.48 line, eager
+    attention): a padded batch and its attention mask, as a PyTorch user runs it."""
+
+    def __init__(self, folder):
+        with open(os.path.join(folder, "config.json")) as f:
+            cfg = json.load(f)
+        self.cfg = cfg
+        self.kind = cfg["model_type"]
+        prefix = {"mpnet": "mpnet.", "deberta-v2": "deberta.", "modernbert": "model."}[self.kind]
+        w = load_safetensors(os.path.join(folder, "model.safetensors"))
+        self.w = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in w.items()}
+        self.hidden = cfg["hidden_size"]
+        self.n_heads = cfg["num_attention_heads"]
+        self.n_layers = cfg["num_hidden_layers"]
+        self.head_dim = self.hidden // self.n_heads
+        act = cfg.get("hidden_activation" if self.kind == "modernbert" else "hidden_act", "gelu")
+        if act not in ACTIVATIONS:
+            raise ValueError(f"{folder}: activation {act}")
+        self.act = ACTIVATIONS[act]
+        default_eps = {"mpnet": 1e-12, "deberta-v2": 1e-7, "modernbert": 1e-5}[self.kind]
+        self.eps = cfg.get("norm_eps" if self.kind == "modernbert" else "layer_norm_eps",
+                           default_eps)
+
+    def _ln(self, x, name):
+        return F.layer_norm(x, (x.shape[-1],), self.w[name + ".weight"],
+                            self.w.get(name + ".bias"), self.eps)
+
+    def _lin(self, x, name):
+        return F.linear(x, self.w[name + ".weight"], self.w.get(name + ".bias"))
+
+    def _heads(self, x):
+        b, n, _ = x.shape
+        return x.view(b, n, self.n_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, ids, mask, type_ids=None):
+        return {"mpnet": self._mpnet, "deberta-v2": self._deberta,
+                "modernbert": self._modernbert}[self.kind](ids, mask)
+
+    # --- MPNet ---
+
+    @staticmethod
+    def _mpnet_bucket(relative_position, num_buckets=32, max_distance=128):
+        ret = 0
+        n = -relative_position
+        num_buckets //= 2
+        ret += (n < 0).to(torch.long) * num_buckets
+        n = torch.abs(n)
+        max_exact = num_buckets // 2
+        is_small = n < max_exact
+        val_if_large = max_exact + (torch.log(n.float() / max_exact) /
+                                    math.log(max_distance / max_exact) *
+                                    (num_buckets - max_exact)).to(torch.long)
+        val_if_large = torch.min(val_if_large, torch.full_like(val_if_large, num_buckets - 1))
+        return ret + torch.where(is_small, n, val_if_large)
+
+    def _mpnet(self, ids, mask):
+        w = self.w
+        b, n = ids.shape
+        keep = ids.ne(1).int()  # create_position_ids_from_input_ids, padding_idx 1
+        pos = (torch.cumsum(keep, dim=1).type_as(keep) * keep).long() + 1
+        x = (F.embedding(ids, w["embeddings.word_embeddings.weight"]) +
+             F.embedding(pos, w["embeddings.position_embeddings.weight"]))
+        x = self._ln(x, "embeddings.LayerNorm")
+        ctx_pos = torch.arange(n, dtype=torch.long)[:, None]
+        rel = torch.arange(n, dtype=torch.long)[None, :] - ctx_pos
+        bias = F.embedding(self._mpnet_bucket(rel), w["encoder.relative_attention_bias.weight"])
+        bias = bias.permute([2, 0, 1]).unsqueeze(0)
+        ext = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for i in range(self.n_layers):
+            p = f"encoder.layer.{i}."
+            q, k, v = (self._heads(self._lin(x, p + "attention.attn." + t)) for t in "qkv")
+            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+            probs = torch.softmax(scores + bias + ext, dim=-1)
+            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous().view(b, n, -1)
+            x = self._ln(self._lin(ctx, p + "attention.attn.o") + x, p + "attention.LayerNorm")
+            inter = self.act(self._lin(x, p + "intermediate.dense"))
+            x = self._ln(self._lin(inter, p + "output.dense") + x, p + "output.LayerNorm")
+        return x
+
+    # --- DeBERTa-v2 ---
+
+    @staticmethod
+    def _log_bucket(relative_pos, bucket_size, max_position):
+        sign = torch.sign(relative_pos)
+        mid = bucket_size // 2
+        abs_pos = torch.where((relative_pos < mid) & (relative_pos > -mid),
+                              torch.tensor(mid - 1).type_as(relative_pos),
+                              torch.abs(relative_pos))
+        log_pos = torch.ceil(torch.log(abs_pos / mid) /
+                             torch.log(torch.tensor((max_position - 1) / mid)) * (mid - 1)) + mid
+        return torch.where(abs_pos <= mid, relative_pos.type_as(log_pos), log_pos * sign)
+
+    def _deberta(self, ids, mask):
+        cfg, w = self.cfg, self.w
+        b, n = ids.shape
+        pos_att = cfg.get("pos_att_type") or []
+        if (cfg.get("position_biased_input", True) or cfg.get("type_vocab_size", 0) > 0 or
+                not cfg.get("relative_attention") or not cfg.get("share_att_key") or
+                sorted(pos_att if isinstance(pos_att, list) else pos_att.split("|")) !=
+                ["c2p", "p2c"]):
+            raise ValueError("the peer runs DeBERTa-v3's settings only")
+        x = self._ln(F.embedding(ids, w["embeddings.word_embeddings.weight"]),
+                     "embeddings.LayerNorm") * mask.unsqueeze(2).to(torch.float32)
+        max_rel = cfg.get("max_relative_positions", -1)
+        if max_rel < 1:
+            max_rel = cfg.get("max_position_embeddings", 512)
+        buckets = cfg.get("position_buckets", -1)
+        span = buckets if buckets > 0 else max_rel
+        rel = torch.arange(n)[:, None] - torch.arange(n)[None, :]
+        if buckets > 0:
+            rel = self._log_bucket(rel, buckets, max_rel)
+        rel = rel.to(torch.long)
+        rel_emb = w["encoder.rel_embeddings.weight"]
+        if "layer_norm" in cfg.get("norm_rel_ebd", "none"):
+            rel_emb = self._ln(rel_emb, "encoder.LayerNorm")
+        rel_emb = rel_emb[0:2 * span, :].unsqueeze(0)
+        att_mask = (mask[:, None, None, :] * mask[:, None, :, None]).bool()
+        scale = torch.sqrt(torch.tensor(self.head_dim, dtype=torch.float) * 3)
+        c2p_pos = torch.clamp(rel + span, 0, 2 * span - 1)
+        p2c_pos = torch.clamp(-rel + span, 0, 2 * span - 1)
+        bh = b * self.n_heads
+
+        def heads(t):
+            return self._heads(t).reshape(-1, t.shape[1], self.head_dim)
+
+        for i in range(self.n_layers):
+            p = f"encoder.layer.{i}."
+            q = heads(self._lin(x, p + "attention.self.query_proj"))
+            k = heads(self._lin(x, p + "attention.self.key_proj"))
+            v = heads(self._lin(x, p + "attention.self.value_proj"))
+            pos_q = heads(self._lin(rel_emb, p + "attention.self.query_proj")).repeat(b, 1, 1)
+            pos_k = heads(self._lin(rel_emb, p + "attention.self.key_proj")).repeat(b, 1, 1)
+            scores = torch.bmm(q, k.transpose(-1, -2)) / scale
+            c2p = torch.gather(torch.bmm(q, pos_k.transpose(-1, -2)), -1,
+                               c2p_pos.expand([bh, n, n]))
+            p2c = torch.gather(torch.bmm(k, pos_q.transpose(-1, -2)), -1,
+                               p2c_pos.expand([bh, n, n])).transpose(-1, -2)
+            scores = (scores + (c2p / scale + p2c / scale)).view(b, self.n_heads, n, n)
+            probs = torch.softmax(scores.masked_fill(~att_mask, torch.finfo(x.dtype).min), -1)
+            probs = probs.masked_fill(~att_mask, 0)
+            ctx = torch.bmm(probs.view(-1, n, n), v).view(b, self.n_heads, n, self.head_dim)
+            ctx = ctx.permute(0, 2, 1, 3).contiguous().view(b, n, -1)
+            x = self._ln(self._lin(ctx, p + "attention.output.dense") + x,
+                         p + "attention.output.LayerNorm")
+            inter = self.act(self._lin(x, p + "intermediate.dense"))
+            x = self._ln(self._lin(inter, p + "output.dense") + x, p + "output.LayerNorm")
+        return x
+
+    # --- ModernBERT ---
+
+    def _rope(self, theta, n):
+        inv = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() /
+                               self.head_dim))
+        freqs = (inv[None, :, None] @ torch.arange(n).float()[None, None, :]).transpose(1, 2)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos(), emb.sin()
+
+    @staticmethod
+    def _rotate(x, cos, sin):
+        half = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+    def _modernbert(self, ids, mask):
+        cfg, w = self.cfg, self.w
+        b, n = ids.shape
+        x = self._ln(F.embedding(ids, w["embeddings.tok_embeddings.weight"]), "embeddings.norm")
+        fmin = torch.finfo(x.dtype).min
+        glob = (1.0 - mask[:, None, None, :].to(x.dtype)) * fmin
+        rows = torch.arange(n).unsqueeze(0)
+        window = (torch.abs(rows - rows.T) <= cfg.get("local_attention", 128) // 2)
+        local = glob.masked_fill(window.logical_not()[None, None], fmin)
+        ropes = {t: self._rope(cfg.get(t, d), n) for t, d in
+                 (("global_rope_theta", 160000.0), ("local_rope_theta", 10000.0))}
+        every = cfg.get("global_attn_every_n_layers", 3)
+        for i in range(self.n_layers):
+            p = f"layers.{i}."
+            is_global = i % every == 0
+            cos, sin = ropes["global_rope_theta" if is_global else "local_rope_theta"]
+            h = x if i == 0 else self._ln(x, p + "attn_norm")
+            qkv = self._lin(h, p + "attn.Wqkv").view(b, n, 3, self.n_heads, self.head_dim)
+            q, k, v = qkv.transpose(3, 1).unbind(dim=2)
+            q, k = self._rotate(q, cos[:, None], sin[:, None]), self._rotate(k, cos[:, None],
+                                                                             sin[:, None])
+            scores = torch.matmul(q, k.transpose(2, 3)) * self.head_dim ** -0.5
+            probs = torch.softmax(scores + (glob if is_global else local), dim=-1)
+            ctx = torch.matmul(probs, v).transpose(1, 2).contiguous().view(b, n, -1)
+            x = x + self._lin(ctx, p + "attn.Wo")
+            inp, gate = self._lin(self._ln(x, p + "mlp_norm"), p + "mlp.Wi").chunk(2, dim=-1)
+            x = x + self._lin(self.act(inp) * gate, p + "mlp.Wo")
+        return self._ln(x, "final_norm")
+
+
+def make_encoder(folder):
+    """Encoder or FamilyEncoder, by config.json's model_type."""
+    with open(os.path.join(folder, "config.json")) as f:
+        kind = json.load(f)["model_type"]
+    return FamilyEncoder(folder) if kind in ("mpnet", "deberta-v2", "modernbert") \
+        else Encoder(folder)
+
+
 def pad_batch(seqs, type_seqs=None):
     """Right-pads id lists with 0 ([PAD]) as a tokenizer(padding=True) would."""
     n = max(len(s) for s in seqs)
@@ -301,7 +504,7 @@ def split(workload):
 def check_fixture(folder):
     """Max |torch - Hugging Face| over every case of folder/expected.json, run as one
     padded batch (so the attention mask is exercised)."""
-    enc = Encoder(folder)
+    enc = make_encoder(folder)
     with open(os.path.join(folder, "expected.json")) as f:
         cases = json.load(f)["cases"]
     ids, mask, types = pad_batch([c["input_ids"] for c in cases],
@@ -385,7 +588,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR") or "bench/out")
     ap.add_argument("--shapes",
-                    default="minilm-l6,distilbert-base,bert-base,albert-base,mobilebert")
+                    default="minilm-l6,distilbert-base,bert-base,albert-base,mobilebert,"
+                    "mpnet-base,deberta-v3-base,modernbert-base")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--min-iters", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0,
@@ -422,7 +626,7 @@ def main():
     for shape in [s for s in a.shapes.split(",") if s]:
         with open(os.path.join(a.dir, "workloads", shape + ".json")) as f:
             wl = json.load(f)
-        enc = Encoder(os.path.join(a.dir, shape))
+        enc = make_encoder(os.path.join(a.dir, shape))
         worst = check_against_smolserve(enc, wl["check"], wl["hidden"])
         ok = worst <= CHECK_TOL
         failed |= not ok

@@ -12,7 +12,15 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { KIND_STRING, KIND_INT, KIND_BOOL, KIND_POOLING };
+enum kind {
+	KIND_STRING,
+	KIND_INT,
+	KIND_BOOL,
+	KIND_POOLING,
+	KIND_LIST,
+	KIND_SECRET,
+	KIND_TOKENIZER_FILES
+};
 
 struct option_row {
 	const char *flag;
@@ -33,10 +41,11 @@ static const struct option_row ROWS[] = {
     {"--config", NULL, "SMOLSERVE_CONFIG", KIND_STRING, STR(config_file), 0, 0, "",
      "settings file: lines `name = value` (flag names without dashes or variable names)"},
     {"--model", "--model-id", "MODEL_ID", KIND_STRING, STR(model_id), 0, 0, "",
-     "Hugging Face model folder (config.json, model.safetensors, tokenizer files)"},
+     "a Hugging Face model folder, or a Hub repository id (org/name) to load from the "
+     "Hugging Face cache, downloading what is missing"},
     {"--hostname", NULL, "HOSTNAME", KIND_STRING, STR(hostname), 0, 0, "127.0.0.1",
      "address to listen on (IPv4 or IPv6 literal, or a name); 0.0.0.0 for every interface"},
-    {"--port", NULL, "PORT", KIND_INT, NUM(port), 0, 65535, "3000",
+    {"--port", "-p", "PORT", KIND_INT, NUM(port), 0, 65535, "3000",
      "TCP port to listen on; 0 picks a free one (printed at start)"},
     {"--pooling", NULL, "POOLING", KIND_POOLING, STR(pooling), 0, 0, "",
      "cls or mean; default: the folder's 1_Pooling/config.json, else mean"},
@@ -52,8 +61,8 @@ static const struct option_row ROWS[] = {
      1 << 20, "64", "most requests one batch may hold"},
     {"--max-batch-delay-us", NULL, "MAX_BATCH_DELAY_US", KIND_INT, NUM(max_batch_delay_us), 0,
      10000000, "2000",
-     "longest a queued request waits for company while every worker is busy; a free worker "
-     "takes it at once"},
+     "longest a free worker waits for requests already admitted and being parsed; a lone "
+     "request never waits; 0 = never wait"},
     {"--max-concurrent-requests", NULL, "MAX_CONCURRENT_REQUESTS", KIND_INT,
      NUM(max_concurrent_requests), 1, 1 << 20, "512",
      "requests in flight at once; beyond it: 429 with Retry-After"},
@@ -81,6 +90,38 @@ static const struct option_row ROWS[] = {
     {"--max-connections-per-ip", NULL, "MAX_CONNECTIONS_PER_IP", KIND_INT,
      NUM(max_connections_per_ip), 0, 1 << 20, "256",
      "open connections one client address may hold; 0 = no limit (raise it behind a proxy)"},
+    {"--revision", NULL, "REVISION", KIND_STRING, STR(revision), 0, 0, "main",
+     "Hub revision of --model-id: a branch, tag or commit id"},
+    {"--hf-token", "--hf-api-token", "HF_TOKEN", KIND_STRING, STR(hf_token), 0, 0, "",
+     "Hugging Face token for gated or private repositories; default "
+     "HUGGING_FACE_HUB_TOKEN, then the file `huggingface-cli login` writes"},
+    {"--huggingface-hub-cache", NULL, "HF_HUB_CACHE", KIND_STRING, STR(hub_cache), 0, 0, "",
+     "the Hugging Face cache folder; default HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, "
+     "~/.cache/huggingface/hub"},
+    {"--hf-endpoint", NULL, "HF_ENDPOINT", KIND_STRING, STR(hf_endpoint), 0, 0,
+     "https://huggingface.co", "the Hub (or a mirror) to download from"},
+    {"--hf-hub-offline", NULL, "HF_HUB_OFFLINE", KIND_BOOL, NUM(hf_hub_offline), 0, 1, "false",
+     "use only the Hugging Face cache, never the network"},
+    {"--api-key", NULL, "API_KEY", KIND_SECRET, STR(api_key), 0, 0, "",
+     "requests to every route but health, ping, metrics and docs need "
+     "`Authorization: Bearer KEY`"},
+    {"--cors-allow-origin", NULL, "CORS_ALLOW_ORIGIN", KIND_LIST, STR(cors_allow_origin), 0, 0, "",
+     "origins browsers may call from (repeat the flag or separate with commas); default any"},
+    {"--default-prompt-name", NULL, "DEFAULT_PROMPT_NAME", KIND_STRING, STR(default_prompt_name), 0,
+     0, "", "prompt of config_sentence_transformers.json put before every text to embed"},
+    {"--default-prompt", NULL, "DEFAULT_PROMPT", KIND_STRING, STR(default_prompt), 0, 0, "",
+     "text put before every text to embed (not with --default-prompt-name)"},
+    {"--served-model-name", NULL, "SERVED_MODEL_NAME", KIND_STRING, STR(served_model_name), 0, 0,
+     "", "the `model` of /v1/embeddings answers and /info; default: the model id"},
+    {"--log-level", NULL, "LOG_LEVEL", KIND_STRING, STR(log_level), 0, 0, "info",
+     "lowest level logged: debug, info, warn or error"},
+    {"--task", NULL, "TASK", KIND_STRING, STR(task), 0, 0, "",
+     "sentence-similarity: POST / and /invocations answer as /similarity"},
+    {"--tokenizer-files", NULL, "TOKENIZER_FILES", KIND_TOKENIZER_FILES, STR(tokenizer_files), 0, 0,
+     "auto",
+     "auto: tokenizer.json when the folder has one (as TEI), else vocab.txt, vocab.json + "
+     "merges.txt, spiece.model or sentencepiece.bpe.model; tokenizer.json or classic: only "
+     "those"},
 };
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)
@@ -95,6 +136,8 @@ static int fail(char *err, size_t n_err, const char *fmt, ...)
 	return -1;
 }
 
+static int check_combination(const struct settings *s, char *err, size_t n_err);
+
 static int apply(struct settings *s, const struct option_row *row, const char *value,
                  const char *source, char *err, size_t n_err)
 {
@@ -105,16 +148,26 @@ static int apply(struct settings *s, const struct option_row *row, const char *v
 			return fail(err, n_err, "%s: \"%s\" is not a pooling (cls or mean)", source,
 			            value);
 		/* fall through */
+	case KIND_TOKENIZER_FILES:
+		if (row->kind == KIND_TOKENIZER_FILES && strcmp(value, "auto") != 0 &&
+		    strcmp(value, "tokenizer.json") != 0 && strcmp(value, "classic") != 0)
+			return fail(err, n_err, "%s: \"%s\" is not auto, tokenizer.json or classic",
+			            source, value);
+		/* fall through */
 	case KIND_STRING:
+	case KIND_SECRET:
+	case KIND_LIST: /* a repeated flag appends (see settings_parse) */
 		if (strlen(value) >= row->size)
 			return fail(err, n_err, "%s: value is longer than %zu bytes", source,
 			            row->size - 1);
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case KIND_BOOL:
-		if (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0)
+		if (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+		    strcasecmp(value, "yes") == 0 || strcasecmp(value, "on") == 0)
 			*(int *)field = 1;
-		else if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0)
+		else if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+		         strcasecmp(value, "no") == 0 || strcasecmp(value, "off") == 0)
 			*(int *)field = 0;
 		else
 			return fail(err, n_err, "%s: \"%s\" is not true or false", source, value);
@@ -235,12 +288,12 @@ int settings_parse(struct settings *s, int argc, char **argv, char *err, size_t 
 		if (v != NULL && apply(s, &ROWS[i], v, ROWS[i].env, err, n_err) != 0)
 			return -1;
 	}
+	const struct option_row *listed = NULL; /* a list flag already given once */
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 		const char *eq = strchr(arg, '=');
 		size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-		const struct option_row *row =
-		    strncmp(arg, "--", 2) == 0 ? find_flag(arg, n) : NULL;
+		const struct option_row *row = arg[0] == '-' ? find_flag(arg, n) : NULL;
 		if (row == NULL)
 			return fail(err, n_err, "unknown argument \"%s\" (see --help)", arg);
 		const char *value = eq ? eq + 1 : NULL;
@@ -250,10 +303,88 @@ int settings_parse(struct settings *s, int argc, char **argv, char *err, size_t 
 			value = argv[++i];
 		if (value == NULL)
 			return fail(err, n_err, "%s needs a value", row->flag);
+		if (row->kind == KIND_LIST && row == listed) {
+			char *field = (char *)s + row->offset;
+			size_t have = strlen(field);
+			if (have + 1 + strlen(value) >= row->size)
+				return fail(err, n_err, "%s: the list is longer than %zu bytes",
+				            row->flag, row->size - 1);
+			field[have] = ',';
+			memcpy(field + have + 1, value, strlen(value) + 1);
+			continue;
+		}
 		if (apply(s, row, value, row->flag, err, n_err) != 0)
 			return -1;
+		if (row->kind == KIND_LIST)
+			listed = row;
 	}
-	return 0;
+	return check_combination(s, err, n_err);
+}
+
+/* Rules between settings, after every source is applied. */
+static int check_combination(const struct settings *s, char *err, size_t n_err)
+{
+	if (s->default_prompt_name[0] != '\0' && s->default_prompt[0] != '\0')
+		return fail(err, n_err,
+		            "the argument '--default-prompt-name <DEFAULT_PROMPT_NAME>' cannot be "
+		            "used with '--default-prompt <DEFAULT_PROMPT>'");
+	static const char *const levels[] = {"trace", "debug", "info", "warn", "warning", "error"};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcasecmp(s->log_level, levels[i]) == 0)
+			return 0;
+	return fail(err, n_err, "--log-level (LOG_LEVEL): \"%s\" is not debug, info, warn or error",
+	            s->log_level);
+}
+
+/* Every variable text-embeddings-inference's router reads (its CLI
+ * arguments' env names, TASK and LOG_LEVEL). */
+static const char *const TEI_ENV[] = {
+    "MODEL_ID",
+    "REVISION",
+    "TOKENIZATION_WORKERS",
+    "DTYPE",
+    "POOLING",
+    "MAX_CONCURRENT_REQUESTS",
+    "MAX_BATCH_TOKENS",
+    "MAX_BATCH_REQUESTS",
+    "MAX_CLIENT_BATCH_SIZE",
+    "AUTO_TRUNCATE",
+    "DEFAULT_PROMPT_NAME",
+    "DEFAULT_PROMPT",
+    "DENSE_PATH",
+    "HF_API_TOKEN",
+    "HF_TOKEN",
+    "HOSTNAME",
+    "PORT",
+    "UDS_PATH",
+    "HUGGINGFACE_HUB_CACHE",
+    "PAYLOAD_LIMIT",
+    "API_KEY",
+    "JSON_OUTPUT",
+    "DISABLE_SPANS",
+    "OTLP_ENDPOINT",
+    "OTLP_SERVICE_NAME",
+    "PROMETHEUS_PORT",
+    "CORS_ALLOW_ORIGIN",
+    "SERVED_MODEL_NAME",
+    "TASK",
+    "LOG_LEVEL",
+};
+
+size_t settings_unhonoured_env(const char **out, size_t n_out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(TEI_ENV) / sizeof(TEI_ENV[0]); i++) {
+		if (getenv(TEI_ENV[i]) == NULL)
+			continue;
+		int honoured = 0;
+		for (size_t r = 0; r < sizeof(ROWS) / sizeof(ROWS[0]); r++)
+			honoured |= strcmp(ROWS[r].env, TEI_ENV[i]) == 0;
+		if (!honoured && n < n_out)
+			out[n] = TEI_ENV[i];
+		n += !honoured;
+	}
+	return n;
 }
 
 void settings_usage(FILE *f)
@@ -264,5 +395,25 @@ void settings_usage(FILE *f)
 		        r->alias ? ", " : "", r->alias ? r->alias : "",
 		        r->kind == KIND_BOOL ? "" : " VALUE", r->help, r->env,
 		        r->defval[0] ? r->defval : "none");
+	}
+}
+
+void settings_write_example(FILE *f)
+{
+	fputs("# smolserve settings file (`smolserve --config FILE`, or SMOLSERVE_CONFIG=FILE).\n"
+	      "# Lines are `name = value`: the name is the flag without its dashes, or the\n"
+	      "# environment variable; `#` starts a comment. Precedence: a command-line flag,\n"
+	      "# then an environment variable, then this file, then the built-in default.\n"
+	      "# Every setting is listed with its default, commented out: uncomment a line\n"
+	      "# to change it. Written by `smolserve --print-config`.\n",
+	      f);
+	for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++) {
+		const struct option_row *r = &ROWS[i];
+		if (r->offset == offsetof(struct settings, config_file))
+			continue; /* a file cannot name another file */
+		fprintf(f, "\n# %s\n# flag %s%s%s, variable %s, default: %s\n#%s =%s%s\n", r->help,
+		        r->flag, r->alias ? " or " : "", r->alias ? r->alias : "", r->env,
+		        r->defval[0] ? r->defval : "none", r->flag + 2, r->defval[0] ? " " : "",
+		        r->defval);
 	}
 }

@@ -33,6 +33,19 @@ struct settings {
 	int64_t body_timeout_s;          /* --body-timeout-s, BODY_TIMEOUT_S */
 	int64_t idle_timeout_s;          /* --idle-timeout-s, IDLE_TIMEOUT_S */
 	int64_t max_connections_per_ip;  /* --max-connections-per-ip; 0 = no limit */
+	char revision[256];              /* --revision, REVISION: Hub branch, tag or commit */
+	char hf_token[1024];             /* --hf-token, HF_TOKEN; "" = the usual fallbacks */
+	char hub_cache[4096];            /* --huggingface-hub-cache, HF_HUB_CACHE; "" = default */
+	char hf_endpoint[1024];          /* --hf-endpoint, HF_ENDPOINT */
+	int hf_hub_offline;              /* --hf-hub-offline, HF_HUB_OFFLINE */
+	char api_key[4096];              /* --api-key, API_KEY; "" = no key (secret) */
+	char cors_allow_origin[4096];    /* --cors-allow-origin, comma-joined list; "" = any */
+	char default_prompt_name[256];   /* --default-prompt-name, DEFAULT_PROMPT_NAME */
+	char default_prompt[4096];       /* --default-prompt, DEFAULT_PROMPT */
+	char served_model_name[4096];    /* --served-model-name; "" = model_id */
+	char log_level[16];              /* --log-level, LOG_LEVEL */
+	char task[64];                   /* --task, TASK (sentence-similarity routes POST /) */
+	char tokenizer_files[16];        /* --tokenizer-files auto|tokenizer.json|classic */
 };
 
 void settings_defaults(struct settings *s);
@@ -47,8 +60,27 @@ void settings_defaults(struct settings *s);
  */
 int settings_parse(struct settings *s, int argc, char **argv, char *err, size_t n_err);
 
+/*
+ * The variables text-embeddings-inference reads that smolserve does not
+ * honour and that are set in this environment: up to n_out names into out
+ * (static strings), returns how many there are. A variable some settings
+ * row reads is honoured, so the list shrinks as rows are added.
+ */
+size_t settings_unhonoured_env(const char **out, size_t n_out);
+
 /* Writes the flag table (flag, variable, default, meaning) to f. */
 #include <stdio.h>
 void settings_usage(FILE *f);
+
+/*
+ * Writes an example settings file to f: a header saying the format and the
+ * precedence, then for every setting a settings file may hold (all but
+ * --config) its meaning, flag and variable, and `#name = default`, commented
+ * out, so the file as written changes nothing. `smolserve --print-config`
+ * prints it; the Debian package installs it as /etc/smolserve/smolserve.conf
+ * (generated at build time from this table, so it lists every setting). Any
+ * thread; f is borrowed.
+ */
+void settings_write_example(FILE *f);
 
 #endif

@@ -8,13 +8,16 @@
 #include "encoder.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
+#include "deberta.h"
 #include "encoder-impl.h"
 #include "gemm.h"
+#include "modernbert.h"
 #include "status.h"
 
-#define N_SLOTS 11
+#define N_SLOTS 12
 
 static size_t scratch_layout(const struct encoder *e, int32_t max_tokens, int32_t max_seq_len,
                              size_t sizes[N_SLOTS])
@@ -29,8 +32,15 @@ static size_t scratch_layout(const struct encoder *e, int32_t max_tokens, int32_
 	sizes[5] = t * (size_t)e->intermediate * sizeof(float); /* ffn */
 	sizes[6] = e->emb_proj.w != NULL ? t * emb_width * sizeof(float) : 0;
 	sizes[7] = (size_t)max_seq_len * (size_t)max_seq_len * sizeof(float); /* scores */
-	for (int i = 8; i < N_SLOTS; i++)
+	for (int i = 8; i < 11; i++)
 		sizes[i] = e->mobile != NULL ? sizes[0] : 0; /* t1, t2, t3 */
+	/* fam: DeBERTa's relative terms; ModernBERT's rows and score blocks,
+	 * which also replace the (len, len) scores of long inputs */
+	sizes[11] = e->deberta != NULL  ? deberta_scratch_bytes(e, max_tokens, max_seq_len)
+	            : e->modern != NULL ? modernbert_scratch_bytes(e, max_tokens, max_seq_len)
+	                                : 0;
+	if (e->modern != NULL)
+		sizes[3] = sizes[7] = 0; /* its q, k, v live in fam; no (len, len) scores */
 	size_t total = 0;
 	for (int i = 0; i < N_SLOTS; i++)
 		total += arena_size_of(sizes[i]);
@@ -53,7 +63,7 @@ int encoder_scratch_init(struct encoder_scratch *s, const struct encoder *e, int
 	if (arena_init(&s->arena, scratch_layout(e, max_tokens, max_seq_len, sizes)) != 0)
 		return STATUS_ENOMEM;
 	float **slots[N_SLOTS] = {&s->x,   &s->q,      &s->k,  &s->v,  &s->ctx, &s->ffn,
-	                          &s->emb, &s->scores, &s->t1, &s->t2, &s->t3};
+	                          &s->emb, &s->scores, &s->t1, &s->t2, &s->t3,  &s->fam};
 	for (int i = 0; i < N_SLOTS; i++)
 		*slots[i] = sizes[i] ? arena_alloc(&s->arena, sizes[i]) : NULL;
 	s->max_tokens = max_tokens;
@@ -102,7 +112,7 @@ static int check_batch(const struct encoder *e, const struct encoder_scratch *s,
 }
 
 /* BertEmbeddings: LayerNorm(word + position + token_type) [-> projection]. */
-static void embed(const struct encoder *e, struct encoder_scratch *s, const struct packed_batch *b)
+void encoder_embed(const struct encoder *e, struct encoder_scratch *s, const struct packed_batch *b)
 {
 	size_t es = (size_t)e->embedding_size;
 	float *out = e->emb_proj.w != NULL ? s->emb : s->x;
@@ -110,10 +120,14 @@ static void embed(const struct encoder *e, struct encoder_scratch *s, const stru
 		for (int32_t t = b->seq_start[q]; t < b->seq_start[q + 1]; t++) {
 			size_t pos = (size_t)(t - b->seq_start[q] + e->position_offset);
 			const float *w = e->word_emb + (size_t)b->ids[t] * es;
-			const float *p = e->pos_emb + pos * es;
 			float *row = out + (size_t)t * es;
-			for (size_t i = 0; i < es; i++)
-				row[i] = w[i] + p[i];
+			if (e->pos_emb == NULL) {
+				memcpy(row, w, es * sizeof(float));
+			} else {
+				const float *p = e->pos_emb + pos * es;
+				for (size_t i = 0; i < es; i++)
+					row[i] = w[i] + p[i];
+			}
 			if (e->type_emb != NULL) {
 				int32_t type = b->type_ids != NULL ? b->type_ids[t] : 0;
 				const float *ty = e->type_emb + (size_t)type * es;
@@ -130,12 +144,35 @@ static void embed(const struct encoder *e, struct encoder_scratch *s, const stru
 }
 
 /*
+ * scores (len, len) = scores * scale + bias of each key's distance from its
+ * query (MPNetSelfAttention: scores / sqrt(d) + position_bias). tab is one
+ * head's row of the table: tab[max_d + j - i] within the clamp, the end
+ * values beyond it.
+ */
+static void add_attn_bias(float *scores, size_t len, float scale, const float *tab, int32_t max_d)
+{
+	for (size_t i = 0; i < len; i++) {
+		float *row = scores + i * len;
+		ptrdiff_t off = (ptrdiff_t)max_d - (ptrdiff_t)i; /* tab[off + j]: key j */
+		size_t lo = i > (size_t)max_d ? i - (size_t)max_d : 0;
+		size_t hi = i + (size_t)max_d + 1 < len ? i + (size_t)max_d + 1 : len;
+		for (size_t j = 0; j < lo; j++)
+			row[j] = row[j] * scale + tab[0];
+		for (size_t j = lo; j < hi; j++)
+			row[j] = row[j] * scale + tab[off + (ptrdiff_t)j];
+		for (size_t j = hi; j < len; j++)
+			row[j] = row[j] * scale + tab[2 * max_d];
+	}
+}
+
+/*
  * Multi-head self-attention of each sequence on its own: ctx = softmax(q
- * k^T / sqrt(d)) v, head by head, reading strided slices of q, k, v (rows of
- * width ld = n_heads * d). scores is (len, len) scratch.
+ * k^T / sqrt(d) [+ bias]) v, head by head, reading strided slices of q, k, v
+ * (rows of width ld = n_heads * d). scores is (len, len) scratch.
  */
 void encoder_attention(float *ctx, const float *q, const float *k, const float *v, float *scores,
-                       size_t ld, int32_t n_heads, int32_t head_dim, const struct packed_batch *b)
+                       size_t ld, int32_t n_heads, int32_t head_dim, const struct attn_bias *bias,
+                       const struct packed_batch *b)
 {
 	size_t d = (size_t)head_dim;
 	float scale = 1.0f / sqrtf((float)head_dim);
@@ -145,7 +182,14 @@ void encoder_attention(float *ctx, const float *q, const float *k, const float *
 		for (size_t head = 0; head < (size_t)n_heads; head++) {
 			size_t off = t0 * ld + head * d;
 			gemm_nt(scores, len, q + off, ld, k + off, ld, len, len, d, 0);
-			softmax_rows(scores, scale, len, len);
+			if (bias != NULL) {
+				size_t width = 2 * (size_t)bias->max_distance + 1;
+				add_attn_bias(scores, len, scale, bias->table + head * width,
+				              bias->max_distance);
+				softmax_rows(scores, 1.0f, len, len);
+			} else {
+				softmax_rows(scores, scale, len, len);
+			}
 			gemm_nn(ctx + off, ld, scores, len, v + off, ld, len, d, len);
 		}
 	}
@@ -175,8 +219,12 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 	size_t n = (size_t)b->n_tokens, h = (size_t)e->hidden, ff = (size_t)e->intermediate;
 	if (e->mobile != NULL)
 		return mobilebert_forward(e, s, b, layers_out);
+	if (e->deberta != NULL)
+		return deberta_forward(e, s, b, layers_out);
+	if (e->modern != NULL)
+		return modernbert_forward(e, s, b, layers_out);
 
-	embed(e, s, b);
+	encoder_embed(e, s, b);
 	if (layers_out != NULL)
 		memcpy(layers_out, s->x, n * h * sizeof(float));
 
@@ -187,7 +235,7 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 		linear(s->k, s->x, L->k.w, L->k.b, n, h, h);
 		linear(s->v, s->x, L->v.w, L->v.b, n, h, h);
 		encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, h, e->n_heads, e->head_dim,
-		                  b);
+		                  e->attn_bias, b);
 		/* BertSelfOutput: LayerNorm(dense(ctx) + x). q is free again. */
 		linear(s->q, s->ctx, L->o.w, L->o.b, n, h, h);
 		layer_norm_rows(s->x, s->q, L->ln_attn.gamma, L->ln_attn.beta, L->ln_attn.eps, n,
@@ -205,6 +253,10 @@ int encoder_forward(const struct encoder *e, struct encoder_scratch *s,
 
 double encoder_flops(const struct encoder *e, const struct packed_batch *b)
 {
+	if (e->deberta != NULL)
+		return deberta_flops(e, b);
+	if (e->modern != NULL)
+		return modernbert_flops(e, b);
 	double n = b->n_tokens, h = e->hidden, ff = e->intermediate;
 	double per_layer = 2.0 * n * h * h * 4.0 + 2.0 * n * h * ff * 2.0;
 	double attn = 0.0;

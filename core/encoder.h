@@ -75,6 +75,21 @@ struct mobilebert {
 	const struct mobilebert_layer *layers; /* (n_layers) borrowed */
 };
 
+/*
+ * An additive bias on attention scores that depends only on the head and the
+ * distance j - i from query i to key j (MPNet's relative position buckets,
+ * shared by every layer): scores[h][i][j] += table[h * (2 * max_distance + 1)
+ * + clamp(j - i, -max_distance, max_distance) + max_distance], after the
+ * 1 / sqrt(head_dim) scaling. Borrowed.
+ */
+struct attn_bias {
+	const float *table; /* (n_heads, 2 * max_distance + 1) */
+	int32_t max_distance;
+};
+
+struct deberta;    /* core/deberta.h */
+struct modernbert; /* core/modernbert.h */
+
 struct encoder {
 	int32_t hidden; /* hidden_size */
 	int32_t n_heads;
@@ -94,6 +109,9 @@ struct encoder {
 	struct dense emb_proj;              /* w == NULL unless factorised */
 	const struct encoder_layer *layers; /* (n_layers) borrowed */
 	const struct mobilebert *mobile;    /* non-NULL: MobileBERT layers instead */
+	const struct attn_bias *attn_bias;  /* MPNet: added to every layer's scores, or NULL */
+	const struct deberta *deberta;      /* non-NULL: DeBERTa-v2 layers (core/deberta.c) */
+	const struct modernbert *modern;    /* non-NULL: ModernBERT layers (core/modernbert.c) */
 };
 
 /* Sequences packed back to back: sequence s is tokens
@@ -119,6 +137,7 @@ struct encoder_scratch {
 	float *emb;          /* (max_tokens, embedding_size) if factorised */
 	float *scores;       /* (max_seq_len, max_seq_len) one head at a time */
 	float *t1, *t2, *t3; /* (max_tokens, hidden) MobileBERT only */
+	float *fam;          /* DeBERTa's and ModernBERT's own scratch (deberta.c, modernbert.c) */
 };
 
 /*

@@ -94,7 +94,8 @@ static void mobilebert_layer(const struct encoder *e, const struct mobilebert_la
 	linear(s->q, qk_in, L->q.w, L->q.b, n, (size_t)L->q.n_in, tr);
 	linear(s->k, qk_in, L->k.w, L->k.b, n, (size_t)L->k.n_in, tr);
 	linear(s->v, v_in, L->v.w, L->v.b, n, (size_t)L->v.n_in, tr);
-	encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, tr, e->n_heads, e->head_dim, b);
+	encoder_attention(s->ctx, s->q, s->k, s->v, s->scores, tr, e->n_heads, e->head_dim, NULL,
+	                  b);
 	/* MobileBertSelfOutput: norm(dense(ctx) + layer_input) -> t3 */
 	dense_norm(s->t3, s->ctx, &L->o, &L->attn_norm, layer_input, n);
 

@@ -6,7 +6,8 @@
 # Dockerfile's build stage. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 PKGS=(gcc meson ninja-build pkg-config libopenblas-dev libjansson-dev check
-      libutf8proc-dev libmicrohttpd-dev libuv1-dev python3)
+      libutf8proc-dev libonig-dev libmicrohttpd-dev libuv1-dev python3
+      libcurl4-openssl-dev nettle-dev)
 if [ "${1:-}" = "--test" ]; then
   PKGS+=(prometheus curl)
   PKGS+=(clang-14 libclang-rt-14-dev)

@@ -21,16 +21,14 @@ static const struct layer_names BERT_LAYER = {"attention.self.query",
                                               "output.dense",
                                               "output.LayerNorm"};
 
-static int bert_layer(const struct weight_src *w, int32_t l, int32_t h, int32_t ff, float eps,
-                      struct encoder_layer *L, char *err, size_t n_err)
-{
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "encoder.layer.%d.", (int)l);
-	return weight_layer(w, prefix, &BERT_LAYER, h, ff, eps, L, err, n_err);
-}
-
 int bertlike_encoder(struct model *m, const struct weight_src *w, const char *proj_name, char *err,
                      size_t n_err)
+{
+	return bertlike_encoder_named(m, w, proj_name, &BERT_LAYER, err, n_err);
+}
+
+int bertlike_encoder_named(struct model *m, const struct weight_src *w, const char *proj_name,
+                           const struct layer_names *names, char *err, size_t n_err)
 {
 	const struct hf_config *c = &m->cfg;
 	struct encoder *e = &m->enc;
@@ -65,8 +63,10 @@ int bertlike_encoder(struct model *m, const struct weight_src *w, const char *pr
 			return rc;
 	}
 	for (int32_t l = 0; l < c->n_layers; l++) {
-		rc = bert_layer(w, l, h, c->intermediate_size, c->layer_norm_eps, &m->layers[l],
-		                err, n_err);
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "encoder.layer.%d.", (int)l);
+		rc = weight_layer(w, prefix, names, h, c->intermediate_size, c->layer_norm_eps,
+		                  &m->layers[l], err, n_err);
 		if (rc != 0)
 			return rc;
 	}

@@ -89,6 +89,9 @@ static void apply_layer(const struct head_layer *hl, float *y, const float *x, s
 {
 	linear(y, x, hl->d.w, hl->d.b, rows, (size_t)hl->d.n_in, (size_t)hl->d.n_out);
 	activation_apply(y, rows * (size_t)hl->d.n_out, hl->act);
+	if (hl->norm.gamma != NULL)
+		layer_norm_rows(y, NULL, hl->norm.gamma, hl->norm.beta, hl->norm.eps, rows,
+		                (size_t)hl->d.n_out);
 }
 
 void model_pooler_output(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
@@ -108,7 +111,10 @@ void model_logits(const struct model *m, struct model_ctx *c, const struct packe
 		x = c->enc.x;
 	} else {
 		rows = (size_t)b->n_seqs;
-		gather_first(m, c, b, c->tmp_a);
+		if (m->head_pooling == POOLING_MEAN)
+			model_pool(m, c, b, POOLING_MEAN, 0, c->tmp_a);
+		else
+			gather_first(m, c, b, c->tmp_a);
 		x = c->tmp_a;
 	}
 	float *bufs[2] = {c->tmp_b, c->tmp_a};

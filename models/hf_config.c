@@ -52,6 +52,12 @@ static const struct model_spec model_specs[] = {
      "hidden_act", 0, 0, 0, 0, 1, 1, 1, 0},
     {"mobilebert", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
      "hidden_act", 0, 0, 0, 0, 1, 1, 0, 0},
+    {"mpnet", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_act", 0, 0, 0, 0, 0, 1, 0, 0},
+    {"deberta-v2", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_act", 0, 0, 0, 0, 0, 1, 0, 0},
+    {"modernbert", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+     "hidden_activation", 0, 0, 0, 0, 0, 0, 0, 0},
 };
 #define N_MODEL_SPECS (sizeof(model_specs) / sizeof(model_specs[0]))
 
@@ -383,7 +389,8 @@ static int read_family_options(const struct reader *r, struct hf_config *cfg)
 	    (rc = read_bool(r, "key_query_shared_bottleneck", 1,
 	                    &cfg->key_query_shared_bottleneck)) != 0 ||
 	    (rc = read_bool(r, "trigram_input", 1, &cfg->trigram_input)) != 0 ||
-	    (rc = read_bool(r, "classifier_activation", 1, &cfg->classifier_activation)) != 0 ||
+	    (strcmp(cfg->model_type, "modernbert") != 0 && /* a string there */
+	     (rc = read_bool(r, "classifier_activation", 1, &cfg->classifier_activation)) != 0) ||
 	    (rc = read_str(r, "normalization_type", "no_norm", &norm)) != 0)
 		return rc;
 	if (strcmp(norm, "no_norm") != 0 && strcmp(norm, "layer_norm") != 0)
@@ -396,6 +403,167 @@ static int read_family_options(const struct reader *r, struct hf_config *cfg)
 		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
 		                   "%s: num_hidden_groups %d is more than num_hidden_layers %d",
 		                   r->path, cfg->num_hidden_groups, cfg->n_layers);
+	return 0;
+}
+
+/* Optional number key >= min: def when absent; EFORMAT otherwise. */
+static int read_float(const struct reader *r, const char *key, double def, double min, float *out)
+{
+	const json_t *v = get(r, key);
+	char got[64];
+	double x = v == NULL ? def : json_is_number(v) ? json_number_value(v) : min - 1.0;
+	if (!(x >= min && x <= FLT_MAX))
+		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
+		                   "%s: \"%s\" must be a number >= %g, got %s", r->path, key, min,
+		                   describe(v, got, sizeof(got)));
+	*out = (float)x;
+	return 0;
+}
+
+/* An activation named by key (def when absent) into *out. */
+static int read_act(const struct reader *r, const char *key, enum activation *out)
+{
+	const char *s = NULL;
+	int rc = read_str(r, key, "gelu", &s);
+	if (rc != 0)
+		return rc;
+	int act = activation_from_name(s);
+	if (act < 0)
+		return status_fail(r->err, r->n_err, STATUS_EFORMAT, "%s: unknown %s \"%.40s\"",
+		                   r->path, key, s);
+	*out = (enum activation)act;
+	return 0;
+}
+
+/* One pos_att_type word (spaces around it ignored) into cfg. */
+static int pos_att_word(const struct reader *r, const char *s, size_t n, struct hf_config *cfg)
+{
+	while (n > 0 && *s == ' ')
+		s++, n--;
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	if (n == 3 && memcmp(s, "c2p", 3) == 0)
+		cfg->pos_att_c2p = 1;
+	else if (n == 3 && memcmp(s, "p2c", 3) == 0)
+		cfg->pos_att_p2c = 1;
+	else
+		return status_fail(r->err, r->n_err, STATUS_EUNSUPPORTED,
+		                   "%s: pos_att_type \"%.*s\" is not supported (c2p, p2c)", r->path,
+		                   (int)(n < 40 ? n : 40), s);
+	return 0;
+}
+
+/* "a|b" (DeBERTa-v2's older spelling) or ["a", "b"]: which of c2p / p2c. */
+static int read_pos_att_type(const struct reader *r, struct hf_config *cfg)
+{
+	const json_t *v = get(r, "pos_att_type");
+	char got[64];
+	size_t n = v == NULL ? 0 : json_is_array(v) ? json_array_size(v) : 1;
+	int rc;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
+		const char *s = json_string_value(item);
+		if (s == NULL)
+			return status_fail(r->err, r->n_err, STATUS_EFORMAT,
+			                   "%s: \"pos_att_type\" must be a string or an array of "
+			                   "strings, got %s",
+			                   r->path, describe(item, got, sizeof(got)));
+		for (const char *bar; (bar = strchr(s, '|')) != NULL; s = bar + 1)
+			if ((rc = pos_att_word(r, s, (size_t)(bar - s), cfg)) != 0)
+				return rc;
+		if ((rc = pos_att_word(r, s, strlen(s), cfg)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* DebertaV2Config: relative attention and its position buckets. */
+static int read_deberta_options(const struct reader *r, struct hf_config *cfg)
+{
+	const char *norm = NULL;
+	int rc;
+	if ((rc = read_int(r, "type_vocab_size", 0, 0, 0, &cfg->type_vocab_size)) != 0 ||
+	    (rc = read_bool(r, "relative_attention", 0, &cfg->relative_attention)) != 0 ||
+	    (rc = read_bool(r, "position_biased_input", 1, &cfg->position_biased_input)) != 0 ||
+	    (rc = read_bool(r, "share_att_key", 0, &cfg->share_att_key)) != 0 ||
+	    (rc = read_int(r, "conv_kernel_size", 0, 0, 0, &cfg->conv_kernel_size)) != 0 ||
+	    (rc = read_int(r, "attention_head_size", 0, cfg->hidden_size / cfg->n_heads, 1,
+	                   &cfg->attention_head_size)) != 0 ||
+	    (rc = read_int(r, "pooler_hidden_size", 0, cfg->hidden_size, 1,
+	                   &cfg->pooler_hidden_size)) != 0 ||
+	    (rc = read_act(r, "pooler_hidden_act", &cfg->pooler_hidden_act)) != 0 ||
+	    (rc = read_str(r, "norm_rel_ebd", "none", &norm)) != 0 ||
+	    (rc = read_pos_att_type(r, cfg)) != 0)
+		return rc;
+	/* Any integer: < 1 means "none" (transformers' getattr(..., -1)). */
+	const json_t *v;
+	const char *keys[2] = {"max_relative_positions", "position_buckets"};
+	int32_t *outs[2] = {&cfg->max_relative_positions, &cfg->position_buckets};
+	for (int i = 0; i < 2; i++) {
+		*outs[i] = -1;
+		if ((v = get(r, keys[i])) == NULL)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) > INT32_MAX / 4 ||
+		    json_integer_value(v) < INT32_MIN / 4)
+			return status_fail(r->err, r->n_err, STATUS_EFORMAT,
+			                   "%s: \"%s\" must be an integer", r->path, keys[i]);
+		*outs[i] = (int32_t)json_integer_value(v);
+	}
+	cfg->norm_rel_ebd = strstr(norm, "layer_norm") != NULL;
+	if (get(r, "layer_norm_eps") == NULL)
+		cfg->layer_norm_eps = 1e-7f; /* DebertaV2Config's default */
+	return 0;
+}
+
+/* ModernBertConfig: biases, RoPE, local / global layers, the head. */
+static int read_modernbert_options(const struct reader *r, struct hf_config *cfg)
+{
+	const char *pool = NULL;
+	int rc;
+	if ((rc = read_float(r, "norm_eps", 1e-5, 0.0, &cfg->layer_norm_eps)) != 0 ||
+	    (rc = read_bool(r, "attention_bias", 0, &cfg->attention_bias)) != 0 ||
+	    (rc = read_bool(r, "mlp_bias", 0, &cfg->mlp_bias)) != 0 ||
+	    (rc = read_bool(r, "norm_bias", 0, &cfg->norm_bias)) != 0 ||
+	    (rc = read_bool(r, "classifier_bias", 0, &cfg->classifier_bias)) != 0 ||
+	    (rc = read_act(r, "classifier_activation", &cfg->classifier_act)) != 0 ||
+	    (rc = read_str(r, "classifier_pooling", "cls", &pool)) != 0 ||
+	    (rc = read_float(r, "global_rope_theta", 160000.0, 1.0, &cfg->global_rope_theta)) !=
+	        0 ||
+	    (rc = read_float(r, "local_rope_theta", 10000.0, 1.0, &cfg->local_rope_theta)) != 0 ||
+	    (rc = read_int(r, "global_attn_every_n_layers", 0, 3, 1,
+	                   &cfg->global_attn_every_n_layers)) != 0 ||
+	    (rc = read_int(r, "local_attention", 0, 128, 0, &cfg->local_attention)) != 0)
+		return rc;
+	/* local_rope_theta: null means the local layers use the global theta. */
+	if (json_is_null(json_object_get(r->root, "local_rope_theta")))
+		cfg->local_rope_theta = cfg->global_rope_theta;
+	if (strcmp(pool, "cls") != 0 && strcmp(pool, "mean") != 0)
+		return status_fail(r->err, r->n_err, STATUS_EUNSUPPORTED,
+		                   "%s: classifier_pooling \"%.40s\" is not supported (cls, mean)",
+		                   r->path, pool);
+	cfg->classifier_pooling_mean = strcmp(pool, "mean") == 0;
+	if (cfg->hidden_size / cfg->n_heads % 2 != 0)
+		return status_fail(r->err, r->n_err, STATUS_EFORMAT,
+		                   "%s: the head size %d must be even for rotary embeddings",
+		                   r->path, cfg->hidden_size / cfg->n_heads);
+	return 0;
+}
+
+/* MPNet, DeBERTa-v2 and ModernBERT's own keys; other families ignore them. */
+static int read_encoder_family_options(const struct reader *r, struct hf_config *cfg)
+{
+	int mpnet = strcmp(cfg->model_type, "mpnet") == 0;
+	if (get(r, "max_position_embeddings") == NULL && mpnet)
+		cfg->max_position_embeddings = 514; /* MPNetConfig's default */
+	if (get(r, "max_position_embeddings") == NULL && strcmp(cfg->model_type, "modernbert") == 0)
+		cfg->max_position_embeddings = 8192; /* ModernBertConfig's default */
+	if (mpnet)
+		return read_int(r, "relative_attention_num_buckets", 0, 32, 1,
+		                &cfg->relative_attention_num_buckets);
+	if (strcmp(cfg->model_type, "deberta-v2") == 0)
+		return read_deberta_options(r, cfg);
+	if (strcmp(cfg->model_type, "modernbert") == 0)
+		return read_modernbert_options(r, cfg);
 	return 0;
 }
 
@@ -550,6 +718,7 @@ int hf_config_load(const char *path, struct hf_config *cfg, char *err, size_t n_
 	if ((rc = read_model_type(&r, cfg, &spec)) != 0 ||
 	    (rc = read_architectures(&r, cfg)) != 0 || (rc = read_sizes(&r, spec, cfg)) != 0 ||
 	    (rc = read_options(&r, spec, cfg)) != 0 || (rc = read_family_options(&r, cfg)) != 0 ||
+	    (rc = read_encoder_family_options(&r, cfg)) != 0 ||
 	    (rc = read_problem_type(&r, cfg)) != 0 || (rc = read_labels(&r, cfg)) != 0)
 		goto fail;
 	json_decref(root);

@@ -34,8 +34,8 @@ struct hf_config {
 	int32_t type_vocab_size; /* 0 for distilbert */
 	int32_t embedding_size;  /* == hidden_size unless factorised */
 	int32_t pad_token_id;
-	float layer_norm_eps;       /* 1e-12 default */
-	enum activation hidden_act; /* hidden_act | activation */
+	float layer_norm_eps; /* 1e-12 default (deberta-v2 1e-7; modernbert: norm_eps, 1e-5) */
+	enum activation hidden_act; /* hidden_act | activation | hidden_activation */
 	enum problem_type problem_type;
 	int sinusoidal_pos_embds;         /* distilbert; unsupported if 1 */
 	char position_embedding_type[16]; /* "absolute" */
@@ -52,8 +52,31 @@ struct hf_config {
 	int trigram_input;                /* default 1 */
 	int classifier_activation;        /* default 1: pooler dense + tanh */
 	int no_norm;                      /* normalization_type "no_norm" (default) */
-	int32_t n_labels;                 /* 0 if no id2label */
-	char **id2label;                  /* (n_labels) owned */
+	/* MPNet: rows of MPNetEncoder.relative_attention_bias. */
+	int32_t relative_attention_num_buckets; /* default 32 */
+	/* DeBERTa-v2 / v3 (DebertaV2Config and the keys it takes as kwargs). */
+	int relative_attention;            /* default 0 */
+	int32_t max_relative_positions;    /* default -1: max_position_embeddings */
+	int32_t position_buckets;          /* default -1: no log buckets */
+	int position_biased_input;         /* default 1: absolute position embeddings */
+	int pos_att_c2p, pos_att_p2c;      /* pos_att_type holds "c2p" / "p2c" */
+	int share_att_key;                 /* default 0 */
+	int norm_rel_ebd;                  /* norm_rel_ebd holds "layer_norm" */
+	int32_t conv_kernel_size;          /* default 0 (ConvLayer: unsupported) */
+	int32_t attention_head_size;       /* default hidden_size / heads */
+	int32_t pooler_hidden_size;        /* default hidden_size */
+	enum activation pooler_hidden_act; /* default gelu */
+	/* ModernBERT (ModernBertConfig). */
+	int attention_bias, mlp_bias, norm_bias; /* default 0 */
+	int classifier_bias;                     /* default 0 */
+	enum activation classifier_act;          /* classifier_activation, default gelu */
+	int classifier_pooling_mean;             /* classifier_pooling "mean" (default "cls") */
+	float global_rope_theta;                 /* default 160000 */
+	float local_rope_theta;                  /* default 10000; null: the global one */
+	int32_t global_attn_every_n_layers;      /* default 3 */
+	int32_t local_attention;                 /* default 128: window, half on each side */
+	int32_t n_labels;                        /* 0 if no id2label */
+	char **id2label;                         /* (n_labels) owned */
 };
 
 /*

@@ -54,6 +54,11 @@ int head_set_classifier(struct model *m, const struct weight_src *w, const char 
 int bertlike_encoder(struct model *m, const struct weight_src *w, const char *proj_name, char *err,
                      size_t n_err);
 
+/* The same with the layers' weights named by names under
+ * "encoder.layer.<i>." (MPNet, DeBERTa-v2). */
+int bertlike_encoder_named(struct model *m, const struct weight_src *w, const char *proj_name,
+                           const struct layer_names *names, char *err, size_t n_err);
+
 /* name.weight/.bias (hidden, hidden) + tanh as m->pooler, if present. */
 int pooler_wire(struct model *m, const struct weight_src *w, const char *name, char *err,
                 size_t n_err);

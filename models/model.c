@@ -29,6 +29,9 @@ static const struct arch_entry ARCHS[] = {
     {"xlm-roberta", roberta_wire},
     {"albert", albert_wire},
     {"mobilebert", mobilebert_wire},
+    {"mpnet", mpnet_wire},
+    {"deberta-v2", deberta_wire},
+    {"modernbert", modernbert_wire},
 };
 
 /* Index of the first NaN or Inf in x[0, n), or -1. A bit test (exponent all
@@ -225,6 +228,13 @@ static int load_pooling(struct model *m, char *err, size_t n_err)
 		return status_fail(err, n_err, STATUS_EFORMAT, "%s: line %d: %s", path, jerr.line,
 		                   cfg == NULL ? jerr.text : "not a JSON object");
 	}
+	json_t *inc = json_object_get(cfg, "include_prompt");
+	if (inc != NULL && !json_is_boolean(inc)) {
+		json_decref(cfg);
+		return status_fail(err, n_err, STATUS_EFORMAT,
+		                   "%s: include_prompt must be true or false", path);
+	}
+	m->include_prompt = inc == NULL || json_is_true(inc);
 	int cls = json_is_true(json_object_get(cfg, "pooling_mode_cls_token"));
 	int mean = json_is_true(json_object_get(cfg, "pooling_mode_mean_tokens"));
 	int other = json_is_true(json_object_get(cfg, "pooling_mode_max_tokens")) ||
@@ -241,6 +251,104 @@ static int load_pooling(struct model *m, char *err, size_t n_err)
 	m->pooling = cls ? POOLING_CLS : POOLING_MEAN;
 	m->pooling_from_folder = 1;
 	return 0;
+}
+
+/* model.safetensors, else the shards of model.safetensors.index.json; a
+ * folder with only PyTorch pickles gets told how to convert them. */
+static int open_weights(const char *dir, struct safetensors **st, char *err, size_t n_err)
+{
+	char path[4096], bin[4096];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	if (stat(path, &sb) == 0)
+		return safetensors_open(path, st, err, n_err);
+	snprintf(path, sizeof(path), "%s/model.safetensors.index.json", dir);
+	if (stat(path, &sb) == 0)
+		return safetensors_open_index(path, st, err, n_err);
+	snprintf(bin, sizeof(bin), "%s/pytorch_model.bin", dir);
+	if (stat(bin, &sb) != 0)
+		snprintf(bin, sizeof(bin), "%s/pytorch_model.bin.index.json", dir);
+	if (stat(bin, &sb) == 0)
+		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+		                   "%s has only PyTorch weights (%s); smolserve reads "
+		                   "model.safetensors. Convert it once, e.g. in Python: "
+		                   "AutoModel.from_pretrained(dir).save_pretrained(dir, "
+		                   "safe_serialization=True)",
+		                   dir, strrchr(bin, '/') + 1);
+	return status_fail(err, n_err, STATUS_EIO,
+	                   "%s: no model.safetensors and no model.safetensors.index.json", dir);
+}
+
+/* Copies the string values of the object prompts into m (file order). */
+static int copy_prompts(struct model *m, json_t *prompts, const char *path, char *err, size_t n_err)
+{
+	size_t n = json_object_size(prompts);
+	m->prompt_names = calloc(n ? n : 1, sizeof(char *));
+	m->prompt_texts = calloc(n ? n : 1, sizeof(char *));
+	if (m->prompt_names == NULL || m->prompt_texts == NULL)
+		return STATUS_ENOMEM;
+	const char *key;
+	json_t *v;
+	json_object_foreach(prompts, key, v)
+	{
+		if (!json_is_string(v))
+			return status_fail(err, n_err, STATUS_EFORMAT,
+			                   "%s: prompts.%s must be a string", path, key);
+		m->prompt_names[m->n_prompts] = strdup(key);
+		m->prompt_texts[m->n_prompts] = strdup(json_string_value(v));
+		m->n_prompts++;
+		if (m->prompt_names[m->n_prompts - 1] == NULL ||
+		    m->prompt_texts[m->n_prompts - 1] == NULL)
+			return STATUS_ENOMEM;
+	}
+	return 0;
+}
+
+/* sentence-transformers' config_sentence_transformers.json: `prompts`
+ * (name -> text) and `default_prompt_name`. A missing file means no
+ * prompts; a malformed one is an error naming the file. */
+static int load_st_prompts(struct model *m, char *err, size_t n_err)
+{
+	char path[4096];
+	struct stat sb;
+	json_error_t jerr;
+	snprintf(path, sizeof(path), "%s/config_sentence_transformers.json", m->dir);
+	if (stat(path, &sb) != 0)
+		return 0;
+	json_t *cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (cfg == NULL || !json_is_object(cfg)) {
+		json_decref(cfg);
+		return status_fail(err, n_err, STATUS_EFORMAT, "%s: line %d: %s", path, jerr.line,
+		                   cfg == NULL ? jerr.text : "not a JSON object");
+	}
+	int rc = 0;
+	json_t *prompts = json_object_get(cfg, "prompts");
+	json_t *def = json_object_get(cfg, "default_prompt_name");
+	if (prompts != NULL && !json_is_null(prompts) && !json_is_object(prompts))
+		rc = status_fail(err, n_err, STATUS_EFORMAT, "%s: prompts must be an object", path);
+	else if (def != NULL && !json_is_null(def) && !json_is_string(def))
+		rc = status_fail(err, n_err, STATUS_EFORMAT,
+		                 "%s: default_prompt_name must be a string or null", path);
+	else if (json_is_object(prompts))
+		rc = copy_prompts(m, prompts, path, err, n_err);
+	if (rc == 0 && json_is_string(def)) {
+		if (model_prompt(m, json_string_value(def)) == NULL)
+			rc = status_fail(err, n_err, STATUS_EFORMAT,
+			                 "%s: default_prompt_name \"%s\" is not one of its prompts",
+			                 path, json_string_value(def));
+		else if ((m->default_prompt_name = strdup(json_string_value(def))) == NULL)
+			rc = STATUS_ENOMEM;
+	}
+	json_decref(cfg);
+	return rc;
+}
+
+const char *model_prompt(const struct model *m, const char *name)
+{
+	for (int32_t i = 0; i < m->n_prompts; i++)
+		if (strcmp(m->prompt_names[i], name) == 0)
+			return m->prompt_texts[i];
+	return NULL;
 }
 
 static int wire(struct model *m, char *err, size_t n_err)
@@ -276,7 +384,6 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
                size_t n_err)
 {
 	char path[4096];
-	struct stat sb;
 	int rc = STATUS_ENOMEM;
 	if (err != NULL && n_err > 0)
 		err[0] = '\0';
@@ -287,26 +394,13 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	if ((rc = hf_config_load(path, &m->cfg, err, n_err)) != 0)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-	if (stat(path, &sb) != 0) {
-		char bin[4096];
-		snprintf(bin, sizeof(bin), "%s/pytorch_model.bin", dir);
-		if (stat(bin, &sb) == 0)
-			rc = status_fail(err, n_err, STATUS_EUNSUPPORTED,
-			                 "%s has only pytorch_model.bin; smolserve reads "
-			                 "model.safetensors. Convert it once, e.g. in Python: "
-			                 "AutoModel.from_pretrained(dir).save_pretrained(dir, "
-			                 "safe_serialization=True)",
-			                 dir);
-		else
-			rc = status_fail(err, n_err, STATUS_EIO, "%s: no such file", path);
-		goto fail;
-	}
-	if ((rc = safetensors_open(path, &m->st, err, n_err)) != 0)
+	if ((rc = open_weights(dir, &m->st, err, n_err)) != 0)
 		goto fail;
 	if ((rc = wire(m, err, n_err)) != 0)
 		goto fail;
-	if ((rc = tokenizer_load(dir, &m->tok, err, n_err)) != 0)
+	if ((rc = tokenizer_load_from(dir,
+	                              opts != NULL ? opts->tokenizer_source : TOKENIZER_SOURCE_AUTO,
+	                              &m->tok, err, n_err)) != 0)
 		goto fail;
 	if (m->tok->vocab.n_tokens > m->cfg.vocab_size) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
@@ -316,7 +410,10 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 	}
 
 	m->pooling = POOLING_MEAN;
+	m->include_prompt = 1;
 	if ((rc = load_pooling(m, err, n_err)) != 0)
+		goto fail;
+	if ((rc = load_st_prompts(m, err, n_err)) != 0)
 		goto fail;
 	if (opts != NULL && opts->pooling_set) {
 		m->pooling = opts->pooling;
@@ -345,6 +442,16 @@ void model_destroy(struct model *m)
 	hf_config_dispose(&m->cfg);
 	free(m->layers);
 	free(m->mobile_layers);
+	free(m->modern_layers);
+	free(m->derived);
+	free(m->derived_idx);
+	for (int32_t i = 0; i < m->n_prompts; i++) {
+		free(m->prompt_names[i]);
+		free(m->prompt_texts[i]);
+	}
+	free(m->prompt_names);
+	free(m->prompt_texts);
+	free(m->default_prompt_name);
 	free(m->dir);
 	free(m);
 }

@@ -11,10 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deberta.h"
 #include "encoder.h"
 #include "hf_config.h"
+#include "modernbert.h"
 #include "safetensors.h"
 #include "tokenizer.h"
+#include "tokenizer_load.h"
 
 enum pooling { POOLING_CLS = 0, POOLING_MEAN };
 
@@ -24,10 +27,12 @@ enum head_kind {
 	HEAD_TOKCLS,   /* one label distribution per token */
 };
 
-/* One dense layer of a head followed by its activation. */
+/* One dense layer of a head followed by its activation, then a LayerNorm
+ * when norm.gamma is set (ModernBertPredictionHead). */
 struct head_layer {
 	struct dense d;
 	enum activation act;
+	struct layer_norm norm;
 };
 
 #define MODEL_MAX_HEAD_LAYERS 3
@@ -41,6 +46,15 @@ struct model {
 	struct encoder_layer *layers;           /* (n_layers) owned */
 	struct mobilebert mobile;               /* MobileBERT only, enc.mobile points here */
 	struct mobilebert_layer *mobile_layers; /* (n_layers) owned, MobileBERT only */
+	struct attn_bias attn_bias;             /* MPNet, enc.attn_bias points here */
+	struct deberta deberta;                 /* DeBERTa-v2, enc.deberta points here */
+	struct modernbert modern;               /* ModernBERT, enc.modern points here */
+	struct modernbert_layer *modern_layers; /* (n_layers) owned, ModernBERT only */
+	/* owned: tensors computed once at load from the weights (MPNet's bias
+	 * table, DeBERTa's projected relative embeddings, ModernBERT's rotary
+	 * tables and the zero bias of its bias-free norms) */
+	float *derived;
+	int32_t *derived_idx; /* owned: DeBERTa's relative position -> embedding row */
 
 	enum pooling pooling;
 	int pooling_from_folder; /* 1 if 1_Pooling/config.json said so */
@@ -48,16 +62,26 @@ struct model {
 	int has_pooler; /* BERT pooler: dense + tanh on [CLS] */
 	struct head_layer pooler;
 	enum head_kind head;
+	enum pooling head_pooling; /* HEAD_SEQCLS input: first token, or mean (ModernBERT) */
 	struct head_layer head_layers[MODEL_MAX_HEAD_LAYERS]; /* applied in order */
 	int n_head_layers;
 	int32_t n_labels; /* head output width; 0 without head */
 
 	int32_t max_input_length; /* tokens, specials included */
+
+	/* sentence-transformers' config_sentence_transformers.json: named
+	 * prompts put before a text to embed, in the file's order. */
+	int32_t n_prompts;
+	char **prompt_names;       /* (n_prompts) owned */
+	char **prompt_texts;       /* (n_prompts) owned */
+	char *default_prompt_name; /* owned; NULL if the file names none */
+	int include_prompt;        /* the pooling config's include_prompt (default 1) */
 };
 
 struct model_opts {
 	int pooling_set; /* 1: use `pooling` over the folder's own */
 	enum pooling pooling;
+	enum tokenizer_source tokenizer_source; /* which tokenizer files; 0 = auto */
 };
 
 /*
@@ -77,6 +101,9 @@ int electra_wire(struct model *m, char *err, size_t n_err);
 int roberta_wire(struct model *m, char *err, size_t n_err);
 int albert_wire(struct model *m, char *err, size_t n_err);
 int mobilebert_wire(struct model *m, char *err, size_t n_err);
+int mpnet_wire(struct model *m, char *err, size_t n_err);
+int deberta_wire(struct model *m, char *err, size_t n_err);
+int modernbert_wire(struct model *m, char *err, size_t n_err);
 
 /* A worker's scratch for one model. */
 struct model_ctx {
@@ -114,6 +141,9 @@ void model_pooler_output(const struct model *m, struct model_ctx *c, const struc
 /* Scores from logits of one item, in place: softmax, or sigmoid for
  * multi-label or a single label, none for regression. */
 void model_scores(const struct model *m, float *logits_row);
+
+/* The text of the prompt called name (borrowed), NULL if there is none. */
+const char *model_prompt(const struct model *m, const char *name);
 
 /* Label text of class i (borrowed). */
 const char *model_label(const struct model *m, int32_t i);

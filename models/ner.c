@@ -323,7 +323,8 @@ int ner_entities(const struct model *m, const char *text, size_t n_text, const s
 		}
 	}
 	int wordpiece = strcmp(m->tok->ops->name, "wordpiece") == 0;
-	int spm = strcmp(m->tok->ops->name, "sentencepiece") == 0;
+	int spm = strcmp(m->tok->ops->name, "sentencepiece") == 0 ||
+	          strcmp(m->tok->ops->name, "unigram") == 0; /* tokenizer.json's */
 	struct ner_token *toks = calloc(enc->n > 0 ? (size_t)enc->n : 1, sizeof(*toks));
 	if (toks == NULL)
 		return STATUS_ENOMEM;

@@ -9,6 +9,7 @@
  */
 #include "safetensors.h"
 
+#include "safetensors-impl.h"
 #include "status.h"
 
 #include <errno.h>
@@ -248,59 +249,65 @@ fail:
 	return rc;
 }
 
-/* Parses and validates the header of the mapped file into st->tensors. */
-static int parse_header(struct safetensors *st, char *err, size_t n_err)
+/* Parses and validates the header of mapped file fi, appending its tensors
+ * to st->tensors. */
+static int parse_header(struct safetensors *st, int fi, char *err, size_t n_err)
 {
+	const struct st_file *f = &st->files[fi];
 	json_t *root = NULL;
 	json_error_t jerr;
 	const char *key;
 	json_t *value;
 	int rc;
 
-	uint64_t n_header = read_u64_le(st->map);
-	if (n_header > st->n_map - 8) {
+	uint64_t n_header = read_u64_le(f->map);
+	if (n_header > f->n_map - 8) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
 		                 "%s: header length %" PRIu64
 		                 " exceeds the %zu bytes that follow it in the file",
-		                 st->path, n_header, st->n_map - 8);
+		                 f->path, n_header, f->n_map - 8);
 		goto fail;
 	}
 	size_t data_start = 8 + (size_t)n_header;
-	size_t n_data = st->n_map - data_start;
+	size_t n_data = f->n_map - data_start;
 	root =
-	    json_loadb((const char *)st->map + 8, (size_t)n_header, JSON_REJECT_DUPLICATES, &jerr);
+	    json_loadb((const char *)f->map + 8, (size_t)n_header, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
 		                 "%s: header is not valid JSON: %s (at byte %d of the header)",
-		                 st->path, jerr.text, jerr.position);
+		                 f->path, jerr.text, jerr.position);
 		goto fail;
 	}
 	if (!json_is_object(root)) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT, "%s: header is not a JSON object",
-		                 st->path);
+		                 f->path);
 		goto fail;
 	}
 	const json_t *meta = json_object_get(root, "__metadata__");
-	if (meta != NULL && (rc = check_metadata(st->path, meta, err, n_err)) != 0)
+	if (meta != NULL && (rc = check_metadata(f->path, meta, err, n_err)) != 0)
 		goto fail;
 	size_t n_entries = json_object_size(root) - (meta != NULL);
-	if (n_entries > INT_MAX) {
-		rc = status_fail(err, n_err, STATUS_EFORMAT, "%s: too many tensors (%zu)", st->path,
+	if (n_entries > (size_t)(INT_MAX - st->n_tensors)) {
+		rc = status_fail(err, n_err, STATUS_EFORMAT, "%s: too many tensors (%zu)", f->path,
 		                 n_entries);
 		goto fail;
 	}
-	st->tensors = calloc(n_entries ? n_entries : 1, sizeof(*st->tensors));
-	if (st->tensors == NULL) {
-		rc = status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", st->path);
+	size_t n_all = (size_t)st->n_tensors + n_entries;
+	struct st_tensor *grown = realloc(st->tensors, (n_all ? n_all : 1) * sizeof(*grown));
+	if (grown == NULL) {
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", f->path);
 		goto fail;
 	}
+	st->tensors = grown;
 	json_object_foreach(root, key, value)
 	{
 		if (strcmp(key, "__metadata__") == 0)
 			continue;
 		/* Counted first so that close frees a partly filled entry. */
 		struct st_tensor *t = &st->tensors[st->n_tensors++];
-		rc = parse_tensor(st->path, t, key, value, data_start, n_data, err, n_err);
+		memset(t, 0, sizeof(*t));
+		t->file = fi;
+		rc = parse_tensor(f->path, t, key, value, data_start, n_data, err, n_err);
 		if (rc != 0)
 			goto fail;
 	}
@@ -311,16 +318,21 @@ fail:
 	return rc;
 }
 
-int safetensors_open(const char *path, struct safetensors **out, char *err, size_t n_err)
+int safetensors_add_file(struct safetensors *st, const char *path, char *err, size_t n_err)
 {
-	struct safetensors *st = NULL;
 	struct stat sb;
 	int fd = -1;
 	int rc;
 
-	*out = NULL;
-	st = calloc(1, sizeof(*st));
-	if (st == NULL || (st->path = strdup(path)) == NULL) {
+	struct st_file *grown = realloc(st->files, (size_t)(st->n_files + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", path);
+	st->files = grown;
+	int fi = st->n_files;
+	struct st_file *f = &st->files[fi];
+	memset(f, 0, sizeof(*f));
+	st->n_files++; /* counted first so that close releases it */
+	if ((f->path = strdup(path)) == NULL) {
 		rc = status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
@@ -352,20 +364,45 @@ int safetensors_open(const char *path, struct safetensors **out, char *err, size
 		                 strerror(errno));
 		goto fail;
 	}
-	st->map = map;
-	st->n_map = (size_t)sb.st_size;
+	f->map = map;
+	f->n_map = (size_t)sb.st_size;
 	close(fd);
 	fd = -1;
-	rc = parse_header(st, err, n_err);
+	rc = parse_header(st, fi, err, n_err);
 	if (rc != 0)
 		goto fail;
 	/* Only a hint: the weights are about to be read front to back. */
-	(void)madvise(map, st->n_map, MADV_WILLNEED);
-	*out = st;
+	(void)madvise(map, f->n_map, MADV_WILLNEED);
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+struct safetensors *safetensors_alloc(const char *path)
+{
+	struct safetensors *st = calloc(1, sizeof(*st));
+	if (st != NULL && (st->path = strdup(path)) == NULL) {
+		free(st);
+		st = NULL;
+	}
+	return st;
+}
+
+int safetensors_open(const char *path, struct safetensors **out, char *err, size_t n_err)
+{
+	int rc;
+
+	*out = NULL;
+	struct safetensors *st = safetensors_alloc(path);
+	if (st == NULL)
+		return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", path);
+	if ((rc = safetensors_add_file(st, path, err, n_err)) != 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
 	safetensors_close(st);
 	return rc;
 }
@@ -379,10 +416,19 @@ void safetensors_close(struct safetensors *st)
 		free(st->tensors[i].widened);
 	}
 	free(st->tensors);
-	if (st->map != NULL)
-		munmap((void *)st->map, st->n_map);
+	for (int i = 0; i < st->n_files; i++) {
+		if (st->files[i].map != NULL)
+			munmap((void *)st->files[i].map, st->files[i].n_map);
+		free(st->files[i].path);
+	}
+	free(st->files);
 	free(st->path);
 	free(st);
+}
+
+const uint8_t *safetensors_data(const struct safetensors *st, const struct st_tensor *t)
+{
+	return st->files[t->file].map + t->offset;
 }
 
 const struct st_tensor *safetensors_find(const struct safetensors *st, const char *name)
@@ -446,20 +492,21 @@ static float bf16_to_f32(uint16_t h)
  */
 static int widen(const struct safetensors *st, struct st_tensor *t, char *err, size_t n_err)
 {
-	const uint8_t *src = st->map + t->offset;
+	const uint8_t *src = safetensors_data(st, t);
+	const char *path = st->files[t->file].path;
 	size_t n = (size_t)t->n_elems;
 	int rc;
 
 	if ((uint64_t)t->n_elems > SIZE_MAX / sizeof(float)) {
-		rc = status_fail(err, n_err, STATUS_ENOMEM, "%s: tensor \"%s\" is too large",
-		                 st->path, t->name);
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "%s: tensor \"%s\" is too large", path,
+		                 t->name);
 		goto fail;
 	}
 	t->widened = malloc(n ? n * sizeof(float) : 1);
 	if (t->widened == NULL) {
 		rc = status_fail(err, n_err, STATUS_ENOMEM,
 		                 "%s: tensor \"%s\": out of memory widening %zu elements to F32",
-		                 st->path, t->name, n);
+		                 path, t->name, n);
 		goto fail;
 	}
 	if (t->dtype == ST_F32) {
@@ -502,20 +549,21 @@ int safetensors_get(struct safetensors *st, const char *name, const char *const 
 	for (int i = 0; same && i < n_dims; i++)
 		same = shape[i] == t->shape[i];
 	if (!same) {
-		rc = status_fail(err, n_err, STATUS_EFORMAT,
-		                 "%s: tensor \"%s\": expected %s, found %s", st->path, t->name,
-		                 format_shape(want, sizeof(want), n_dims, shape),
-		                 format_shape(found, sizeof(found), t->n_dims, t->shape));
+		rc =
+		    status_fail(err, n_err, STATUS_EFORMAT,
+		                "%s: tensor \"%s\": expected %s, found %s", st->files[t->file].path,
+		                t->name, format_shape(want, sizeof(want), n_dims, shape),
+		                format_shape(found, sizeof(found), t->n_dims, t->shape));
 		goto fail;
 	}
 	if (t->dtype == ST_OTHER) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
 		                 "%s: tensor \"%s\": unsupported dtype %s (F32, F16 or BF16 "
 		                 "expected)",
-		                 st->path, t->name, t->dtype_name);
+		                 st->files[t->file].path, t->name, t->dtype_name);
 		goto fail;
 	}
-	const uint8_t *data = st->map + t->offset;
+	const uint8_t *data = safetensors_data(st, t);
 	int in_place = t->dtype == ST_F32 && (uintptr_t)data % _Alignof(float) == 0;
 	if (!in_place && t->widened == NULL && (rc = widen(st, t, err, n_err)) != 0)
 		goto fail;

@@ -4,12 +4,15 @@
  * tokenizer: vocab.txt -> WordPiece (BertTokenizer and its renamings),
  * vocab.json + merges.txt -> byte-level BPE (RobertaTokenizer),
  * spiece.model -> SentencePiece as AlbertTokenizer, sentencepiece.bpe.model
- * -> SentencePiece as XLMRobertaTokenizer. tokenizer_config.json (the
+ * -> SentencePiece as XLMRobertaTokenizer, spm.model -> SentencePiece as
+ * DebertaV2Tokenizer (MPNetTokenizer: vocab.txt with RoBERTa's template).
+ * tokenizer_config.json (the
  * constructor's keyword arguments, its tokenizer_class choosing the kind)
  * and special_tokens_map.json (which overrides the special tokens, as
  * from_pretrained does) give the options, the special tokens and how they
- * strip whitespace when written in the text. A folder with only
- * tokenizer.json is refused with STATUS_EUNSUPPORTED.
+ * strip whitespace when written in the text. tokenizer.json, when present,
+ * is preferred (tokenizer_json.c reads it), as text-embeddings-inference
+ * does; the classic files are the fallback, or the choice.
  */
 #include "tokenizer_load.h"
 
@@ -25,6 +28,7 @@
 #include "bpe.h"
 #include "sentencepiece.h"
 #include "status.h"
+#include "tokenizer_json.h"
 #include "wordpiece.h"
 
 enum {
@@ -42,7 +46,14 @@ static const char *const special_keys[N_SPECIALS] = {
     "cls_token", "sep_token", "pad_token", "unk_token", "mask_token", "bos_token", "eos_token",
 };
 
-enum tok_kind { KIND_WORDPIECE, KIND_BPE, KIND_SPM_ALBERT, KIND_SPM_XLM_ROBERTA };
+enum tok_kind {
+	KIND_WORDPIECE,
+	KIND_WORDPIECE_MPNET, /* WordPiece with <s> A </s></s> B </s> */
+	KIND_BPE,
+	KIND_SPM_ALBERT, /* the SentencePiece kinds last: kind >= KIND_SPM_ALBERT */
+	KIND_SPM_XLM_ROBERTA,
+	KIND_SPM_DEBERTA,
+};
 
 /* What each kind reads and what its tokenizer class's __init__ does with
  * special tokens given as plain strings (transformers v4.31). */
@@ -63,6 +74,13 @@ static const struct kind_info kinds[] = {
                         {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]", NULL, NULL},
                         0,
                         0},
+    /* MPNetTokenizer wraps every special as AddedToken, the mask with lstrip */
+    [KIND_WORDPIECE_MPNET] = {"vocab.txt",
+                              NULL,
+                              {"MPNetTokenizer"},
+                              {"<s>", "</s>", "<pad>", "[UNK]", "<mask>", "<s>", "</s>"},
+                              1,
+                              1},
     [KIND_BPE] = {"vocab.json",
                   "merges.txt",
                   {"RobertaTokenizer"},
@@ -81,6 +99,14 @@ static const struct kind_info kinds[] = {
                               {"<s>", "</s>", "<pad>", "<unk>", "<mask>", "<s>", "</s>"},
                               0,
                               1},
+    /* DebertaV2Tokenizer (transformers v4.31) keeps its specials as plain
+     * strings: each strips the whitespace on both sides */
+    [KIND_SPM_DEBERTA] = {"spm.model",
+                          NULL,
+                          {"DebertaV2Tokenizer"},
+                          {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]", "[CLS]", "[SEP]"},
+                          0,
+                          0},
 };
 #define N_KINDS (int)(sizeof(kinds) / sizeof(kinds[0]))
 
@@ -278,15 +304,15 @@ static int detect_kind(const char *dir, const json_t *cfg, enum tok_kind *kind, 
 	if (file_exists(dir, "tokenizer.json") || file_exists(dir, "vocab.json"))
 		return status_fail(
 		    err, n_err, STATUS_EUNSUPPORTED,
-		    "%s/%s: only the slow tokenizers' files are read (vocab.txt, "
-		    "vocab.json + merges.txt, spiece.model, sentencepiece.bpe.model)",
+		    "%s/%s: with tokenizer files \"classic\" only the slow tokenizers' files are "
+		    "read (vocab.txt, vocab.json + merges.txt, spiece.model, "
+		    "sentencepiece.bpe.model)",
 		    dir,
 		    file_exists(dir, "vocab.json") ? "vocab.json without merges.txt"
 		                                   : "tokenizer.json");
 	return status_fail(err, n_err, STATUS_EIO,
-	                   "no tokenizer in %s: looked for vocab.txt, vocab.json + merges.txt, "
-	                   "spiece.model, sentencepiece.bpe.model (tokenizer.json alone is not "
-	                   "read)",
+	                   "no tokenizer in %s: looked for tokenizer.json, vocab.txt, vocab.json + "
+	                   "merges.txt, spiece.model, sentencepiece.bpe.model",
 	                   dir);
 }
 
@@ -432,26 +458,74 @@ fail:
 	return rc;
 }
 
-/* Added tokens beyond the vocabulary would need their own matching rules:
- * accept only entries that name a token it already has at that id
- * (added_tokens.json {"tok": id}, added_tokens_decoder {"id": {...}}). */
-static int check_added(const json_t *obj, int by_id, const struct vocab *v, const char *file,
-                       const char *vocab_file, char *err, size_t n_err)
+/* 1 if tok is one of the special tokens c names. */
+static int is_special_string(const struct tok_cfg *c, const char *tok)
 {
-	const char *key;
-	json_t *val;
-	json_object_foreach((json_t *)obj, key, val)
-	{
-		const char *tok = by_id ? token_string(val) : key;
-		double id = by_id ? strtod(key, NULL) : json_number_value(val);
-		if (tok == NULL || (!by_id && !json_is_number(val)) || id < 0 ||
-		    id >= v->n_tokens || strcmp(v->tokens[(int32_t)id], tok) != 0)
-			return status_fail(err, n_err, STATUS_EUNSUPPORTED,
-			                   "%s: added token \"%s\" is not in %s; added tokens are "
-			                   "not supported yet",
-			                   file, tok ? tok : key, vocab_file);
+	for (size_t i = 0; i < N_SPECIALS + c->n_extra; i++) {
+		const char *s = i < N_SPECIALS ? c->special[i].s : c->extra[i - N_SPECIALS].s;
+		if (s != NULL && strcmp(s, tok) == 0)
+			return 1;
 	}
 	return 0;
+}
+
+/* The added token of entry (key, val) and its id (-1 if malformed). */
+static const char *added_entry(const char *key, const json_t *val, int by_id, double *id)
+{
+	*id = by_id ? strtod(key, NULL) : json_is_number(val) ? json_number_value(val) : -1.0;
+	return by_id ? token_string(val) : key;
+}
+
+/*
+ * Added tokens (added_tokens.json {"tok": id}, added_tokens_decoder {"id":
+ * {...}}): an entry inside the vocabulary must name the token it has at
+ * that id. With append (not WordPiece, which splits its own specials),
+ * special tokens the vocabulary lacks may follow it at ids n_tokens,
+ * n_tokens + 1, ... (DeBERTa-v3's "[MASK]": 128000 after 128000 pieces):
+ * they are appended, and set_specials splits them out of the text. Any
+ * other added token would need its own matching rules: not supported yet.
+ */
+static int check_added(const json_t *obj, int by_id, struct vocab *v, const struct tok_cfg *c,
+                       int append, const char *file, const char *vocab_file, char *err,
+                       size_t n_err)
+{
+	const char *key, *tok;
+	json_t *val;
+	double id;
+	int32_t n_vocab = v->n_tokens;
+	size_t n_beyond = 0;
+	json_object_foreach((json_t *)obj, key, val)
+	{
+		tok = added_entry(key, val, by_id, &id);
+		int beyond = tok != NULL && append && id >= n_vocab && is_special_string(c, tok);
+		n_beyond += beyond;
+		if (tok == NULL || id < 0 || id > INT32_MAX ||
+		    (!beyond && (id >= n_vocab || strcmp(v->tokens[(int32_t)id], tok) != 0)))
+			goto unsupported;
+	}
+	for (size_t k = 0; k < n_beyond; k++) { /* in id order, no gap */
+		int found = 0;
+		json_object_foreach((json_t *)obj, key, val)
+		{
+			tok = added_entry(key, val, by_id, &id);
+			if (tok == NULL || id != (double)v->n_tokens || found)
+				continue;
+			if (vocab_add(v, tok, strlen(tok)) != 0)
+				return status_fail(err, n_err, STATUS_ENOMEM, "out of memory");
+			found = 1;
+		}
+		if (!found)
+			return status_fail(err, n_err, STATUS_EFORMAT,
+			                   "%s: added token ids must follow %s's %d tokens without "
+			                   "a gap",
+			                   file, vocab_file, (int)n_vocab);
+	}
+	return 0;
+unsupported:
+	return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+	                   "%s: added token \"%s\" is not in %s; added tokens are not supported "
+	                   "yet",
+	                   file, tok ? tok : key, vocab_file);
 }
 
 /* WordPiece: BertTokenizer's options and vocab.txt; the special strings
@@ -529,59 +603,68 @@ static int read_file(const char *dir, const char *name, char **buf, size_t *n, c
 	return read_all(path, buf, n, err, n_err);
 }
 
-/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
- * save_pretrained writes). The tokens go into v in id order. */
-int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
+/* See tokenizer_load.h. */
+int vocab_from_object(const json_t *obj, struct vocab *v, const char *file, char *err, size_t n_err)
 {
-	json_error_t jerr = {0};
-	json_t *root = json_loadb(text, n, 0, &jerr), *val;
 	const char **by_id = NULL, *key;
+	json_t *val;
 	int rc = 0;
+	size_t count = json_object_size(obj);
 
-	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
-		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
-		rc = status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
-		                 "vocab.json: line %d: %s", jerr.line,
-		                 oom ? "out of memory" : jerr.text);
-		goto fail;
-	}
-	size_t count = json_object_size(root);
-	if (!json_is_object(root) || count == 0 || count >= INT32_MAX / 2) {
+	if (!json_is_object(obj) || count == 0 || count >= INT32_MAX / 2) {
 		rc = status_fail(err, n_err, STATUS_EFORMAT,
-		                 "vocab.json: want a non-empty object of token -> id");
+		                 "%s: want a non-empty object of token -> id", file);
 		goto fail;
 	}
 	if ((by_id = calloc(count, sizeof(*by_id))) == NULL) {
-		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading vocab.json");
+		rc = status_fail(err, n_err, STATUS_ENOMEM, "out of memory reading %s", file);
 		goto fail;
 	}
-	json_object_foreach(root, key, val)
+	json_object_foreach((json_t *)obj, key, val)
 	{
 		json_int_t id = json_is_integer(val) ? json_integer_value(val) : -1;
 		if (id < 0 || (size_t)id >= count || by_id[id] != NULL) {
-			rc = status_fail(err, n_err, STATUS_EFORMAT,
-			                 "vocab.json: \"%.64s\": ids must be the integers 0..%zu, "
-			                 "each once",
-			                 key, count - 1);
+			rc =
+			    status_fail(err, n_err, STATUS_EFORMAT,
+			                "%s: \"%.64s\": ids must be the integers 0..%zu, each once",
+			                file, key, count - 1);
 			goto fail;
 		}
 		by_id[id] = key;
 	}
 	for (size_t id = 0; id < count; id++) {
 		if ((rc = vocab_add(v, by_id[id], strlen(by_id[id]))) != 0) {
-			rc = status_fail(err, n_err, rc, "vocab.json: id %zu: %s", id,
-			                 status_str(rc));
+			rc =
+			    status_fail(err, n_err, rc, "%s: id %zu: %s", file, id, status_str(rc));
 			goto fail;
 		}
 	}
 	free(by_id);
-	json_decref(root);
 	return 0;
 
 fail:
 	free(by_id);
-	json_decref(root);
 	vocab_dispose(v);
+	return rc;
+}
+
+/* vocab.json: one object token -> id whose ids are exactly 0..n-1 (what
+ * save_pretrained writes). The tokens go into v in id order. */
+int vocab_from_json(const char *text, size_t n, struct vocab *v, char *err, size_t n_err)
+{
+	json_error_t jerr = {0};
+	json_t *root = json_loadb(text, n, 0, &jerr);
+	int rc;
+
+	if (root == NULL) { /* jansson leaves the text empty for some failed mallocs */
+		int oom = json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0];
+		vocab_dispose(v);
+		return status_fail(err, n_err, oom ? STATUS_ENOMEM : STATUS_EFORMAT,
+		                   "vocab.json: line %d: %s", jerr.line,
+		                   oom ? "out of memory" : jerr.text);
+	}
+	rc = vocab_from_object(root, v, "vocab.json", err, n_err);
+	json_decref(root);
 	return rc;
 }
 
@@ -626,8 +709,8 @@ fail:
 	return rc;
 }
 
-/* SentencePiece: the model file, and AlbertTokenizer's options. Errors
- * are prefixed with the file's name. */
+/* SentencePiece: the model file, and AlbertTokenizer's or
+ * DebertaV2Tokenizer's options. Errors are prefixed with the file's name. */
 static int build_spm(const char *dir, const json_t *cfg, enum tok_kind kind, struct tokenizer **out,
                      char *err, size_t n_err)
 {
@@ -640,6 +723,18 @@ static int build_spm(const char *dir, const json_t *cfg, enum tok_kind kind, str
 
 	if (kind == KIND_SPM_XLM_ROBERTA) {
 		o.flavour = SPM_XLM_ROBERTA;
+	} else if (kind == KIND_SPM_DEBERTA) {
+		int split = 0;
+		o.flavour = SPM_DEBERTA_V2;
+		if ((rc = get_bool(cfg, "do_lower_case", 0, &o.do_lower_case, file, err, n_err)) !=
+		        0 ||
+		    (rc = get_bool(cfg, "split_by_punct", 0, &split, file, err, n_err)) != 0)
+			goto fail;
+		if (split) {
+			rc = status_fail(err, n_err, STATUS_EUNSUPPORTED,
+			                 "%s: split_by_punct true is not supported", file);
+			goto fail;
+		}
 	} else if ((rc = get_bool(cfg, "do_lower_case", 1, &o.do_lower_case, file, err, n_err)) !=
 	               0 ||
 	           (rc = get_bool(cfg, "remove_space", 1, &o.remove_space, file, err, n_err)) !=
@@ -692,7 +787,7 @@ static int set_specials(struct tokenizer *t, enum tok_kind kind, const struct to
 	}
 	for (int i = 0; i < 5; i++)
 		*ids[i] = all[i];
-	if (kind == KIND_WORDPIECE)
+	if (kind == KIND_WORDPIECE || kind == KIND_WORDPIECE_MPNET)
 		return 0;
 	tokenizer_clear_specials(t);
 	for (size_t i = 0; i < N_SPECIALS + c->n_extra; i++) {
@@ -715,8 +810,8 @@ static int set_specials(struct tokenizer *t, enum tok_kind kind, const struct to
 	return 0;
 }
 
-/* See tokenizer_load.h. Build time, any thread. */
-int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_err)
+/* The classic files (see the top of this file). */
+static int load_classic(const char *dir, struct tokenizer **out, char *err, size_t n_err)
 {
 	json_t *cfg = NULL, *map = NULL, *added = NULL;
 	struct tok_cfg c = {0};
@@ -732,7 +827,7 @@ int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_
 	    (rc = read_model_max_length(cfg, &c.model_max_length, err, n_err)) != 0 ||
 	    (rc = read_specials(cfg, map, kind, &c, err, n_err)) != 0)
 		goto fail;
-	if (kind == KIND_WORDPIECE)
+	if (kind == KIND_WORDPIECE || kind == KIND_WORDPIECE_MPNET)
 		rc = build_wordpiece(dir, cfg, &c, &t, err, n_err);
 	else if (kind == KIND_BPE)
 		rc = build_bpe(dir, cfg, &t, err, n_err);
@@ -740,16 +835,22 @@ int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_
 		rc = build_spm(dir, cfg, kind, &t, err, n_err);
 	if (rc != 0)
 		goto fail;
-	if (added != NULL && (rc = check_added(added, 0, &t->vocab, "added_tokens.json",
-	                                       kinds[kind].file, err, n_err)) != 0)
+	int wordpiece = kind == KIND_WORDPIECE || kind == KIND_WORDPIECE_MPNET;
+	if (added != NULL &&
+	    (rc = check_added(added, 0, &t->vocab, &c, !wordpiece, "added_tokens.json",
+	                      kinds[kind].file, err, n_err)) != 0)
 		goto fail;
 	if (cfg != NULL && json_is_object(json_object_get(cfg, "added_tokens_decoder")) &&
-	    (rc = check_added(json_object_get(cfg, "added_tokens_decoder"), 1, &t->vocab,
-	                      "tokenizer_config.json", kinds[kind].file, err, n_err)) != 0)
+	    (rc = check_added(json_object_get(cfg, "added_tokens_decoder"), 1, &t->vocab, &c,
+	                      !wordpiece, "tokenizer_config.json", kinds[kind].file, err, n_err)) !=
+	        0)
 		goto fail;
 	if ((rc = set_specials(t, kind, &c, err, n_err)) != 0)
 		goto fail;
 	t->model_max_length = c.model_max_length;
+	t->source = kind == KIND_BPE ? "vocab.json + merges.txt" : kinds[kind].file;
+	if (kind == KIND_WORDPIECE_MPNET)
+		t->template_kind = TEMPLATE_ROBERTA; /* <s> A </s></s> B </s>, types all 0 */
 	*out = t;
 	t = NULL;
 
@@ -760,4 +861,73 @@ fail:
 	json_decref(map);
 	json_decref(added);
 	return rc;
+}
+
+/*
+ * tokenizer.json, with what transformers' fast tokenizers also take from
+ * the folder: model_max_length (tokenizer_config.json, else the file's
+ * truncation) and the names of the mask and pad tokens
+ * (special_tokens_map.json over tokenizer_config.json).
+ */
+static int load_json(const char *dir, struct tokenizer **out, char *err, size_t n_err)
+{
+	json_t *cfg = NULL, *map = NULL;
+	struct tokenizer_json_hints h = {NULL, NULL, 0};
+	char *text = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = json_read_opt(dir, "tokenizer_config.json", &cfg, err, n_err)) != 0 ||
+	    (rc = json_read_opt(dir, "special_tokens_map.json", &map, err, n_err)) != 0 ||
+	    (rc = read_model_max_length(cfg, &h.model_max_length, err, n_err)) != 0)
+		goto done;
+	for (int f = 0; f < 2; f++) {
+		const json_t *o = f == 0 ? cfg : map;
+		const char *mask = token_string(json_object_get(o, "mask_token"));
+		const char *pad = token_string(json_object_get(o, "pad_token"));
+		h.mask_token = mask != NULL ? mask : h.mask_token;
+		h.pad_token = pad != NULL ? pad : h.pad_token;
+	}
+	if ((rc = read_file(dir, "tokenizer.json", &text, &n, err, n_err)) != 0 ||
+	    (rc = tokenizer_json_build(text, n, &h, out, err, n_err)) != 0)
+		goto done;
+	(*out)->source = "tokenizer.json";
+done:
+	free(text);
+	json_decref(cfg);
+	json_decref(map);
+	return rc;
+}
+
+/* See tokenizer_load.h. Build time, any thread. */
+int tokenizer_load_from(const char *dir, enum tokenizer_source source, struct tokenizer **out,
+                        char *err, size_t n_err)
+{
+	*out = NULL;
+	if (source == TOKENIZER_SOURCE_JSON ||
+	    (source == TOKENIZER_SOURCE_AUTO && file_exists(dir, "tokenizer.json"))) {
+		if (!file_exists(dir, "tokenizer.json"))
+			return status_fail(err, n_err, STATUS_EIO,
+			                   "%s/tokenizer.json: no such file (tokenizer files "
+			                   "\"tokenizer.json\" reads only that one)",
+			                   dir);
+		return load_json(dir, out, err, n_err);
+	}
+	return load_classic(dir, out, err, n_err);
+}
+
+int tokenizer_load(const char *dir, struct tokenizer **out, char *err, size_t n_err)
+{
+	return tokenizer_load_from(dir, TOKENIZER_SOURCE_AUTO, out, err, n_err);
+}
+
+int tokenizer_source_parse(const char *s, enum tokenizer_source *out)
+{
+	static const char *const names[] = {"auto", "tokenizer.json", "classic"};
+	for (int i = 0; i < 3; i++)
+		if (s != NULL && strcmp(s, names[i]) == 0) {
+			*out = (enum tokenizer_source)i;
+			return 0;
+		}
+	return STATUS_EINVAL;
 }

@@ -133,6 +133,23 @@ static json_t *openai(const struct model *m, const struct request *r)
 	                 (int)r->n_tokens, "total_tokens", (int)r->n_tokens);
 }
 
+/* /embed's vector i: the first `dimensions` values (Matryoshka), then
+ * normalised if the request asked (TEI: truncate, then normalize). */
+static json_t *embedding(const struct request *r, int32_t i, size_t h)
+{
+	const float *x = r->out + (size_t)i * h;
+	size_t dims = r->dimensions > 0 ? (size_t)r->dimensions : h;
+	if (dims == h || !r->normalize)
+		return float_array(x, dims);
+	float *v = malloc(dims * sizeof(float));
+	if (v == NULL)
+		return NULL;
+	l2_normalize(v, x, dims); /* the engine's full-length norm rescales away */
+	json_t *a = float_array(v, dims);
+	free(v);
+	return a;
+}
+
 static json_t *rerank(const struct request *r)
 {
 	struct scored *s = malloc((size_t)(r->n_inputs ? r->n_inputs : 1) * sizeof(*s));
@@ -273,7 +290,7 @@ json_t *codec_respond(const struct model *m, const struct request *r)
 		json_t *item = NULL;
 		switch (r->route) {
 		case ROUTE_EMBED:
-			item = float_array(r->out + (size_t)i * h, h);
+			item = embedding(r, i, h);
 			break;
 		case ROUTE_EMBED_ALL:
 			item = json_array();
@@ -347,15 +364,11 @@ static void append_floats(struct strbuf *b, const float *x, size_t n)
 int codec_respond_text(const struct model *m, const struct request *r, struct strbuf *out)
 {
 	size_t h = (size_t)m->enc.hidden, off = 0;
-	if (r->route == ROUTE_EMBED || r->route == ROUTE_EMBED_ALL) {
+	if (r->route == ROUTE_EMBED_ALL) { /* the answer that grows with the input */
 		strbuf_append(out, "[", 1);
 		for (int32_t i = 0; i < r->n_inputs && !out->failed; i++) {
 			if (i > 0)
 				strbuf_append(out, ",", 1);
-			if (r->route == ROUTE_EMBED) {
-				append_floats(out, r->out + (size_t)i * h, h);
-				continue;
-			}
 			strbuf_append(out, "[", 1);
 			for (int32_t t = 0; t < r->inputs[i].n && !out->failed; t++, off += h) {
 				if (t > 0)

@@ -76,6 +76,28 @@ static int32_t batch_tokens(struct request *const *reqs, int n_reqs)
 	return n > INT32_MAX ? INT32_MAX : (int32_t)n;
 }
 
+/*
+ * Mean pooling of sequence seq without its first skip tokens, as
+ * sentence-transformers pools a text whose prompt it was told to leave out
+ * (include_prompt false): the prompt's tokens get attention mask 0. Written
+ * over that sequence's row of c->pooled, which it returns; a sequence with
+ * nothing left pools to zeros, as sentence-transformers' clamped division.
+ */
+static const float *pool_mean_from(const struct model *m, struct engine_ctx *c,
+                                   const struct packed_batch *b, int32_t seq, int32_t skip)
+{
+	size_t h = (size_t)m->enc.hidden;
+	float *o = c->pooled + (size_t)seq * h;
+	int32_t from = b->seq_start[seq] + skip, to = b->seq_start[seq + 1];
+	memset(o, 0, h * sizeof(float));
+	for (int32_t t = from; t < to; t++)
+		for (size_t k = 0; k < h; k++)
+			o[k] += c->mc.enc.x[(size_t)t * h + k];
+	for (size_t k = 0; to > from && k < h; k++)
+		o[k] /= (float)(to - from);
+	return o;
+}
+
 int engine_run(const struct model *m, struct engine_ctx *c, struct request *const *reqs, int n_reqs,
                char *err, size_t n_err)
 {
@@ -113,6 +135,8 @@ int engine_run(const struct model *m, struct engine_ctx *c, struct request *cons
 			case WORK_POOLED: {
 				float *dst = q->out + (size_t)i * h;
 				const float *src = c->pooled + (size_t)seq * h;
+				if (q->pool_skip != NULL && q->pool_skip[i] > 0)
+					src = pool_mean_from(m, c, &b, seq, q->pool_skip[i]);
 				if (q->normalize)
 					l2_normalize(dst, src, h);
 				else

@@ -12,6 +12,7 @@
  * test-only hold of finished batches (SMOLSERVE_TEST_HOLD_BATCH_MS).
  */
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "service.h"
@@ -19,8 +20,7 @@
 void flow_start(struct service *s, struct job *j)
 {
 	if (s->tpool == NULL) { /* stopped: a forced shutdown */
-		job_fail(j, API_ERR_UNHEALTHY, "shutting down");
-		http_job_finished(s, j);
+		flow_fail(s, j, API_ERR_UNHEALTHY, "shutting down", DROP_SHUTDOWN);
 		return;
 	}
 	s->metrics.tokenizing++;
@@ -32,7 +32,9 @@ void flow_start(struct service *s, struct job *j)
 void flow_fail(struct service *s, struct job *j, enum api_error_kind kind, const char *message,
                int drop)
 {
-	job_fail(j, kind, message);
+	struct api_error e = {.kind = kind};
+	snprintf(e.message, sizeof(e.message), "%s", message);
+	job_fail(j, &e);
 	j->answer.drop = drop;
 	http_job_finished(s, j);
 }

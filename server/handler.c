@@ -2,8 +2,9 @@
  * What each HTTP request gets (the access handler behind http.c), in three
  * steps:
  *   1. headers: the route table (any GET route answers HEAD too), strict
- *      HTTP (no smuggling-prone headers), the payload limit, the deadline
- *      header, early rejections while draining or overloaded;
+ *      HTTP (no smuggling-prone headers), CORS preflights and the API key,
+ *      the payload limit, the deadline header, early refusals while loading,
+ *      draining or overloaded;
  *   2. body complete: admission (a request takes a concurrency slot only
  *      now, so a stalled upload holds none), then the request becomes a job
  *      for the tokenization pool and its connection is suspended (flow.c);
@@ -18,13 +19,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "access.h"
 #include "codec.h"
 #include "gemm.h"
 #include "http-impl.h"
+#include "log.h"
+#include "openapi.h"
 #include "service.h"
 #include "strbuf.h"
+#include "version.h"
 
-enum handler_kind { H_MODEL, H_HEALTH, H_PING, H_INFO, H_METRICS };
+enum handler_kind { H_MODEL, H_HEALTH, H_PING, H_INFO, H_METRICS, H_OPENAPI, H_DOCS };
 
 struct route_entry {
 	const char *path;
@@ -48,6 +53,23 @@ static const struct route_entry ROUTES[] = {
     {"/ping", "GET", H_PING, ROUTE_COUNT_},
     {"/info", "GET", H_INFO, ROUTE_COUNT_},
     {"/metrics", "GET", H_METRICS, ROUTE_COUNT_},
+    /* text-embeddings-inference's other routes; POST / and /invocations
+     * answer as the row of the model's kind (is_root_row) */
+    {"/embed_sparse", "POST", H_MODEL, ROUTE_EMBED_SPARSE},
+    {"/", "GET", H_HEALTH, ROUTE_COUNT_},
+    {"/", "POST", H_MODEL, ROUTE_EMBED},
+    {"/", "POST", H_MODEL, ROUTE_SIMILARITY},
+    {"/", "POST", H_MODEL, ROUTE_PREDICT},
+    {"/", "POST", H_MODEL, ROUTE_RERANK},
+    {"/", "POST", H_MODEL, ROUTE_PREDICT_TOKENS},
+    {"/invocations", "POST", H_MODEL, ROUTE_EMBED},
+    {"/invocations", "POST", H_MODEL, ROUTE_SIMILARITY},
+    {"/invocations", "POST", H_MODEL, ROUTE_PREDICT},
+    {"/invocations", "POST", H_MODEL, ROUTE_RERANK},
+    {"/invocations", "POST", H_MODEL, ROUTE_PREDICT_TOKENS},
+    {"/api-doc/openapi.json", "GET", H_OPENAPI, ROUTE_COUNT_},
+    {"/docs", "GET", H_DOCS, ROUTE_COUNT_},
+    {"/docs/", "GET", H_DOCS, ROUTE_COUNT_},
 };
 #define N_ROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
@@ -66,7 +88,8 @@ struct conn {
 	int answered;
 	uint64_t t_arrival_ns; /* headers complete */
 	uint64_t deadline_ns;
-	struct job *job; /* the model work, from admission to completion */
+	struct job *job;               /* the model work, from admission to completion */
+	const struct api_error *error; /* the error being answered (reply_api_error) */
 };
 
 static double ms(uint64_t ns)
@@ -76,28 +99,42 @@ static double ms(uint64_t ns)
 
 /* --- 3. answers ------------------------------------------------------------ */
 
-static void log_request(const struct service *s, const char *method, const char *url, int status,
-                        const struct conn *st)
+static void log_answer(const char *method, const char *url, int status, const struct conn *st)
 {
 	const struct job *j = st->job;
-	uint64_t now = now_ns();
-	double queue = j && j->t_start_ns ? ms(j->t_start_ns - j->t_queued_ns) : 0.0;
-	double infer = j && j->t_end_ns ? ms(j->t_end_ns - j->t_start_ns) : 0.0;
-	int inputs = j ? (int)j->req.n_inputs : 0, tokens = j ? (int)j->req.n_tokens : 0;
-	double total = ms(now - st->t_arrival_ns);
-	if (s->cfg->json_output)
-		fprintf(stderr,
-		        "{\"level\":\"info\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-		        "\"inputs\":%d,\"tokens\":%d,\"batch_requests\":%d,\"queue_ms\":%.3f,"
-		        "\"inference_ms\":%.3f,\"total_ms\":%.3f}\n",
-		        method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
-		        infer, total);
-	else
-		fprintf(stderr,
-		        "%s %s %d inputs=%d tokens=%d batch=%d queue_ms=%.3f inference_ms=%.3f "
-		        "total_ms=%.3f\n",
-		        method, url, status, inputs, tokens, j ? (int)j->batch_requests : 0, queue,
-		        infer, total);
+	struct log_http h = {
+	    .method = method,
+	    .path = url,
+	    .status = status,
+	    .error = status >= 400 && st->error ? st->error->message : NULL,
+	    .inputs = j ? (int)j->req.n_inputs : 0,
+	    .tokens = j ? (int)j->req.n_tokens : 0,
+	    .batch_requests = j ? (int)j->batch_requests : 0,
+	    .queue_ms = j && j->t_start_ns ? ms(j->t_start_ns - j->t_queued_ns) : 0.0,
+	    .inference_ms = j && j->t_end_ns ? ms(j->t_end_ns - j->t_start_ns) : 0.0,
+	    .total_ms = ms(now_ns() - st->t_arrival_ns),
+	};
+	log_request(&h);
+}
+
+/* The model-route answer for te_request_* and te_embed_* / te_predict_*. */
+static void count_answer(struct service *s, const struct conn *st, int status)
+{
+	const struct job *j = st->job;
+	int parsed = j != NULL && j->t_queued_ns != 0;
+	struct metrics_answer a = {
+	    .route = st->route->route,
+	    .batch = j ? j->req.batch : 0,
+	    .status = status,
+	    .kind = st->error ? st->error->kind : API_ERR_BACKEND,
+	    .cause = st->error ? st->error->cause : CAUSE_DEFAULT,
+	    .n_inputs = parsed ? j->req.n_inputs : 0,
+	    .total_s = (double)(now_ns() - st->t_arrival_ns) / 1e9,
+	    .tokenization_s = j ? (double)j->tokenize_ns / 1e9 : 0.0,
+	    .queue_s = j && j->t_start_ns ? (double)(j->t_start_ns - j->t_queued_ns) / 1e9 : 0.0,
+	    .inference_s = j && j->t_end_ns ? (double)(j->t_end_ns - j->t_start_ns) / 1e9 : 0.0,
+	};
+	metrics_answer(&s->metrics, &a);
 }
 
 static void add_timing_headers(struct MHD_Response *r, const struct conn *st)
@@ -114,6 +151,9 @@ static void add_timing_headers(struct MHD_Response *r, const struct conn *st)
 	MHD_add_response_header(r, "x-total-time", v);
 	snprintf(v, sizeof(v), "%d", j ? (int)j->req.n_tokens : 0);
 	MHD_add_response_header(r, "x-compute-tokens", v);
+	snprintf(v, sizeof(v), "%lld", j ? (long long)j->req.n_chars : 0LL);
+	MHD_add_response_header(r, "x-compute-characters", v);
+	MHD_add_response_header(r, "x-compute-type", "cpu");
 	snprintf(v, sizeof(v), "%.3f", tok);
 	MHD_add_response_header(r, "x-tokenization-time", v);
 	snprintf(v, sizeof(v), "%.3f", queue);
@@ -157,6 +197,10 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
 		                        strcmp(st->route->method, "GET") == 0 ? "GET, HEAD"
 		                                                              : st->route->method);
+	if (status == 401)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	access_add_cors(&s->access, r,
+	                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN));
 	if (s->draining || (st->receiving && st->body_pending) || status == 400)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
@@ -164,17 +208,32 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 
 	st->answered = 1;
 	s->sending++;
-	int idx = st->route && st->route->kind == H_MODEL ? (int)st->route->route : ROUTE_COUNT_;
-	if (status < 400)
-		s->metrics.request_success[idx]++;
-	if (st->route != NULL && st->route->kind == H_MODEL) {
+	if (st->route != NULL && st->route->kind == H_MODEL && status != 405) {
 		histogram_observe(&s->metrics.request_duration,
 		                  (double)(now_ns() - st->t_arrival_ns) / 1e9);
-		log_request(s, method, url, status, st);
+		count_answer(s, st, status);
 	}
+	if ((st->route != NULL && st->route->kind == H_MODEL) || status >= 400)
+		log_answer(method, url, status, st);
 	if (len >= LARGE_ANSWER_BYTES)
 		flow_trim_soon(s);
 	release_slot(s, st);
+	return ok;
+}
+
+/* An error answer in the route's shape (OpenAI's on /v1/embeddings). */
+static enum MHD_Result reply_api_error(struct MHD_Connection *c, struct conn *st,
+                                       const struct api_error *e, const char *method,
+                                       const char *url)
+{
+	int model = st->route != NULL && st->route->kind == H_MODEL;
+	json_t *v = codec_error_for(model ? st->route->route : ROUTE_COUNT_, e);
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	st->error = e;
+	enum MHD_Result ok = reply(c, st, api_error_http_status(e->kind), "application/json", text,
+	                           text ? strlen(text) : 0, method, url);
+	st->error = NULL;
 	return ok;
 }
 
@@ -184,12 +243,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, struct conn *st,
 {
 	struct api_error e = {.kind = kind};
 	snprintf(e.message, sizeof(e.message), "%s", message);
-	json_t *v = codec_error(&e);
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	json_decref(v);
-	st->s->metrics.request_failure[kind]++;
-	return reply(c, st, api_error_http_status(kind), "application/json", text,
-	             text ? strlen(text) : 0, method, url);
+	return reply_api_error(c, st, &e, method, url);
 }
 
 static enum MHD_Result reply_json(struct MHD_Connection *c, struct conn *st, json_t *v,
@@ -206,24 +260,10 @@ static json_t *info_json(const struct service *s)
 {
 	const struct model *m = s->model;
 	const struct settings *c = s->cfg;
-	json_t *type;
-	if (m->head == HEAD_SEQCLS || m->head == HEAD_TOKCLS) {
-		json_t *labels = json_object();
-		for (int32_t i = 0; i < m->n_labels; i++) {
-			char key[16], fallback[32];
-			const char *label = model_label(m, i);
-			snprintf(key, sizeof(key), "%d", (int)i);
-			snprintf(fallback, sizeof(fallback), "LABEL_%d", (int)i);
-			json_object_set_new(labels, key, json_string(label ? label : fallback));
-		}
-		type = json_pack("{s:{s:o}}", "classifier", "id2label", labels);
-	} else {
-		type = json_pack("{s:{s:s}}", "embedding", "pooling",
-		                 m->pooling == POOLING_CLS ? "cls" : "mean");
-	}
+	json_t *type = codec_model_type(m);
 	json_t *info = json_pack(
 	    "{s:s, s:s, s:s, s:s?, s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
-	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s}",
+	    "s:i, s:i, s:i, s:s, s:s, s:f, s:s, s:s?}",
 	    "model_id", c->model_id, "model_dtype", "float32", "architecture", m->cfg.model_type,
 	    "model_class", m->cfg.n_architectures ? m->cfg.architectures[0] : NULL, "tokenizer",
 	    m->tok->ops->name, "model_type", type, "max_input_length", (int)m->max_input_length,
@@ -237,14 +277,26 @@ static json_t *info_json(const struct service *s)
 	    (json_int_t)c->shutdown_timeout_s, "workers", s->layout.workers, "blas_threads",
 	    s->layout.blas_threads, "cpus", s->layout.cpus, "blas_kernels", gemm_corename(),
 	    "kernels", kernels_variant(), "model_load_seconds", s->metrics.model_load_seconds,
-	    "version", SMOLSERVE_VERSION);
+	    "version", SMOLSERVE_VERSION, "sha", /* TEI's git commit; null when unknown */
+	    strcmp(SMOLSERVE_COMMIT, "unknown") != 0 ? SMOLSERVE_COMMIT : NULL);
+	if (info == NULL)
+		return NULL;
+	codec_info_fields(info, m, &s->limits);
+	/* the Hub commit loaded, as TEI's model_sha; null for a local folder */
+	json_object_set_new(info, "model_sha",
+	                    s->model_commit[0] ? json_string(s->model_commit) : json_null());
+	/* The machine and the file it was read from: "wordpiece (tokenizer.json)". */
+	char tok[96];
+	snprintf(tok, sizeof(tok), "%s (%s)", m->tok->ops->name,
+	         m->tok->source != NULL ? m->tok->source : "built in");
+	json_object_set_new(info, "tokenizer", json_string(tok));
 	json_t *limits = json_pack(
 	    "{s:i, s:I, s:I, s:I, s:I, s:I}", "tokenization_workers", s->tokenization_workers,
 	    "max_response_floats", (json_int_t)c->max_response_floats, "header_timeout_s",
 	    (json_int_t)c->header_timeout_s, "body_timeout_s", (json_int_t)c->body_timeout_s,
 	    "idle_timeout_s", (json_int_t)c->idle_timeout_s, "max_connections_per_ip",
 	    (json_int_t)c->max_connections_per_ip);
-	if (info != NULL && limits != NULL)
+	if (limits != NULL)
 		json_object_update(info, limits);
 	json_decref(limits);
 	return info;
@@ -256,14 +308,26 @@ static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, 
 	struct service *s = st->s;
 	switch (st->route->kind) {
 	case H_HEALTH:
+	case H_PING: /* TEI: SageMaker's health check */
 		if (!s->ready || s->draining)
 			return reply_error(c, st, API_ERR_UNHEALTHY,
 			                   s->draining ? "shutting down" : "model not loaded",
 			                   method, url);
 		return reply_json(c, st, json_pack("{s:s}", "status", "ok"), method, url);
-	case H_PING:
-		return reply_json(c, st, json_pack("{s:s}", "message", "pong"), method, url);
+	case H_OPENAPI:
+	case H_DOCS: {
+		struct openapi_doc d =
+		    st->route->kind == H_OPENAPI ? openapi_json() : openapi_docs_html();
+		char *copy = malloc(d.len ? d.len : 1);
+		if (copy == NULL)
+			return reply_error(c, st, API_ERR_BACKEND, "out of memory", method, url);
+		memcpy(copy, d.data, d.len);
+		return reply(c, st, 200, d.content_type, copy, d.len, method, url);
+	}
 	case H_INFO:
+		if (s->model == NULL || !s->ready)
+			return reply_error(c, st, API_ERR_UNHEALTHY, "the model is loading", method,
+			                   url);
 		return reply_json(c, st, info_json(s), method, url);
 	case H_METRICS: {
 		struct strbuf b;
@@ -298,11 +362,12 @@ static enum MHD_Result answer_job(struct MHD_Connection *c, struct conn *st, con
 	}
 	if (a->drop >= 0)
 		s->metrics.dropped[a->drop]++;
-	if (a->status >= 400)
-		s->metrics.request_failure[a->err_kind]++;
 	char *body = a->body;
 	a->body = NULL; /* MHD frees it with the response */
-	return reply(c, st, a->status, "application/json", body, a->len, method, url);
+	st->error = a->status >= 400 ? &a->error : NULL;
+	enum MHD_Result ok = reply(c, st, a->status, "application/json", body, a->len, method, url);
+	st->error = NULL;
+	return ok;
 }
 
 /* --- 2. body complete: admission and the job -------------------------------- */
@@ -311,14 +376,14 @@ static enum MHD_Result admit(struct MHD_Connection *c, struct conn *st, const ch
                              const char *url)
 {
 	struct service *s = st->s;
-	if (st->too_big)
-		return reply_error(c, st, API_ERR_PAYLOAD, "payload too large", method, url);
-	if (st->body.failed)
-		return reply_error(c, st, API_ERR_BACKEND, "out of memory", method, url);
 	if (st->receiving) { /* the body is complete */
 		st->receiving = 0;
 		s->metrics.receiving--;
 	}
+	if (st->too_big)
+		return reply_error(c, st, API_ERR_PAYLOAD, "payload too large", method, url);
+	if (st->body.failed)
+		return reply_error(c, st, API_ERR_BACKEND, "out of memory", method, url);
 	/* Requests whose headers came before a drain began are still served. */
 	if (s->draining && st->t_arrival_ns >= s->drain_start_ns)
 		return reply_error(c, st, API_ERR_UNHEALTHY, "shutting down", method, url);
@@ -343,6 +408,7 @@ static enum MHD_Result admit(struct MHD_Connection *c, struct conn *st, const ch
 	j->t_arrival_ns = st->t_arrival_ns;
 	j->deadline_ns = st->deadline_ns;
 	j->conn = c;
+	j->force_batch = strcmp(st->route->path, "/") == 0 && st->route->route == ROUTE_PREDICT;
 	http_watch_busy(s, c);
 	MHD_suspend_connection(c);
 	flow_start(s, j);
@@ -351,12 +417,23 @@ static enum MHD_Result admit(struct MHD_Connection *c, struct conn *st, const ch
 
 /* --- 1. headers ------------------------------------------------------------ */
 
-static const struct route_entry *find_route(const char *url, const char *method, int *known)
+/* POST / and POST /invocations: TEI's routes answered by model kind. */
+static int is_root_row(const struct route_entry *e)
+{
+	return e->kind == H_MODEL &&
+	       (strcmp(e->path, "/") == 0 || strcmp(e->path, "/invocations") == 0);
+}
+
+static const struct route_entry *find_route(const struct service *s, const char *url,
+                                            const char *method, int *known)
 {
 	int head = strcmp(method, "HEAD") == 0;
 	*known = 0;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		if (strcmp(url, ROUTES[i].path) != 0)
+			continue;
+		if (is_root_row(&ROUTES[i]) &&
+		    ROUTES[i].route != codec_root_route(s->model, s->cfg->task))
 			continue;
 		*known = 1;
 		if (strcmp(method, ROUTES[i].method) == 0 ||
@@ -364,6 +441,22 @@ static const struct route_entry *find_route(const char *url, const char *method,
 			return &ROUTES[i];
 	}
 	return NULL;
+}
+
+/* A CORS preflight: 200, no body, the allowed origin, methods and headers. */
+static enum MHD_Result reply_preflight(struct MHD_Connection *c, struct conn *st)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	access_add_preflight(
+	    &st->s->access, r,
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN));
+	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	st->answered = 1;
+	return ok;
 }
 
 struct header_count {
@@ -420,7 +513,7 @@ static int parse_deadline(struct MHD_Connection *c, struct conn *st)
 }
 
 /* First call for a request (its headers are complete): route, strict HTTP,
- * early refusals. Returns 1 if an answer was queued (*ret set). */
+ * key, early refusals. Returns 1 if an answer was queued (*ret set). */
 static int on_headers(struct MHD_Connection *c, struct conn *st, const char *url,
                       const char *method, const char *version, enum MHD_Result *ret)
 {
@@ -433,13 +526,16 @@ static int on_headers(struct MHD_Connection *c, struct conn *st, const char *url
 	unsigned long long n_len = len != NULL ? strtoull(len, NULL, 10) : 0;
 	st->body_pending = n_len > 0 || MHD_lookup_connection_value(
 	                                    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-	st->route = find_route(url, method, &known);
 	if (bad != NULL) {
-		if (st->route == NULL)
-			st->route = &any;
+		st->route = &any;
 		*ret = reply_error(c, st, API_ERR_BAD_REQUEST, bad, method, url);
 		return 1;
 	}
+	if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) { /* a CORS preflight, any path */
+		*ret = reply_preflight(c, st);
+		return 1;
+	}
+	st->route = find_route(s, url, method, &known);
 	if (st->route == NULL) {
 		for (size_t i = 0; known && i < N_ROUTES; i++)
 			if (strcmp(url, ROUTES[i].path) == 0)
@@ -450,13 +546,18 @@ static int on_headers(struct MHD_Connection *c, struct conn *st, const char *url
 		                   known ? "method not allowed" : "not found", method, url);
 		return 1;
 	}
-	if (st->route->kind != H_MODEL) {
-		s->metrics.request_count[ROUTE_COUNT_]++; /* method="other" */
-		return 0;
+	if (!access_authorized(
+	        &s->access, method, url,
+	        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+		*ret = reply_error(c, st, API_ERR_UNAUTHORIZED, "Unauthorized", method, url);
+		return 1;
 	}
-	s->metrics.request_count[st->route->route]++;
+	if (st->route->kind != H_MODEL)
+		return 0;
 	if (s->draining)
 		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "shutting down", method, url);
+	else if (!s->ready) /* downloading or loading the model */
+		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "the model is loading", method, url);
 	else if (s->metrics.in_flight >= s->cfg->max_concurrent_requests) /* early, no upload */
 		*ret =
 		    reply_error(c, st, API_ERR_OVERLOADED,

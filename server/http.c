@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "http-impl.h"
+#include "log.h"
 #include "service.h"
 
 enum watch_phase { WATCH_HEADERS = 0, WATCH_BODY, WATCH_BUSY, WATCH_IDLE };
@@ -296,13 +297,13 @@ int http_start(struct service *s, char *err, size_t n_err)
 	uv_timer_init(&s->loop, &s->watch_timer);
 	s->watch_timer.data = s;
 	s->mhd = MHD_start_daemon(
-	    flags, (uint16_t)cfg->port, NULL, NULL, http_on_request, s, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->idle_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)(cfg->max_concurrent_requests + 256), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    (unsigned)1024, MHD_OPTION_END);
+	    flags, (uint16_t)cfg->port, NULL, NULL, http_on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+	    log_mhd, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_concurrent_requests + 256),
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(err, n_err, "cannot listen on %s:%d: %s", cfg->hostname, (int)cfg->port,
 		         strerror(errno));

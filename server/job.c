@@ -23,19 +23,24 @@ struct job *job_of(struct tpool_task *t)
 	return (struct job *)(void *)((char *)t - offsetof(struct job, task));
 }
 
-void job_fail(struct job *j, enum api_error_kind kind, const char *message)
+void job_fail(struct job *j, const struct api_error *e)
 {
-	struct api_error e = {.kind = kind};
-	snprintf(e.message, sizeof(e.message), "%s", message);
-	json_t *v = codec_error(&e);
+	json_t *v = codec_error_for(j->req.route, e);
 	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
 	json_decref(v);
 	free(j->answer.body);
-	j->answer.status = api_error_http_status(kind);
-	j->answer.err_kind = kind;
+	j->answer.status = api_error_http_status(e->kind);
+	j->answer.error = *e;
 	j->answer.body = text; /* NULL when out of memory: the status alone */
 	j->answer.len = text ? strlen(text) : 0;
 	j->state = JOB_ANSWERED;
+}
+
+static void fail_with(struct job *j, enum api_error_kind kind, const char *message)
+{
+	struct api_error e = {.kind = kind};
+	snprintf(e.message, sizeof(e.message), "%s", message);
+	job_fail(j, &e);
 }
 
 /* The 200 answer of a finished request, or the 424 when it is not finite.
@@ -47,12 +52,12 @@ static void answer_ok(struct job *j)
 	struct strbuf b;
 	strbuf_init(&b);
 	if (codec_check_finite(&j->req, &e) != 0) {
-		job_fail(j, e.kind, e.message);
+		job_fail(j, &e);
 		return;
 	}
 	if (codec_respond_text(j->env->model, &j->req, &b) != 0) {
 		strbuf_dispose(&b);
-		job_fail(j, API_ERR_BACKEND, "out of memory encoding the answer");
+		fail_with(j, API_ERR_BACKEND, "out of memory encoding the answer");
 		return;
 	}
 	free(j->answer.body);
@@ -81,15 +86,17 @@ static void parse_run(struct tpool_task *t)
 	if (j->body == NULL) {
 		snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
 		         jerr.column, jerr.text);
-		job_fail(j, API_ERR_VALIDATION, msg);
+		fail_with(j, API_ERR_VALIDATION, msg);
 	} else if (codec_parse(env->model, j->req.route, j->body, &env->limits, &j->req, &e) != 0) {
-		job_fail(j, e.kind, e.message);
+		job_fail(j, &e);
 	} else if (route_work(j->req.route) != WORK_NONE &&
 	           j->req.n_tokens > env->max_batch_tokens) {
 		snprintf(msg, sizeof(msg),
 		         "the request holds %d tokens, more than --max-batch-tokens %lld",
 		         (int)j->req.n_tokens, (long long)env->max_batch_tokens);
-		job_fail(j, API_ERR_VALIDATION, msg);
+		fail_with(j, API_ERR_VALIDATION, msg);
+	} else if (j->force_batch) {
+		j->req.batch = 1; /* the Inference API's [[{label, score}]] for one text */
 	}
 	j->tokenize_ns = now_ns() - t0;
 	if (j->state == JOB_PARSING && route_work(j->req.route) == WORK_NONE)

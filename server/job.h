@@ -40,9 +40,9 @@ struct job_env {
 
 /* The answer a job ends with. */
 struct job_answer {
-	int status;                   /* HTTP status */
-	enum api_error_kind err_kind; /* when status >= 400 */
-	char *body;                   /* owned JSON text (malloc'd), NULL: empty */
+	int status;             /* HTTP status */
+	struct api_error error; /* when status >= 400: kind, cause, message */
+	char *body;             /* owned JSON text (malloc'd), NULL: empty */
 	size_t len;
 	int drop; /* -1, or the enum drop_reason to count when sent */
 };
@@ -53,8 +53,9 @@ struct job {
 	const struct job_env *env; /* borrowed */
 	char *text;                /* owned: the raw body until parsed */
 	size_t n_text;
-	json_t *body; /* owned: req's texts point into it */
-	void *conn;   /* borrowed struct MHD_Connection, suspended meanwhile */
+	int force_batch; /* answer as a list even for one input (POST / predict) */
+	json_t *body;    /* owned: req's texts point into it */
+	void *conn;      /* borrowed struct MHD_Connection, suspended meanwhile */
 	enum job_state state;
 	uint64_t t_arrival_ns;  /* the request's headers complete */
 	uint64_t t_queued_ns;   /* parsed + tokenized, entered the queue */
@@ -95,9 +96,9 @@ struct job *job_create(const struct job_env *env, enum route route, char *text, 
 /* Frees a job, its request, body and answer. Loop thread. */
 void job_destroy(struct job *j);
 
-/* Ends j with the error {"error": message, "error_type": kind's}; state
+/* Ends j with the error e in its route's shape (codec_error_for); state
  * JOB_ANSWERED. Whichever thread owns j. */
-void job_fail(struct job *j, enum api_error_kind kind, const char *message);
+void job_fail(struct job *j, const struct api_error *e);
 
 /* Sets j's task to the encode stage (state JOB_ENCODING), for a job whose
  * batch ran. Loop thread, before tpool_submit. */

@@ -1,13 +1,16 @@
 /*
- * smolserve's entry point: subcommand dispatch, --help, --version.
+ * smolserve's entry point: subcommand dispatch, --help, --version,
+ * --print-config.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "gemm.h"
+#include "log.h"
 #include "run.h"
 #include "service.h"
 #include "settings.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -22,7 +25,10 @@ static void usage(FILE *f)
 	        "      decode or v1/embeddings.\n"
 	        "      exit 0: answered; 1: request rejected (error JSON on stdout);\n"
 	        "      2: model or usage error (message on stderr)\n"
-	        "  smolserve --version | --help\n\n"
+	        "  smolserve --version | -V | --help\n"
+	        "  smolserve --print-config\n"
+	        "      print an example settings file, every option commented out with\n"
+	        "      its default (the Debian package's /etc/smolserve/smolserve.conf)\n\n"
 	        "options (flag > environment variable > default):\n",
 	        SMOLSERVE_VERSION);
 	settings_usage(f);
@@ -34,17 +40,25 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("smolserve %s (OpenBLAS %s kernels)\n", SMOLSERVE_VERSION, gemm_corename());
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("smolserve %s (commit %s; OpenBLAS %s kernels)\n", SMOLSERVE_VERSION,
+		       SMOLSERVE_COMMIT, gemm_corename());
 		return 0;
+	}
+	if (strcmp(argv[1], "--print-config") == 0) {
+		settings_write_example(stdout);
+		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 	}
 	if (strcmp(argv[1], "serve") == 0 || strncmp(argv[1], "--", 2) == 0) {
 		static struct settings s; /* outlives the service */
 		char err[512];
 		int skip = strcmp(argv[1], "serve") == 0 ? 2 : 1;
 		settings_defaults(&s);
-		if (settings_parse(&s, argc - skip, argv + skip, err, sizeof(err)) != 0) {
-			fprintf(stderr, "smolserve: %s\n", err);
+		int rc = settings_parse(&s, argc - skip, argv + skip, err, sizeof(err));
+		int level = log_level_from_name(s.log_level);
+		log_init(s.json_output, level < 0 ? LOG_INFO : (enum log_level)level);
+		if (rc != 0) {
+			log_error("smolserve: %s", err);
 			return 2;
 		}
 		return service_main(&s);

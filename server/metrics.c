@@ -3,6 +3,7 @@
  */
 #include "metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Seconds: 100 us .. 60 s, roughly x2.5 per bucket. */
@@ -35,6 +36,109 @@ void metrics_init(struct metrics *m)
 	hist_init(&m->batch_size, COUNT_BOUNDS, N(COUNT_BOUNDS));
 	hist_init(&m->batch_tokens, TOKEN_BOUNDS, N(TOKEN_BOUNDS));
 	hist_init(&m->batch_fill, FILL_BOUNDS, N(FILL_BOUNDS));
+	for (int f = 0; f < FAMILY_COUNT_; f++) {
+		hist_init(&m->family[f].duration, DURATION_BOUNDS, N(DURATION_BOUNDS));
+		hist_init(&m->family[f].tokenization, DURATION_BOUNDS, N(DURATION_BOUNDS));
+		hist_init(&m->family[f].queue, DURATION_BOUNDS, N(DURATION_BOUNDS));
+		hist_init(&m->family[f].inference, DURATION_BOUNDS, N(DURATION_BOUNDS));
+	}
+}
+
+static const struct {
+	const char *err;
+	int status;
+} FAILS[FAIL_COUNT_] = {
+    [FAIL_VALIDATION] = {"validation", 422},     [FAIL_EMPTY] = {"validation", 400},
+    [FAIL_BATCH_SIZE] = {"batch_size", 422},     [FAIL_TOKENIZATION] = {"tokenization", 422},
+    [FAIL_MODEL_TYPE] = {"model_type", 424},     [FAIL_INFERENCE] = {"inference", 424},
+    [FAIL_OVERLOADED] = {"overloaded", 429},     [FAIL_UNHEALTHY] = {"unhealthy", 503},
+    [FAIL_DEADLINE] = {"deadline", 504},         [FAIL_PAYLOAD] = {"payload", 413},
+    [FAIL_UNAUTHORIZED] = {"unauthorized", 401},
+};
+
+/* The failure an error counts as; -1 for 404 and 405 (no route). */
+static int fail_index(enum api_error_kind kind, enum api_cause cause)
+{
+	switch (cause) {
+	case CAUSE_BATCH_SIZE:
+		return FAIL_BATCH_SIZE;
+	case CAUSE_MODEL_TYPE:
+		return FAIL_MODEL_TYPE;
+	case CAUSE_TOKENIZATION:
+		return FAIL_TOKENIZATION;
+	case CAUSE_DEFAULT:
+		break;
+	}
+	switch (kind) {
+	case API_ERR_VALIDATION:
+		return FAIL_VALIDATION;
+	case API_ERR_TOKENIZER:
+		return FAIL_TOKENIZATION;
+	case API_ERR_EMPTY:
+		return FAIL_EMPTY;
+	case API_ERR_BACKEND:
+		return FAIL_INFERENCE;
+	case API_ERR_OVERLOADED:
+		return FAIL_OVERLOADED;
+	case API_ERR_UNHEALTHY:
+		return FAIL_UNHEALTHY;
+	case API_ERR_PAYLOAD:
+		return FAIL_PAYLOAD;
+	case API_ERR_DEADLINE:
+		return FAIL_DEADLINE;
+	case API_ERR_UNAUTHORIZED:
+		return FAIL_UNAUTHORIZED;
+	case API_ERR_BAD_REQUEST: /* ambiguous framing */
+		return FAIL_EMPTY;
+	default:
+		return -1;
+	}
+}
+
+static int family_of(enum route r)
+{
+	switch (r) {
+	case ROUTE_EMBED:
+	case ROUTE_EMBED_ALL:
+	case ROUTE_SIMILARITY:
+	case ROUTE_OPENAI:
+		return FAMILY_EMBED;
+	case ROUTE_PREDICT:
+	case ROUTE_RERANK:
+	case ROUTE_PREDICT_TOKENS:
+		return FAMILY_PREDICT;
+	default:
+		return -1;
+	}
+}
+
+void metrics_answer(struct metrics *m, const struct metrics_answer *a)
+{
+	if (a->route < 0 || a->route >= ROUTE_COUNT_)
+		return;
+	int b = a->batch != 0;
+	m->request_count[a->route][b]++;
+	if (a->status < 400) {
+		m->request_success[a->route][b]++;
+	} else {
+		int f = fail_index(a->kind, a->cause);
+		if (f >= 0)
+			m->request_failure[f]++;
+	}
+	int fam = family_of(a->route);
+	if (fam < 0 || a->n_inputs <= 0)
+		return;
+	struct family_metrics *fm = &m->family[fam];
+	fm->count += (uint64_t)a->n_inputs;
+	if (a->status >= 400)
+		return;
+	fm->success += (uint64_t)a->n_inputs;
+	for (int32_t i = 0; i < a->n_inputs; i++) { /* TEI observes per input */
+		histogram_observe(&fm->duration, a->total_s);
+		histogram_observe(&fm->tokenization, a->tokenization_s);
+		histogram_observe(&fm->queue, a->queue_s);
+		histogram_observe(&fm->inference, a->inference_s);
+	}
 }
 
 void histogram_observe(struct histogram *h, double v)
@@ -72,33 +176,52 @@ static void scalar(struct strbuf *o, const char *name, const char *type, const c
 	strbuf_printf(o, "%s %.9g\n", name, v);
 }
 
-static const char *method_label(int i)
+/* te_request_count or _success: method (TEI's single | batch) and the
+ * route as smolserve_route. */
+static void by_route(struct strbuf *o, const char *name, const char *help, const uint64_t (*v)[2])
 {
-	return i < ROUTE_COUNT_ ? route_name((enum route)i) : "other";
+	header(o, name, "counter", help);
+	for (int i = 0; i < ROUTE_COUNT_; i++)
+		for (int b = 0; b < 2; b++)
+			strbuf_printf(o, "%s{method=\"%s\",smolserve_route=\"%s\"} %llu\n", name,
+			              b ? "batch" : "single", route_name((enum route)i),
+			              (unsigned long long)v[i][b]);
+}
+
+static void family(struct strbuf *o, const char *task, const struct family_metrics *f)
+{
+	char name[64], help[128];
+	snprintf(name, sizeof(name), "te_%s_count", task);
+	snprintf(help, sizeof(help), "Inputs of %s requests that reached the model", task);
+	scalar(o, name, "counter", help, (double)f->count);
+	snprintf(name, sizeof(name), "te_%s_success", task);
+	snprintf(help, sizeof(help), "Inputs of %s requests answered", task);
+	scalar(o, name, "counter", help, (double)f->success);
+	static const char *const parts[] = {"duration", "tokenization_duration", "queue_duration",
+	                                    "inference_duration"};
+	const struct histogram *h[] = {&f->duration, &f->tokenization, &f->queue, &f->inference};
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "te_%s_%s", task, parts[i]);
+		snprintf(help, sizeof(help), "%s of %s requests, per input, seconds", parts[i],
+		         task);
+		hist(o, name, help, h[i]);
+	}
 }
 
 void metrics_render(const struct metrics *m, struct strbuf *o)
 {
-	header(o, "te_request_count", "counter", "Requests received, by route");
-	for (int i = 0; i <= ROUTE_COUNT_; i++)
-		strbuf_printf(o, "te_request_count{method=\"%s\"} %llu\n", method_label(i),
-		              (unsigned long long)m->request_count[i]);
-	header(o, "te_request_success", "counter", "Requests answered successfully, by route");
-	for (int i = 0; i <= ROUTE_COUNT_; i++)
-		strbuf_printf(o, "te_request_success{method=\"%s\"} %llu\n", method_label(i),
-		              (unsigned long long)m->request_success[i]);
-	header(o, "te_request_failure", "counter", "Requests answered with an error, by kind");
-	for (int i = 0; i < METRICS_N_ERRORS; i++) {
-		char lower[32];
-		const char *t = api_error_type((enum api_error_kind)i);
-		size_t n = strlen(t);
-		for (size_t j = 0; j <= n && j < sizeof(lower); j++)
-			lower[j] = (char)(t[j] >= 'A' && t[j] <= 'Z' ? t[j] + 32 : t[j]);
-		lower[sizeof(lower) - 1] = '\0';
-		strbuf_printf(o, "te_request_failure{err=\"%s\",status=\"%d\"} %llu\n", lower,
-		              api_error_http_status((enum api_error_kind)i),
+	by_route(o, "te_request_count", "Model requests answered, by input shape and route",
+	         m->request_count);
+	by_route(o, "te_request_success", "Model requests answered successfully",
+	         m->request_success);
+	header(o, "te_request_failure", "counter",
+	       "Model requests answered with an error, by cause and status");
+	for (int i = 0; i < FAIL_COUNT_; i++)
+		strbuf_printf(o, "te_request_failure{err=\"%s\",status=\"%d\"} %llu\n",
+		              FAILS[i].err, FAILS[i].status,
 		              (unsigned long long)m->request_failure[i]);
-	}
+	family(o, "embed", &m->family[FAMILY_EMBED]);
+	family(o, "predict", &m->family[FAMILY_PREDICT]);
 	scalar(o, "te_queue_size", "gauge", "Requests waiting for a batch", (double)m->queue_size);
 	hist(o, "te_request_duration", "Request duration, arrival to answer, seconds",
 	     &m->request_duration);

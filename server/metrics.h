@@ -36,12 +36,51 @@ enum drop_reason {
 	DROP_COUNT_
 };
 
-#define METRICS_N_ERRORS 11 /* enum api_error_kind values */
+/* te_request_failure{err, status}: TEI's err values (validation,
+ * batch_size, tokenization, model_type, inference, overloaded) and
+ * smolserve's for what TEI does not count (unhealthy, deadline, payload,
+ * unauthorized). */
+enum metrics_fail {
+	FAIL_VALIDATION = 0, /* 422 */
+	FAIL_EMPTY,          /* err="validation", status 400 */
+	FAIL_BATCH_SIZE,
+	FAIL_TOKENIZATION,
+	FAIL_MODEL_TYPE, /* 424 */
+	FAIL_INFERENCE,  /* 424 */
+	FAIL_OVERLOADED, /* 429 */
+	FAIL_UNHEALTHY,  /* 503 */
+	FAIL_DEADLINE,   /* 504 */
+	FAIL_PAYLOAD,    /* 413 */
+	FAIL_UNAUTHORIZED,
+	FAIL_COUNT_,
+};
+
+/* TEI's per-task families: te_embed_* (embed, embed_all, similarity,
+ * OpenAI) and te_predict_* (predict, rerank, predict_tokens). */
+enum metrics_family { FAMILY_EMBED = 0, FAMILY_PREDICT, FAMILY_COUNT_ };
+
+struct family_metrics {
+	uint64_t count;   /* inputs that reached the model */
+	uint64_t success; /* inputs answered */
+	struct histogram duration, tokenization, queue, inference;
+};
+
+/* One answered request of a model route, for metrics_answer. */
+struct metrics_answer {
+	enum route route;
+	int batch;  /* the inputs were a list: method="batch" */
+	int status; /* HTTP status */
+	enum api_error_kind kind;
+	enum api_cause cause; /* kind and cause: when status >= 400 */
+	int32_t n_inputs;     /* inputs that reached the model (0: refused before) */
+	double total_s, tokenization_s, queue_s, inference_s;
+};
 
 struct metrics {
-	uint64_t request_count[ROUTE_COUNT_ + 1]; /* last: non-model routes */
-	uint64_t request_success[ROUTE_COUNT_ + 1];
-	uint64_t request_failure[METRICS_N_ERRORS];
+	uint64_t request_count[ROUTE_COUNT_][2]; /* [route][batch] */
+	uint64_t request_success[ROUTE_COUNT_][2];
+	uint64_t request_failure[FAIL_COUNT_];
+	struct family_metrics family[FAMILY_COUNT_];
 	uint64_t dropped[DROP_COUNT_];
 	int64_t queue_size;   /* requests waiting for a batch */
 	int64_t queue_tokens; /* their tokens */
@@ -68,6 +107,10 @@ struct metrics {
 void metrics_init(struct metrics *m);
 
 void histogram_observe(struct histogram *h, double v);
+
+/* Counts an answered request of a model route: te_request_count and
+ * _success or _failure, and its task family. Loop thread. */
+void metrics_answer(struct metrics *m, const struct metrics_answer *a);
 
 /* Appends the Prometheus text exposition (version 0.0.4) to out. */
 void metrics_render(const struct metrics *m, struct strbuf *out);

@@ -10,8 +10,8 @@
 #include "status.h"
 
 static const char *const ROUTE_NAMES[ROUTE_COUNT_] = {
-    "embed",      "embed_all", "predict",       "tokenize",      "rerank",
-    "similarity", "decode",    "v1/embeddings", "predict_tokens"};
+    "embed",      "embed_all", "predict",       "tokenize",       "rerank",
+    "similarity", "decode",    "v1/embeddings", "predict_tokens", "embed_sparse"};
 
 enum route_work route_work(enum route r)
 {
@@ -65,6 +65,10 @@ const char *api_error_type(enum api_error_kind kind)
 		return "Overloaded";
 	case API_ERR_UNHEALTHY:
 		return "Unhealthy";
+	case API_ERR_UNAUTHORIZED:
+		return "Unauthorized";
+	case API_ERR_COUNT_:
+		break;
 	}
 	return "Backend";
 }
@@ -91,8 +95,12 @@ int api_error_http_status(enum api_error_kind kind)
 		return 405;
 	case API_ERR_DEADLINE:
 		return 504;
+	case API_ERR_UNAUTHORIZED:
+		return 401;
 	case API_ERR_BAD_REQUEST:
 		return 400;
+	case API_ERR_COUNT_:
+		break;
 	}
 	return 500;
 }
@@ -119,6 +127,10 @@ void request_dispose(struct request *r)
 			free(r->decode_ids[i]);
 	free(r->decode_ids);
 	free(r->decode_lens);
+	for (int32_t i = 0; r->owned_texts != NULL && i < r->n_inputs; i++)
+		free(r->owned_texts[i]);
+	free(r->owned_texts);
+	free(r->pool_skip);
 	for (int32_t i = 0; r->ignore_labels != NULL && i < r->n_ignore; i++)
 		free(r->ignore_labels[i]);
 	free(r->ignore_labels);

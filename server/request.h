@@ -22,6 +22,7 @@ enum route {
 	ROUTE_DECODE,         /* ids -> text, no model run */
 	ROUTE_OPENAI,         /* OpenAI-style /v1/embeddings */
 	ROUTE_PREDICT_TOKENS, /* token classification (NER) */
+	ROUTE_EMBED_SPARSE,   /* TEI's SPLADE route: validated, then 424 (no SPLADE models) */
 	ROUTE_COUNT_,
 };
 
@@ -48,11 +49,23 @@ enum api_error_kind {
 	API_ERR_NOT_FOUND,      /* 404 */
 	API_ERR_METHOD,         /* 405 */
 	API_ERR_DEADLINE,       /* 504 */
+	API_ERR_UNAUTHORIZED,   /* 401: --api-key set, no or another key sent */
 	API_ERR_BAD_REQUEST,    /* 400: malformed HTTP (smuggling-prone headers) */
+	API_ERR_COUNT_,
+};
+
+/* What failed, finer than the kind, for te_request_failure{err}: TEI's
+ * label values. CAUSE_DEFAULT takes the kind's own. */
+enum api_cause {
+	CAUSE_DEFAULT = 0,
+	CAUSE_BATCH_SIZE,   /* more inputs than --max-client-batch-size */
+	CAUSE_MODEL_TYPE,   /* the route does not fit the model: 424 */
+	CAUSE_TOKENIZATION, /* the tokenizer refused an input (too long, bad ids) */
 };
 
 struct api_error {
 	enum api_error_kind kind;
+	enum api_cause cause;
 	char message[512];
 };
 
@@ -60,14 +73,17 @@ const char *api_error_type(enum api_error_kind kind);
 int api_error_http_status(enum api_error_kind kind);
 
 /* Route from its name ("embed", "embed_all", "predict", "tokenize",
- * "rerank", "similarity", "decode", "v1/embeddings"); -1 if unknown. */
+ * "rerank", "similarity", "decode", "v1/embeddings", "predict_tokens",
+ * "embed_sparse"); -1 if unknown. */
 int route_from_name(const char *name);
 const char *route_name(enum route r);
 
 /* Server-wide settings that shape request validation. */
 struct request_limits {
-	int auto_truncate;             /* truncate even if the request does not ask */
+	int auto_truncate;             /* truncate when the request does not say */
 	int32_t max_client_batch_size; /* inputs per request; 0 = no limit */
+	const char *default_prompt;    /* put before texts to embed; NULL = none (borrowed) */
+	const char *served_model_name; /* /v1/embeddings' "model"; NULL = "smolserve" */
 	int64_t max_tokenize_tokens;   /* /tokenize ids out, /decode ids in; 0 = no limit */
 	int64_t max_response_floats;   /* /embed_all floats in one answer; 0 = no limit */
 };
@@ -79,10 +95,15 @@ struct request {
 	int raw_scores;       /* predict, rerank */
 	int return_text;      /* rerank */
 	int base64;           /* openai: encoding_format "base64" */
-	int32_t dimensions;   /* openai: truncate embeddings to this; 0 = all */
-	char *model_name;     /* openai: echoed "model" (owned) */
-	int32_t **decode_ids; /* decode: (n_inputs) owned id lists */
-	int32_t *decode_lens; /* decode: (n_inputs) */
+	int32_t dimensions;   /* embed, openai: keep this many dimensions; 0 = all */
+	char *model_name;     /* openai: the served model name (owned) */
+	int32_t **decode_ids; /* decode and token-id inputs: (n_inputs) owned id lists,
+	                       * NULL entries for text inputs */
+	int32_t *decode_lens; /* (n_inputs) */
+	char **owned_texts;   /* (n_inputs) owned prompt + text strings or NULL */
+	int32_t *pool_skip;   /* (n_inputs) leading tokens mean pooling leaves out
+	                       * (a prompt with include_prompt false), or NULL */
+	int64_t n_chars;      /* characters (ids) of the inputs: x-compute-characters */
 	int skip_special;     /* decode */
 	int aggregation;      /* predict_tokens: enum aggregation */
 	char **ignore_labels; /* predict_tokens: (n_ignore) owned */

@@ -1,6 +1,7 @@
 /*
- * The `run` subcommand (see run.h): load, parse, run on one engine context
- * sized for this request, print, exit.
+ * The `run` subcommand (see run.h): load (a folder, or a Hub id downloaded
+ * into the cache first), parse, run on one engine context sized for this
+ * request, print, exit.
  */
 #include "run.h"
 
@@ -13,6 +14,7 @@
 #include "engine.h"
 #include "gemm.h"
 #include "model.h"
+#include "model_source.h"
 #include "status.h"
 
 /* Reads all of in, at most limit bytes; NULL with *too_big set if more. */
@@ -51,9 +53,9 @@ static int print_json(FILE *out, json_t *v)
 	return rc;
 }
 
-static int reject(FILE *out, const struct api_error *e)
+static int reject(FILE *out, enum route route, const struct api_error *e)
 {
-	json_t *v = codec_error(e);
+	json_t *v = codec_error_for(route, e);
 	print_json(out, v);
 	json_decref(v);
 	return 1;
@@ -74,21 +76,16 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 	if (route < 0) {
 		fprintf(stderr,
 		        "smolserve run: unknown route \"%s\" (embed, embed_all, predict, "
-		        "tokenize)\n",
+		        "tokenize, rerank, similarity, decode, v1/embeddings, predict_tokens, "
+		        "embed_sparse)\n",
 		        name);
-		return 2;
-	}
-	if (s->model_id[0] == '\0') {
-		fprintf(stderr, "smolserve run: --model DIR is required\n");
 		return 2;
 	}
 	struct thread_layout layout = {0};
 	cpus_usable(&layout);
 	gemm_set_threads(s->blas_threads > 0 ? (int)s->blas_threads : layout.cpus);
-	struct model_opts mo = {.pooling_set = s->pooling[0] != '\0',
-	                        .pooling =
-	                            strcmp(s->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
-	if (model_load(s->model_id, &mo, &m, err, sizeof(err)) != 0) {
+	struct model_source src;
+	if (model_source_load(s, NULL, &m, &src, err, sizeof(err)) != 0) {
 		fprintf(stderr, "smolserve: %s\n", err);
 		return 2;
 	}
@@ -101,7 +98,7 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 		e.kind = too_big ? API_ERR_PAYLOAD : API_ERR_BACKEND;
 		snprintf(e.message, sizeof(e.message), "%s",
 		         too_big ? "payload too large" : "cannot read the request body");
-		status = reject(out, &e);
+		status = reject(out, (enum route)route, &e);
 		goto done;
 	}
 	body = json_loadb(text, n, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
@@ -110,15 +107,16 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 		e.kind = API_ERR_VALIDATION;
 		snprintf(e.message, sizeof(e.message), "invalid JSON at line %d column %d: %s",
 		         jerr.line, jerr.column, jerr.text);
-		status = reject(out, &e);
+		status = reject(out, (enum route)route, &e);
 		goto done;
 	}
-	struct request_limits lim = {.auto_truncate = s->auto_truncate,
-	                             .max_client_batch_size = (int32_t)s->max_client_batch_size,
-	                             .max_tokenize_tokens = s->max_batch_tokens,
-	                             .max_response_floats = s->max_response_floats};
+	struct request_limits lim;
+	if (codec_limits_init(&lim, m, s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "smolserve: %s\n", err);
+		goto done;
+	}
 	if (codec_parse(m, (enum route)route, body, &lim, &r, &e) != 0) {
-		status = reject(out, &e);
+		status = reject(out, (enum route)route, &e);
 		goto done;
 	}
 	int32_t tokens = r.n_tokens > 0 ? r.n_tokens : 1;
@@ -130,11 +128,11 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 	if (engine_run(m, &ctx, reqs, 1, err, sizeof(err)) != 0) {
 		e.kind = API_ERR_BACKEND;
 		snprintf(e.message, sizeof(e.message), "%s", err);
-		status = reject(out, &e);
+		status = reject(out, (enum route)route, &e);
 		goto done;
 	}
 	if (codec_check_finite(&r, &e) != 0) {
-		status = reject(out, &e);
+		status = reject(out, (enum route)route, &e);
 		goto done;
 	}
 	json_t *resp = codec_respond(m, &r);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "access.h"
 #include "cores.h"
 #include "cpus.h"
 #include "job.h"
@@ -45,12 +46,15 @@ struct test_faults {
 	uint64_t hold_batch_ms; /* SMOLSERVE_TEST_HOLD_BATCH_MS: a finished batch keeps its
 	                           worker busy this much longer */
 };
+struct loader;
 
 struct service {
 	const struct settings *cfg; /* borrowed */
 	struct model *model;        /* owned */
 	struct thread_layout layout;
-	struct job_env env; /* what the pool's stages read */
+	struct request_limits limits;
+	struct access access; /* --api-key, --cors-allow-origin */
+	struct job_env env;   /* what the pool's stages read */
 	int tokenization_workers;
 	uv_loop_t loop;
 	struct MHD_Daemon *mhd;
@@ -85,14 +89,19 @@ struct service {
 	struct job *queue_head, *queue_tail;
 	int64_t queue_len;
 	int64_t queue_tokens;
+	struct loader *loader; /* owned: the model loading in the background, else NULL */
+	char model_commit[41]; /* the Hub commit loaded, "" for a local folder */
+	int exit_status;       /* service_main's result */
 	/* connections to resume before the next MHD_run */
 	struct job *resume_head, *resume_tail;
 	/* upload deadlines: one list per phase, each in deadline order */
 	struct watch_list watch_headers, watch_body, watch_idle;
 };
 
-/* Loads the model, starts workers and the HTTP daemon, runs the loop until
- * a drain completes. Returns the process exit status. */
+/* Starts the HTTP daemon, loads the model in the background (downloading
+ * it from the Hub if need be), then starts the workers; runs the loop until
+ * a drain completes. Returns the process exit status (2: the model could
+ * not be loaded). */
 int service_main(const struct settings *cfg);
 
 /* --- batcher (batcher.c) --------------------------------------------- */

@@ -427,17 +427,17 @@ static void kill_and_reap(pid_t pid)
 		;
 }
 
-/* The port of a complete "listening on http://HOST:PORT" line, else 0. */
-static int parse_port(const char *log)
+/* The port of a complete "<marker>HOST:PORT" line, else 0. */
+static int parse_port(const char *log, const char *marker)
 {
-	const char *p = strstr(log, "listening on http://");
+	const char *p = strstr(log, marker);
 	if (p == NULL)
 		return 0;
 	const char *eol = strchr(p, '\n');
 	if (eol == NULL)
 		return 0;
 	const char *colon = NULL;
-	for (const char *q = p + strlen("listening on http://"); q < eol; q++)
+	for (const char *q = p + strlen(marker); q < eol && *q != ';' && *q != ' '; q++)
 		if (*q == ':')
 			colon = q;
 	return colon ? atoi(colon + 1) : 0;
@@ -445,6 +445,13 @@ static int parse_port(const char *log)
 
 int test_server_start(struct test_server *s, const char *model_dir, const char *const *extra_args,
                       int timeout_ms, char *err, size_t n_err)
+{
+	return test_server_launch(s, model_dir, extra_args, "listening on http://", timeout_ms, err,
+	                          n_err);
+}
+
+int test_server_launch(struct test_server *s, const char *model_dir, const char *const *extra_args,
+                       const char *marker, int timeout_ms, char *err, size_t n_err)
 {
 	memset(s, 0, sizeof(*s));
 	s->log_fd = -1;
@@ -480,7 +487,7 @@ int test_server_start(struct test_server *s, const char *model_dir, const char *
 	int64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
 		char *log = read_whole(s->log_fd);
-		s->port = log ? parse_port(log) : 0;
+		s->port = log ? parse_port(log, marker) : 0;
 		free(log);
 		if (s->port > 0)
 			return 0;
@@ -497,8 +504,8 @@ int test_server_start(struct test_server *s, const char *model_dir, const char *
 			kill_and_reap(s->pid);
 			s->pid = 0;
 			log = read_whole(s->log_fd);
-			snprintf(err, n_err, "no \"listening on\" line within %d ms: %s",
-			         timeout_ms, log ? log : "");
+			snprintf(err, n_err, "no \"%s\" line within %d ms: %s", marker, timeout_ms,
+			         log ? log : "");
 			free(log);
 			goto fail;
 		}

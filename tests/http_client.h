@@ -79,6 +79,11 @@ struct test_server {
 int test_server_start(struct test_server *s, const char *model_dir, const char *const *extra_args,
                       int timeout_ms, char *err, size_t n_err);
 
+/* Like test_server_start, but returns as soon as a line "<marker>HOST:PORT"
+ * appears (e.g. "bound to http://", printed before the model is loaded). */
+int test_server_launch(struct test_server *s, const char *model_dir, const char *const *extra_args,
+                       const char *marker, int timeout_ms, char *err, size_t n_err);
+
 /* Sends sig to the server. 0 or a negative errno. */
 int test_server_signal(const struct test_server *s, int sig);
 

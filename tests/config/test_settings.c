@@ -136,6 +136,64 @@ START_TEST(test_usage_lists_every_flag)
 }
 END_TEST
 
+/* TEI's forms: -p, a repeated --cors-allow-origin, the two default
+ * prompts excluding each other, LOG_LEVEL checked, and the TEI variables
+ * smolserve does not read listed for the start-up warning. */
+START_TEST(test_tei_settings)
+{
+	struct settings s;
+	char err[512];
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 2, "-p", "8080"), 0);
+	ck_assert_int_eq((int)s.port, 8080);
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 1, "-p=9090"), 0);
+	ck_assert_int_eq((int)s.port, 9090);
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 4, "--cors-allow-origin", "http://a",
+	                       "--cors-allow-origin", "http://b"),
+	                 0);
+	ck_assert_str_eq(s.cors_allow_origin, "http://a,http://b");
+	setenv("CORS_ALLOW_ORIGIN", "http://env", 1);
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 0), 0);
+	ck_assert_str_eq(s.cors_allow_origin, "http://env");
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 2, "--cors-allow-origin", "http://flag"), 0);
+	ck_assert_str_eq(s.cors_allow_origin, "http://flag"); /* the flag replaces the variable */
+	unsetenv("CORS_ALLOW_ORIGIN");
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 4, "--default-prompt-name", "query",
+	                       "--default-prompt", "q: "),
+	                 -1);
+	ck_assert_msg(strstr(err, "cannot be used with"), "%s", err);
+	setenv("DEFAULT_PROMPT", "q: ", 1);
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 2, "--default-prompt-name", "query"), -1);
+	unsetenv("DEFAULT_PROMPT");
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 2, "--log-level", "loud"), -1);
+	ck_assert_msg(strstr(err, "--log-level"), "%s", err);
+	setenv("API_KEY", "k", 1);
+	setenv("SERVED_MODEL_NAME", "m", 1);
+	ck_assert_int_eq(parse(&s, err, sizeof(err), 0), 0);
+	ck_assert_str_eq(s.api_key, "k");
+	ck_assert_str_eq(s.served_model_name, "m");
+	setenv("OTLP_ENDPOINT", "http://c:4317", 1);
+	setenv("DTYPE", "float16", 1);
+	const char *names[8];
+	size_t n = settings_unhonoured_env(names, 8);
+	int otlp = 0, dtype = 0, key = 0;
+	for (size_t i = 0; i < n && i < 8; i++) {
+		otlp |= strcmp(names[i], "OTLP_ENDPOINT") == 0;
+		dtype |= strcmp(names[i], "DTYPE") == 0;
+		key |= strcmp(names[i], "API_KEY") == 0;
+	}
+	ck_assert_msg(otlp && dtype && !key, "unhonoured: %zu, otlp %d dtype %d API_KEY %d", n,
+	              otlp, dtype, key);
+	/* the key is a secret: --help shows no value */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	settings_usage(f);
+	fclose(f);
+	ck_assert_ptr_null(strstr(buf, "default k)"));
+	free(buf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("settings");
@@ -144,6 +202,7 @@ int main(void)
 	tcase_add_test(tc, test_precedence);
 	tcase_add_test(tc, test_errors_name_the_source);
 	tcase_add_test(tc, test_usage_lists_every_flag);
+	tcase_add_test(tc, test_tei_settings);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -40,7 +40,9 @@ const NAME_RE = /\b((?:te|smolserve)_[a-z_]+)\b/g;
 // Problems of one PromQL expression against the exported series.
 function namesAndLabels(expr, series, where) {
   const problems = [];
-  for (const m of expr.matchAll(NAME_RE)) if (!series[m[1]]) problems.push(`${where}: ${m[1]} is not a series smolserve exports`);
+  // label names in by (...) / without (...) and in {...} matchers are not series names
+  const names = expr.replace(/\b(?:by|without)\s*\([^)]*\)/g, "").replace(/\{[^}]*\}/g, "");
+  for (const m of names.matchAll(NAME_RE)) if (!series[m[1]]) problems.push(`${where}: ${m[1]} is not a series smolserve exports`);
   for (const m of expr.matchAll(/\b((?:te|smolserve)_[a-z_]+)\{([^}]*)\}/g)) {
     const samples = series[m[1]] || [];
     for (const lm of m[2].matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {

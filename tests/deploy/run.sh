@@ -15,6 +15,11 @@
 # 3. Kubernetes and KServe manifests: kubernetes-models schema validation, unknown fields,
 #    yamllint, kustomize (kubectl when present, and an emulation), the deployment's contract.
 # 4. Compose: the Compose Specification schema, dclint, docker-compose config, references.
+# 5. Release (tests/deploy/package.sh): one version, the commit in the binary, NOTICE, the
+#    generated settings file; the Debian package built (deploy/debian/build.sh) and linted, its
+#    unit verified (systemd-analyze) and the binary run under MemoryDenyWriteExecute; in full
+#    mode the package installed by apt in a chroot, served from, booted under systemd-nspawn,
+#    and `meson dist`'s tarball built and tested from a clean directory.
 #
 # Every check prints PASS/FAIL/SKIP; the last line is "N passed, N failed"; exit 1 on a failure.
 # Caches: deploy/.cache/ (the debootstrap tarball, apt archives), tests/deploy/node_modules/.
@@ -156,13 +161,13 @@ if [ "$(id -u)" -ne 0 ]; then
   finish
 fi
 missing=()
-for p in yamllint prometheus curl jq python3 docker-compose $([ $QUICK -eq 1 ] || echo debootstrap); do
+for p in yamllint prometheus curl jq python3 docker-compose systemd $([ $QUICK -eq 1 ] || echo debootstrap systemd-container); do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 expect "build dependencies (deploy/install-deps.sh --test)" bash deploy/install-deps.sh --test
 if [ ${#missing[@]} -gt 0 ]; then
   expect "apt-get install ${missing[*]}" bash -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null"
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends ${missing[*]} >/dev/null"
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then
@@ -181,8 +186,8 @@ export SMOLSERVE_BIN="$BIN"
 # ---------------------------------------------------------------------------------------------
 section "1. Dockerfile"
 tally "check-dockerfile" node "$TD/check-dockerfile.mjs" lint
-expect "shellcheck deploy/docker/*.sh tests/deploy/run.sh" \
-  bash -c 'command -v shellcheck >/dev/null || { echo "no shellcheck"; exit 0; }; shellcheck deploy/docker/*.sh tests/deploy/run.sh'
+expect "shellcheck deploy/docker/*.sh deploy/debian/build.sh tests/deploy/run.sh tests/deploy/package.sh" \
+  bash -c 'command -v shellcheck >/dev/null || { echo "no shellcheck"; exit 0; }; shellcheck -x deploy/docker/*.sh deploy/debian/build.sh tests/deploy/run.sh tests/deploy/package.sh'
 
 # Debian's mirror as this machine's apt uses it.
 mirror() {
@@ -472,7 +477,7 @@ if start_server "$log" "$BIN" serve --model tests/fixtures/bert --hostname 127.0
   ok=0
   for i in $(seq 150); do
     # Three scrapes, so rate() over the dashboard's windows has data.
-    n=$(q 'count_over_time(te_request_count{method="embed"}[1m])' | jq -r '.data.result[0].value[1] // 0' 2>/dev/null)
+    n=$(q 'count_over_time(te_request_count{smolserve_route="embed"}[1m])' | jq -r '.data.result[0].value[1] // 0' 2>/dev/null)
     [ "${n:-0}" -ge 4 ] 2>/dev/null && { ok=1; break; }
     sleep 0.2
   done
@@ -481,7 +486,7 @@ if start_server "$log" "$BIN" serve --model tests/fixtures/bert --hostname 127.0
   for i in $(seq 20); do curl -s -o /dev/null "127.0.0.1:$port/embed" -H "$j" -d '{"inputs": "three"}'; done
   sleep 3
   expect "GET /api/v1/query?query=te_request_count returns the series (embed: 40 requests)" bash -c \
-    "curl -sf '$prom/api/v1/query?query=te_request_count' | jq -e '.data.result | map(select(.metric.method == \"embed\" and .metric.job == \"smolserve\")) | .[0].value[1] | tonumber >= 40'"
+    "curl -sf '$prom/api/v1/query?query=te_request_count' | jq -e '[.data.result[] | select(.metric.smolserve_route == \"embed\" and .metric.job == \"smolserve\") | .value[1] | tonumber] | add >= 40'"
   expect "prometheus loaded the 7 alerting rules and evaluates them without error" bash -c \
     "curl -sf '$prom/api/v1/rules' | jq -e '[.data.groups[].rules[] | select(.type == \"alerting\" and .health == \"ok\")] | length == 7'"
   tally "check-metrics" bash -c "cd '$TD' && node check-metrics.mjs --metrics '$WORK/metrics.txt' --prom '$prom'"
@@ -524,5 +529,9 @@ if command -v docker-compose >/dev/null; then
 else
   skip "docker-compose config: not installed"
 fi
+
+# ---------------------------------------------------------------------------------------------
+# shellcheck source=tests/deploy/package.sh
+source "$TD/package.sh"
 
 finish

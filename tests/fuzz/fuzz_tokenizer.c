@@ -2,7 +2,9 @@
  * libFuzzer target: one tokenizer family on arbitrary text, built three
  * times (meson.build): WordPiece (bert), byte-level BPE (roberta),
  * SentencePiece (albert, xlm-roberta), the folders named by
- * FUZZ_TOKENIZER_FOLDERS. Input: byte 0 picks the folder and the options
+ * FUZZ_TOKENIZER_FOLDERS, each read both from its classic files and from its
+ * tokenizer.json (the pipeline served by default). Input: byte 0 picks the
+ * tokenizer and the options
  * (special tokens, truncation, side, a small max length), the rest is the
  * text, split at the first 0xFF byte into text and pair. An accepted input
  * must give tokens whose byte spans lie inside their text, ids inside the
@@ -17,7 +19,9 @@
 #include "tokenizer_load.h"
 
 static const char *const FOLDERS[] = {FUZZ_TOKENIZER_FOLDERS};
-#define N_TOK (sizeof(FOLDERS) / sizeof(FOLDERS[0]))
+#define N_FOLDERS (sizeof(FOLDERS) / sizeof(FOLDERS[0]))
+/* Each folder twice: from its classic files and from its tokenizer.json. */
+#define N_TOK (2 * N_FOLDERS)
 static struct tokenizer *toks[N_TOK];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -29,8 +33,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	for (size_t i = 0; i < N_TOK; i++) {
 		char err[1024];
-		FUZZ_CHECK(tokenizer_load(fuzz_fixture(FOLDERS[i]), &toks[i], err, sizeof(err)) ==
-		               0,
+		enum tokenizer_source src =
+		    i < N_FOLDERS ? TOKENIZER_SOURCE_CLASSIC : TOKENIZER_SOURCE_JSON;
+		FUZZ_CHECK(tokenizer_load_from(fuzz_fixture(FOLDERS[i % N_FOLDERS]), src, &toks[i],
+		                               err, sizeof(err)) == 0,
 		           "%s", err);
 	}
 	return 0;

@@ -1,15 +1,17 @@
 /*
  * libFuzzer target: the tokenizer files smolserve parses itself. Byte 0
  * picks the reader: a SentencePiece model (protobuf) as ALBERT or XLM-R,
- * vocab.json, or vocab.json + merges.txt (split at the first NUL) into a
- * byte-level BPE. A tokenizer that builds must then encode and decode a
- * fixed text. Never a crash, a leak or a read out of bounds.
+ * vocab.json, vocab.json + merges.txt (split at the first NUL) into a
+ * byte-level BPE, or a whole tokenizer.json. A tokenizer that builds must
+ * then encode and decode a fixed text. Never a crash, a leak or a read out
+ * of bounds.
  */
 #include <string.h>
 
 #include "fuzz_util.h"
 #include "sentencepiece.h"
 #include "tokenizer.h"
+#include "tokenizer_json.h"
 #include "tokenizer_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size - 1;
 	char err[1024] = "";
 	struct tokenizer *t = NULL;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 	case 1: {
 		struct sentencepiece_opts o = {.flavour =
@@ -52,6 +54,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (vocab_from_json((const char *)p, n, &v, err, sizeof(err)) == 0)
 			FUZZ_CHECK(v.n_tokens >= 0, "negative vocabulary");
 		vocab_dispose(&v);
+		break;
+	}
+	case 4: {
+		struct tokenizer_json_hints hints = {0};
+		if (tokenizer_json_build((const char *)p, n, &hints, &t, err, sizeof(err)) == 0)
+			exercise(t);
 		break;
 	}
 	default: {

@@ -8,9 +8,10 @@ codec: 2-byte prefix (route index, model index) + a request body, for every
 route; wordpiece/bpe/sentencepiece: 1 option byte + text (0xFF splits a pair);
 tokenizer_files: 1 selector byte + a SentencePiece model (pieces, trainer
 spec and a small piece of the precompiled character map, so each seed stays a
-few KB), vocab.json, or vocab.json NUL merges.txt; hf_config: every fixture's
-config.json. safetensors seeds are the fixtures themselves (run.sh passes
-tests/fixtures/safetensors_valid and tests/fixtures/invalid/safetensors).
+few KB), vocab.json, vocab.json NUL merges.txt, or a (small) tokenizer.json;
+hf_config: every fixture's config.json. safetensors seeds are the fixtures
+themselves (run.sh passes tests/fixtures/safetensors_valid and
+tests/fixtures/invalid/safetensors).
 """
 import json
 import os
@@ -23,12 +24,13 @@ OUT = os.path.join(HERE, "corpus")
 
 # server/request.h enum route order; fuzz_codec.c's model order
 ROUTES = ["embed", "embed_all", "predict", "tokenize", "rerank", "similarity", "decode",
-          "openai", "predict_tokens"]
+          "openai", "predict_tokens", "embed_sparse"]
 MODELS = ["bert", "bert-seqcls", "bert-tokcls", "bert-rerank"]
 
 BODIES = {
     "embed": [{"inputs": "What is Deep Learning?"}, {"inputs": ["a", "b c"], "normalize": False},
-              {"inputs": "x " * 200, "truncate": True, "truncation_direction": "left"}],
+              {"inputs": "x " * 200, "truncate": True, "truncation_direction": "left"},
+              {"inputs": [[101, 2023, 102], "text"], "dimensions": 8, "prompt_name": "query"}],
     "embed_all": [{"inputs": ["hello", "world"]}],
     "predict": [{"inputs": "I like you."}, {"inputs": ["premise", "hypothesis"]},
                 {"inputs": [["a"], ["b", "c"]], "raw_scores": True}],
@@ -41,6 +43,7 @@ BODIES = {
                {"input": ["a", "b"], "encoding_format": "float"}],
     "predict_tokens": [{"inputs": "Hello Sarah in Paris", "aggregation_strategy": "simple",
                         "ignore_labels": ["O"]}, {"inputs": ["x"], "aggregation_strategy": "max"}],
+    "embed_sparse": [{"inputs": "sparse"}],
 }
 
 TEXTS = [
@@ -147,6 +150,9 @@ def main():
         write("tokenizer_files", f"spm_{folder}_map", bytes([flavour]) + small_spm(path, 2048))
     vocab = open(os.path.join(FIX, "roberta", "vocab.json"), "rb").read()
     merges = open(os.path.join(FIX, "roberta", "merges.txt"), "rb").read()
+    for folder in ("bert", "electra", "roberta"):  # tokenizer.json, the small ones
+        tj = open(os.path.join(FIX, folder, "tokenizer.json"), "rb").read()
+        write("tokenizer_files", f"tokenizer_json_{folder}", bytes([4]) + tj)
     write("tokenizer_files", "vocab_json", bytes([2]) + vocab)
     write("tokenizer_files", "bpe_vocab_merges", bytes([3]) + vocab + b"\0" + merges)
     for folder in sorted(os.listdir(FIX)):

@@ -179,6 +179,71 @@ START_TEST(test_other_families_load)
 }
 END_TEST
 
+/* MPNet's, DeBERTa-v2's and ModernBERT's own keys from the fixtures, and
+ * their config classes' defaults when absent. */
+START_TEST(test_encoder_families)
+{
+	struct hf_config cfg;
+	char err[1024] = "";
+	ck_assert_int_eq(hf_config_load(fixture_path("mpnet/config.json"), &cfg, err, sizeof(err)),
+	                 0);
+	ck_assert_int_eq(cfg.relative_attention_num_buckets, 32);
+	ck_assert_int_eq(cfg.max_position_embeddings, 130);
+	ck_assert_int_eq(cfg.type_vocab_size, 0);
+	hf_config_dispose(&cfg);
+
+	ck_assert_int_eq(
+	    hf_config_load(fixture_path("deberta-v2-seqcls/config.json"), &cfg, err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg.relative_attention, 1);
+	ck_assert_int_eq(cfg.position_buckets, 256);
+	ck_assert_int_eq(cfg.max_relative_positions, -1);
+	ck_assert_int_eq(cfg.position_biased_input, 0);
+	ck_assert(cfg.pos_att_c2p && cfg.pos_att_p2c && cfg.share_att_key && cfg.norm_rel_ebd);
+	ck_assert_int_eq(cfg.type_vocab_size, 0);
+	ck_assert_int_eq(cfg.pooler_hidden_act, ACT_GELU);
+	ck_assert_float_eq(cfg.layer_norm_eps, 1e-7f);
+	ck_assert_int_eq(cfg.n_labels, 3);
+	hf_config_dispose(&cfg);
+
+	ck_assert_int_eq(
+	    hf_config_load(fixture_path("modernbert-seqcls/config.json"), &cfg, err, sizeof(err)),
+	    0);
+	ck_assert(!cfg.attention_bias && !cfg.mlp_bias && !cfg.norm_bias && !cfg.classifier_bias);
+	ck_assert_float_eq(cfg.global_rope_theta, 160000.0f);
+	ck_assert_float_eq(cfg.local_rope_theta, 10000.0f);
+	ck_assert_int_eq(cfg.global_attn_every_n_layers, 3);
+	ck_assert_int_eq(cfg.local_attention, 32);
+	ck_assert_int_eq(cfg.classifier_pooling_mean, 0);
+	ck_assert_int_eq(cfg.hidden_act, ACT_GELU);
+	ck_assert_float_eq(cfg.layer_norm_eps, 1e-5f);
+	hf_config_dispose(&cfg);
+
+#define SIZES                                                                                      \
+	"\"vocab_size\": 10, \"hidden_size\": 8, \"num_hidden_layers\": 1, "                       \
+	"\"num_attention_heads\": 2, \"intermediate_size\": 16"
+	load_ok("{\"model_type\": \"deberta-v2\", " SIZES ", \"pos_att_type\": \"p2c|c2p\"}", &cfg);
+	ck_assert(cfg.pos_att_c2p && cfg.pos_att_p2c && !cfg.relative_attention);
+	ck_assert(cfg.position_biased_input && !cfg.share_att_key && !cfg.norm_rel_ebd);
+	ck_assert_int_eq(cfg.position_buckets, -1);
+	ck_assert_float_eq(cfg.layer_norm_eps, 1e-7f);
+	hf_config_dispose(&cfg);
+	load_ok("{\"model_type\": \"modernbert\", " SIZES ", \"local_rope_theta\": null, "
+	        "\"classifier_pooling\": \"mean\", \"global_rope_theta\": 5000}",
+	        &cfg);
+	ck_assert_float_eq(cfg.local_rope_theta, 5000.0f);
+	ck_assert_int_eq(cfg.classifier_pooling_mean, 1);
+	ck_assert_int_eq(cfg.max_position_embeddings, 8192);
+	ck_assert_int_eq(cfg.local_attention, 128);
+	hf_config_dispose(&cfg);
+	load_ok("{\"model_type\": \"mpnet\", " SIZES "}", &cfg);
+	ck_assert_int_eq(cfg.max_position_embeddings, 514);
+	ck_assert_int_eq(cfg.relative_attention_num_buckets, 32);
+	hf_config_dispose(&cfg);
+#undef SIZES
+}
+END_TEST
+
 START_TEST(test_bert_defaults)
 {
 	struct hf_config cfg;
@@ -349,6 +414,7 @@ int main(void)
 	                    (int)(sizeof(fixtures) / sizeof(fixtures[0])));
 	tcase_add_test(tc, test_fixture_labels);
 	tcase_add_test(tc, test_other_families_load);
+	tcase_add_test(tc, test_encoder_families);
 	tcase_add_test(tc, test_bert_defaults);
 	tcase_add_test(tc, test_distilbert_defaults);
 	tcase_add_test(tc, test_options);

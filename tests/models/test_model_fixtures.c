@@ -8,6 +8,8 @@
  * batch must equal the single runs within 1e-5.
  */
 #include <check.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,14 +19,31 @@
 #define TOL_REF    1e-4
 #define TOL_PACKED 1e-5
 
-static const char *const FOLDERS[] = {"bert",         "bert-seqcls",
-                                      "bert-tokcls",  "bert-mlm",
-                                      "distilbert",   "distilbert-seqcls",
-                                      "electra",      "electra-seqcls",
-                                      "mobilebert",   "mobilebert-seqcls",
-                                      "roberta",      "roberta-seqcls",
-                                      "xlm-roberta",  "albert",
-                                      "albert-seqcls"};
+static const char *const FOLDERS[] = {
+    "bert",
+    "bert-seqcls",
+    "bert-tokcls",
+    "bert-mlm",
+    "distilbert",
+    "distilbert-seqcls",
+    "electra",
+    "electra-seqcls",
+    "mobilebert",
+    "mobilebert-seqcls",
+    "roberta",
+    "roberta-seqcls",
+    "xlm-roberta",
+    "albert",
+    "albert-seqcls",
+    "mpnet",
+    "mpnet-seqcls",
+    "deberta-v2",
+    "deberta-v2-seqcls",
+    "deberta-v2-logbuckets",
+    "modernbert",
+    "modernbert-seqcls",
+    "bert-rerank",
+};
 #define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
 
 struct fixture {
@@ -66,9 +85,13 @@ static double compare(const json_t *c, const char *key, const float *out, size_t
 	return d;
 }
 
+/* Largest difference from the reference seen in the current folder. */
+static double worst;
+
 #define CHECK_CLOSE(c, key, out, n, tol)                                                           \
 	do {                                                                                       \
 		double d_ = compare(c, key, out, n);                                               \
+		worst = d_ > worst ? d_ : worst;                                                   \
 		ck_assert_msg(d_ <= (tol), "%s / %s: %s differs by %g", name,                      \
 		              json_string_value(json_object_get(c, "name")), key, d_);             \
 	} while (0)
@@ -118,7 +141,10 @@ static void check_case(const char *name, const struct model *m, const json_t *c)
 		model_logits(m, &ctx, &b, v);
 		CHECK_CLOSE(c, "logits", v, (size_t)m->n_labels, TOL_REF);
 		model_scores(m, v);
-		CHECK_CLOSE(c, "probs", v, (size_t)m->n_labels, TOL_REF);
+		/* One label (bert-rerank): HF's pipeline scores sigmoid(logit), the
+		 * reference's "scores"; its "probs" is a softmax over one logit. */
+		const char *key = json_object_get(c, "scores") != NULL ? "scores" : "probs";
+		CHECK_CLOSE(c, key, v, (size_t)m->n_labels, TOL_REF);
 	} else if (m->head == HEAD_TOKCLS) {
 		model_logits(m, &ctx, &b, v);
 		CHECK_CLOSE(c, "logits", v, n * (size_t)m->n_labels, TOL_REF);
@@ -138,8 +164,11 @@ START_TEST(test_cases_match_reference)
 	ck_assert_int_eq(f.m->enc.hidden,
 	                 (int)json_integer_value(json_object_get(f.expected, "hidden_size")));
 	ck_assert_int_eq(f.m->has_pooler, json_is_true(json_object_get(f.expected, "has_pooler")));
+	worst = 0.0;
 	for (size_t i = 0; i < f.n_cases; i++)
 		check_case(name, f.m, json_array_get(f.cases, i));
+	printf("%s: %zu cases, largest difference from Hugging Face %.3g\n", name, f.n_cases,
+	       worst);
 	fixture_close(&f);
 }
 END_TEST
@@ -204,6 +233,73 @@ START_TEST(test_packed_batch_equals_single)
 END_TEST
 
 /* Bad batches are refused with a message, never read out of bounds. */
+/* y (n_out) = W x + b of one head layer, in double. */
+static void dense_ref(double *y, const double *x, const struct dense *d)
+{
+	for (int32_t o = 0; o < d->n_out; o++) {
+		double acc = d->b != NULL ? d->b[o] : 0.0;
+		for (int32_t i = 0; i < d->n_in; i++)
+			acc += (double)d->w[(size_t)o * (size_t)d->n_in + (size_t)i] * x[i];
+		y[o] = acc;
+	}
+}
+
+/*
+ * ModernBERT's classifier_pooling "mean": the head reads the mean of the
+ * tokens, not the first one. modernbert-seqcls switched to mean must give
+ * classifier(norm(gelu(dense(mean_pooled)))) of the reference's own
+ * mean_pooled, computed here in double.
+ */
+START_TEST(test_modernbert_mean_pooling_head)
+{
+	char err[512];
+	struct fixture f;
+	fixture_open(&f, "modernbert-seqcls");
+	f.m->head_pooling = POOLING_MEAN;
+	const struct head_layer *hl = &f.m->head_layers[0], *cl = &f.m->head_layers[1];
+	ck_assert_int_eq(f.m->n_head_layers, 2);
+	ck_assert_ptr_nonnull(hl->norm.gamma);
+	for (size_t k = 0; k < f.n_cases; k++) {
+		const json_t *c = json_array_get(f.cases, k);
+		size_t n = 0, h = 0;
+		int32_t *ids = json_ints(json_object_get(c, "input_ids"), &n);
+		float *mean =
+		    json_floats(json_object_get(json_object_get(c, "mean_pooled"), "data"), &h);
+		double x[64], y[64], logits[8];
+		ck_assert_uint_le(h, 64);
+		for (size_t i = 0; i < h; i++)
+			x[i] = mean[i];
+		dense_ref(y, x, &hl->d);
+		double mu = 0.0, var = 0.0;
+		for (size_t i = 0; i < h; i++)
+			mu += (y[i] = 0.5 * y[i] * (1.0 + erf(y[i] / sqrt(2.0))));
+		mu /= (double)h;
+		for (size_t i = 0; i < h; i++)
+			var += (y[i] - mu) * (y[i] - mu) / (double)h;
+		for (size_t i = 0; i < h; i++)
+			y[i] = (y[i] - mu) / sqrt(var + hl->norm.eps) * hl->norm.gamma[i] +
+			       hl->norm.beta[i];
+		dense_ref(logits, y, &cl->d);
+
+		int32_t starts[2] = {0, (int32_t)n};
+		struct packed_batch b = {1, (int32_t)n, ids, NULL, starts};
+		struct model_ctx ctx;
+		float got[8];
+		ck_assert_int_eq(model_ctx_init(&ctx, f.m, (int32_t)n), 0);
+		ck_assert_msg(model_forward(f.m, &ctx, &b, err, sizeof(err)) == 0, "%s", err);
+		model_logits(f.m, &ctx, &b, got);
+		for (int32_t i = 0; i < f.m->n_labels; i++)
+			ck_assert_msg(fabs(got[i] - logits[i]) <= TOL_REF,
+			              "case %zu: logit %d %g vs %g", k, (int)i, (double)got[i],
+			              logits[i]);
+		model_ctx_dispose(&ctx);
+		free(ids);
+		free(mean);
+	}
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(test_forward_rejects_bad_batches)
 {
 	char err[512];
@@ -236,6 +332,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_cases_match_reference, 0, N_FOLDERS);
 	tcase_add_loop_test(tc, test_packed_batch_equals_single, 0, N_FOLDERS);
 	tcase_add_test(tc, test_forward_rejects_bad_batches);
+	tcase_add_test(tc, test_modernbert_mean_pooling_head);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -106,7 +106,7 @@ START_TEST(test_bert_fixture)
 	ck_assert_int_eq(t->n_elems, 336 * 64);
 	ck_assert_uint_eq(t->n_bytes, 336 * 64 * 4);
 	/* F32 and aligned: used in place, no copy. */
-	ck_assert_ptr_eq((const void *)w, (const void *)(st->map + t->offset));
+	ck_assert_ptr_eq((const void *)w, (const void *)safetensors_data(st, t));
 	ck_assert_ptr_null(t->widened);
 	/* The padding token's row is zero in the fixture. */
 	for (int j = 0; j < 64; j++)
@@ -131,7 +131,7 @@ START_TEST(test_prefixes)
 	const struct st_tensor *t = safetensors_find(st, "bert.embeddings.word_embeddings.weight");
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(t->used, 1);
-	ck_assert_ptr_eq((const void *)w, (const void *)(st->map + t->offset));
+	ck_assert_ptr_eq((const void *)w, (const void *)safetensors_data(st, t));
 	/* The full name as given works too, and finds the same tensor. */
 	rc = safetensors_get(st, "bert.embeddings.word_embeddings.weight", prefixes, 2, 2, shape,
 	                     &w2, err, sizeof(err));

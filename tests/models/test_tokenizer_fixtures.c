@@ -1,6 +1,7 @@
 /*
- * Tokenizers loaded from every fixture folder with an expected.json
- * (WordPiece, byte-level BPE, SentencePiece) against Hugging Face's own
+ * Tokenizers loaded from the classic files of every fixture folder with an
+ * expected.json (WordPiece, byte-level BPE, SentencePiece; the same folders'
+ * tokenizer.json is test_tokenizer_json.c's) against Hugging Face's own
  * output (transformers v4.31 slow tokenizers): token ids and token type ids
  * exactly, truncation flags and untruncated lengths, and byte offsets
  * (bounds and order for every token; WordPiece: the text under each offset
@@ -29,10 +30,12 @@
 #include "tokenizer_load.h"
 
 static const char *const folders[] = {
-    "bert",       "bert-seqcls",       "bert-tokcls", "bert-mlm",
-    "distilbert", "distilbert-seqcls", "electra",     "electra-seqcls",
-    "mobilebert", "mobilebert-seqcls", "roberta",     "roberta-seqcls",
-    "albert",     "albert-seqcls",     "xlm-roberta",
+    "bert",         "bert-seqcls",       "bert-tokcls",       "bert-mlm",
+    "distilbert",   "distilbert-seqcls", "electra",           "electra-seqcls",
+    "mobilebert",   "mobilebert-seqcls", "roberta",           "roberta-seqcls",
+    "albert",       "albert-seqcls",     "xlm-roberta",       "mpnet",
+    "mpnet-seqcls", "deberta-v2",        "deberta-v2-seqcls", "deberta-v2-logbuckets",
+    "modernbert",   "modernbert-seqcls", "bert-rerank",
 };
 #define N_FOLDERS (int)(sizeof(folders) / sizeof(folders[0]))
 
@@ -40,7 +43,8 @@ static struct tokenizer *load_folder(const char *name)
 {
 	char err[512] = "";
 	struct tokenizer *t = NULL;
-	int rc = tokenizer_load(fixture_path(name), &t, err, sizeof(err));
+	int rc =
+	    tokenizer_load_from(fixture_path(name), TOKENIZER_SOURCE_CLASSIC, &t, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s: %s", name, err);
 	return t;
 }
@@ -412,6 +416,7 @@ static const char *const scratch_files[] = {
     "vocab.json",
     "sentencepiece.bpe.model",
     "merges.txt",
+    "spm.model",
 };
 
 static char scratch[64];
@@ -465,9 +470,19 @@ START_TEST(test_load_missing)
 	ck_assert_ptr_nonnull(strstr(err, "spiece.model: "));
 	scratch_teardown();
 	scratch_setup();
-	PUT("tokenizer.json", "{}");
-	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
-	ck_assert_ptr_nonnull(strstr(err, "tokenizer.json"));
+	PUT("tokenizer.json", "{}"); /* preferred, and read */
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_msg(strstr(err, "tokenizer.json") != NULL, "%s", err);
+	struct tokenizer *t = NULL; /* unless the classic files are asked for */
+	ck_assert_int_eq(
+	    tokenizer_load_from(scratch, TOKENIZER_SOURCE_CLASSIC, &t, err, sizeof(err)),
+	    STATUS_EUNSUPPORTED);
+	ck_assert_msg(strstr(err, "tokenizer.json") != NULL, "%s", err);
+	scratch_teardown();
+	scratch_setup();
+	ck_assert_int_eq(tokenizer_load_from(scratch, TOKENIZER_SOURCE_JSON, &t, err, sizeof(err)),
+	                 STATUS_EIO);
+	ck_assert_msg(strstr(err, "tokenizer.json: no such file") != NULL, "%s", err);
 	PUT("vocab.json", "{}");
 	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
 	ck_assert_ptr_nonnull(strstr(err, "vocab.json without merges.txt"));
@@ -486,6 +501,68 @@ START_TEST(test_load_missing)
 		ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EIO);
 		ck_assert_msg(strstr(err, need[i][1]) != NULL, "%s: %s", need[i][0], err);
 	}
+}
+END_TEST
+
+/* DeBERTa-v3 keeps [MASK] outside spm.model, at the id after the last
+ * piece (added_tokens.json {"[MASK]": 128000}): a special token the
+ * vocabulary lacks is appended at its consecutive id and split out of the
+ * text; a gap or a non-special added token is refused. */
+START_TEST(test_load_deberta_added_special)
+{
+	char err[512] = "", out[256];
+	char *model = NULL;
+	size_t n_model = 0;
+	FILE *f = fopen(fixture_path("deberta-v2/spm.model"), "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n_model = (size_t)ftell(f);
+	rewind(f);
+	model = malloc(n_model);
+	ck_assert_uint_eq(fread(model, 1, n_model, f), n_model);
+	fclose(f);
+	put("spm.model", model, n_model);
+	free(model);
+	PUT("tokenizer_config.json", "{\"tokenizer_class\": \"DebertaV2Tokenizer\"}");
+	struct tokenizer *t = NULL;
+	ck_assert_int_eq(tokenizer_load(scratch, &t, err, sizeof(err)), 0);
+	int32_t n = t->vocab.n_tokens;
+	tokenizer_destroy(t);
+
+	char added[64];
+	PUT("special_tokens_map.json", "{\"mask_token\": \"<extra_mask>\"}");
+	snprintf(added, sizeof(added), "{\"<extra_mask>\": %d}", (int)n);
+	put("added_tokens.json", added, strlen(added));
+	ck_assert_msg(tokenizer_load(scratch, &t, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(t->mask_id, n);
+	ck_assert_str_eq(tokenizer_id_to_token(t, n), "<extra_mask>");
+	struct encoding e;
+	struct encode_opts o = {1, 0, 0, TRUNCATION_RIGHT};
+	encoding_init(&e);
+	ck_assert_int_eq(
+	    tokenizer_encode(t, "hello <extra_mask> world", 24, NULL, 0, &o, &e, err, sizeof(err)),
+	    0);
+	int found = 0;
+	for (int32_t i = 0; i < e.n; i++)
+		found += e.ids[i] == n;
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_ge(
+	    tokenizer_decode(t, e.ids, (size_t)e.n, 0, out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "<extra_mask>"));
+	ck_assert_int_ge(
+	    tokenizer_decode(t, e.ids, (size_t)e.n, 1, out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_str_eq(out, "hello world");
+	encoding_dispose(&e);
+	tokenizer_destroy(t);
+
+	snprintf(added, sizeof(added), "{\"<extra_mask>\": %d}", (int)n + 1);
+	put("added_tokens.json", added, strlen(added));
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err, "without a gap"));
+	snprintf(added, sizeof(added), "{\"<other>\": %d}", (int)n);
+	put("added_tokens.json", added, strlen(added));
+	ck_assert_int_eq(load_err(err, sizeof(err)), STATUS_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(err, "<other>"));
 }
 END_TEST
 
@@ -691,6 +768,7 @@ static Suite *tokenizer_fixtures_suite(void)
 	tcase_add_test(le, test_load_vocab);
 	tcase_add_test(le, test_load_config);
 	tcase_add_test(le, test_load_bpe);
+	tcase_add_test(le, test_load_deberta_added_special);
 	suite_add_tcase(s, le);
 	return s;
 }

@@ -279,7 +279,24 @@ void assert_error_body(const struct reply *rp, const char *type, const char *wha
 		              "%s: error_type %s, expected %s", what, json_string_value(t), type);
 }
 
-/* A request that must fail with status and error_type type (NULL: any). */
+void assert_openai_error_body(const struct reply *rp, const char *type, const char *what)
+{
+	assert_json_content(rp);
+	const json_t *m = json_object_get(rp->json, "message");
+	const json_t *c = json_object_get(rp->json, "code");
+	const json_t *t = json_object_get(rp->json, "type");
+	ck_assert_msg(json_is_object(rp->json) && json_object_size(rp->json) == 3 &&
+	                  json_is_string(m) && json_string_length(m) > 0 && json_is_integer(c) &&
+	                  json_integer_value(c) == rp->status && json_is_string(t),
+	              "%s: not {\"message\": str, \"code\": %d, \"type\": str}: %s", what,
+	              rp->status, rp->r.body);
+	if (type != NULL)
+		ck_assert_msg(strcmp(json_string_value(t), type) == 0, "%s: type %s, expected %s",
+		              what, json_string_value(t), type);
+}
+
+/* A request that must fail with status and error_type type (NULL: any);
+ * in OpenAI's shape on the OpenAI routes. */
 void expect_error(int port, const char *method, const char *path, const char *headers,
                   const char *body, int status, const char *type)
 {
@@ -288,6 +305,40 @@ void expect_error(int port, const char *method, const char *path, const char *he
 	struct reply rp = call(port, method, path, headers, body);
 	ck_assert_msg(rp.status == status, "%s: expected %d, got %d %s", what, status, rp.status,
 	              rp.r.body);
-	assert_error_body(&rp, type, what);
+	if (strcmp(path, "/v1/embeddings") == 0 || strcmp(path, "/embeddings") == 0)
+		assert_openai_error_body(&rp, type, what);
+	else
+		assert_error_body(&rp, type, what);
+	reply_dispose(&rp);
+}
+
+json_t *post_ok(int port, const char *path, const char *headers, const char *body)
+{
+	struct reply rp = call(port, "POST", path, headers, body);
+	ck_assert_msg(rp.status == 200, "POST %s %s: %d %s", path, body, rp.status, rp.r.body);
+	json_t *v = json_incref(rp.json);
+	reply_dispose(&rp);
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+/* Asserts a and b are the same JSON within tol. */
+void assert_same(const json_t *a, const json_t *b, double tol, const char *what)
+{
+	char where[512] = "$";
+	ck_assert_msg(json_close(a, b, tol, where, sizeof(where)), "%s: differ at %s", what, where);
+}
+
+/* An error answer whose message contains substring. */
+void expect_message(int port, const char *path, const char *headers, const char *body, int status,
+                    const char *type, const char *substring)
+{
+	expect_error(port, "POST", path, headers, body, status, type);
+	struct reply rp = call(port, "POST", path, headers, body);
+	const char *msg = json_string_value(json_object_get(rp.json, "error"));
+	if (msg == NULL)
+		msg = json_string_value(json_object_get(rp.json, "message"));
+	ck_assert_msg(msg && strstr(msg, substring), "POST %s %s: \"%s\" lacks \"%s\"", path, body,
+	              msg ? msg : rp.r.body, substring);
 	reply_dispose(&rp);
 }

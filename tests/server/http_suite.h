@@ -115,9 +115,26 @@ char *embed_body(const char *text);
  * what names the request in failure messages. */
 void assert_error_body(const struct reply *rp, const char *type, const char *what);
 
+/* Asserts rp is the OpenAI routes' error: {"message": non-empty string,
+ * "code": rp's status, "type": string} and nothing else, type equal to
+ * type unless NULL. */
+void assert_openai_error_body(const struct reply *rp, const char *type, const char *what);
+
 /* A request that must fail with status and an error body of error_type
- * type (NULL: any). */
+ * type (NULL: any); on /v1/embeddings and /embeddings the OpenAI shape. */
 void expect_error(int port, const char *method, const char *path, const char *headers,
                   const char *body, int status, const char *type);
+
+/* POST body to path (headers NULL or lines ending in "\r\n"): must answer
+ * 200; the parsed answer (new reference). */
+json_t *post_ok(int port, const char *path, const char *headers, const char *body);
+
+/* Asserts a and b are the same JSON, numbers within tol. */
+void assert_same(const json_t *a, const json_t *b, double tol, const char *what);
+
+/* POST body must fail with status and type (as expect_error) and a message
+ * (TEI's "error" or OpenAI's "message") containing substring. */
+void expect_message(int port, const char *path, const char *headers, const char *body, int status,
+                    const char *type, const char *substring);
 
 #endif

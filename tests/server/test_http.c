@@ -28,7 +28,7 @@ START_TEST(test_routes_embedding_model)
 		const char *path, *body;
 	} cases[] = {
 	    {"/embed", "{\"inputs\": \"Hello, world!\"}"},
-	    {"/embed", "{\"inputs\": [\"Hello, world!\", \"the quick brown fox\", \"\"], "
+	    {"/embed", "{\"inputs\": [\"Hello, world!\", \"the quick brown fox\", \"a\"], "
 	               "\"normalize\": false}"},
 	    {"/embed", "{\"inputs\": \"hello world good morning\", \"truncate\": true, "
 	               "\"truncation_direction\": \"left\"}"},
@@ -186,7 +186,8 @@ START_TEST(test_routes_openai)
 		json_decref(check_route(s.port, paths[p], "v1/embeddings", "bert",
 		                        "{\"input\": \"hello world\", \"dimensions\": 16}"));
 		ck_assert_str_eq(json_string_value(json_object_get(f, "object")), "list");
-		ck_assert_str_eq(json_string_value(json_object_get(f, "model")), "tiny");
+		/* TEI answers with the served model name, whatever the request says */
+		ck_assert_str_eq(json_string_value(json_object_get(f, "model")), model_dir("bert"));
 		json_t *usage = json_object_get(f, "usage");
 		ck_assert_double_eq(number_at(json_object_get(usage, "prompt_tokens")), n_tokens);
 		ck_assert_double_eq(number_at(json_object_get(usage, "total_tokens")), n_tokens);
@@ -280,9 +281,17 @@ START_TEST(test_health_info_metrics)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		ck_assert_msg(strstr(rp.r.body, names[i]) != NULL, "/metrics lacks %s", names[i]);
 	const char *m = rp.r.body;
-	ck_assert_double_eq(metric(m, "te_request_count{method=\"embed\"}"), 3);
-	ck_assert_double_eq(metric(m, "te_request_success{method=\"embed\"}"), 2);
-	ck_assert_double_eq(metric(m, "te_request_failure{err=\"empty\",status=\"400\"}"), 1);
+	/* {"inputs": []} is a single input for TEI (an empty list of ids) */
+	ck_assert_double_eq(
+	    metric(m, "te_request_count{method=\"single\",smolserve_route=\"embed\"}"), 3);
+	ck_assert_double_eq(
+	    metric(m, "te_request_count{method=\"batch\",smolserve_route=\"embed\"}"), 0);
+	ck_assert_double_eq(
+	    metric(m, "te_request_success{method=\"single\",smolserve_route=\"embed\"}"), 2);
+	ck_assert_double_eq(metric(m, "te_request_failure{err=\"validation\",status=\"400\"}"), 1);
+	ck_assert_double_eq(metric(m, "te_embed_count"), 2);
+	ck_assert_double_eq(metric(m, "te_embed_success"), 2);
+	ck_assert_double_eq(metric(m, "te_embed_duration_count"), 2);
 	ck_assert_double_eq(metric(m, "te_request_duration_count"), 3);
 	ck_assert_double_eq(metric(m, "te_batch_next_size_count"), 2);
 	reply_dispose(&rp);
@@ -330,7 +339,7 @@ START_TEST(test_errors_validation)
 		expect_error(p, "POST", "/embed", NULL, bad[i], 422, "Validation");
 	expect_error(p, "POST", "/rerank", NULL, "{\"query\": \"a\", \"texts\": \"b\"}", 422,
 	             "Validation");
-	expect_error(p, "POST", "/predict", NULL, "{\"inputs\": \"a\"}", 422, "Validation");
+	expect_error(p, "POST", "/predict", NULL, "{\"inputs\": \"a\"}", 424, "Backend");
 	expect_error(p, "POST", "/decode", NULL, "{\"ids\": [99999]}", 422, "Validation");
 	expect_error(p, "POST", "/v1/embeddings", NULL,
 	             "{\"input\": \"a\", \"encoding_format\": \"hex\"}", 422, "Validation");
@@ -530,6 +539,14 @@ START_TEST(test_metrics_promtool_lint)
 	    "suffix",
 	    "te_request_failure counter metrics should have \"_total\" suffix",
 	    "te_request_success counter metrics should have \"_total\" suffix",
+	    "te_embed_count counter metrics should have \"_total\" suffix",
+	    "te_embed_count non-histogram and non-summary metrics should not have \"_count\" "
+	    "suffix",
+	    "te_embed_success counter metrics should have \"_total\" suffix",
+	    "te_predict_count counter metrics should have \"_total\" suffix",
+	    "te_predict_count non-histogram and non-summary metrics should not have \"_count\" "
+	    "suffix",
+	    "te_predict_success counter metrics should have \"_total\" suffix",
 	};
 	struct test_server s;
 	char *text = metrics_after_traffic(&s);

@@ -129,7 +129,8 @@ START_TEST(test_concurrent_clients_batched)
 	char *m = get_metrics(s.port);
 	double one = metric(m, "te_batch_next_size_bucket{le=\"1\"}");
 	double count = metric(m, "te_batch_next_size_count");
-	double requests = metric(m, "te_request_success{method=\"embed\"}");
+	double requests =
+	    metric(m, "te_request_success{method=\"single\",smolserve_route=\"embed\"}");
 	free(m);
 	ck_assert_double_eq(requests, N_CLIENTS * REQS_PER_CLIENT);
 	ck_assert_msg(count >= 1 && one < count,
