@@ -1,9 +1,10 @@
 /*
  * The loop thread's side of a job's way (see job.h): an admitted job goes
- * to the tokenization pool; a parsed job goes to the batcher, or is answered
- * when parsing already produced its answer (an error, /tokenize, /decode);
- * a finished batch sends its jobs back to the pool to encode their answers;
- * an answered job has its connection resumed (http.c). Everything here runs
+ * to the tokenization pool (a small one is parsed right here); a parsed job
+ * goes to the batcher, or is answered when parsing already produced its
+ * answer (an error, /tokenize, /decode); a finished batch sends its jobs back
+ * to the pool to encode their answers (small answers are encoded here); an
+ * answered job has its connection resumed (http.c). Everything here runs
  * in libuv callbacks, never inside libmicrohttpd's, so every resume takes
  * effect at once.
  *
@@ -17,17 +18,11 @@
 
 #include "service.h"
 
-void flow_start(struct service *s, struct job *j)
-{
-	if (s->tpool == NULL) { /* stopped: a forced shutdown */
-		flow_fail(s, j, API_ERR_UNHEALTHY, "shutting down", DROP_SHUTDOWN);
-		return;
-	}
-	s->metrics.tokenizing++;
-	if (j->state == JOB_PARSING)
-		s->parsing++;
-	tpool_submit(s->tpool, &j->task);
-}
+/* Work this small runs on the loop thread itself: bounded (well under a
+ * millisecond), and a hand-off to the pool and back costs two thread
+ * wake-ups, which on a busy machine is most of a short request's latency. */
+#define INLINE_PARSE_BYTES   2048 /* request bodies */
+#define INLINE_ENCODE_FLOATS 1024 /* results of one request */
 
 void flow_fail(struct service *s, struct job *j, enum api_error_kind kind, const char *message,
                int drop)
@@ -39,30 +34,59 @@ void flow_fail(struct service *s, struct job *j, enum api_error_kind kind, const
 	http_job_finished(s, j);
 }
 
-/* Back from the parse stage. */
-static void parsed(struct service *s, struct job *j)
+static void to_pool(struct service *s, struct job *j)
+{
+	s->metrics.tokenizing++;
+	if (j->state == JOB_PARSING)
+		s->parsing++;
+	tpool_submit(s->tpool, &j->task);
+}
+
+/* Back from the parse stage: 1 if j is answered (ready to send), 0 if it
+ * went to the batcher. */
+static int parsed(struct service *s, struct job *j)
 {
 	histogram_observe(&s->metrics.tokenization_duration, (double)j->tokenize_ns / 1e9);
-	if (j->state == JOB_ANSWERED) {
-		http_job_finished(s, j);
-		return;
-	}
+	if (j->state == JOB_ANSWERED)
+		return 1;
 	for (int32_t i = 0; i < j->req.n_inputs; i++)
 		histogram_observe(&s->metrics.input_length, j->req.inputs[i].n);
 	uint64_t now = now_ns();
+	struct api_error e = {0};
 	if (s->drain_expired) { /* the queue was answered 503 already: so is this one */
-		flow_fail(s, j, API_ERR_UNHEALTHY,
-		          "shutting down: the drain timed out before this request ran",
-		          DROP_SHUTDOWN);
-		return;
+		e.kind = API_ERR_UNHEALTHY;
+		snprintf(e.message, sizeof(e.message),
+		         "shutting down: the drain timed out before this request ran");
+		j->answer.drop = DROP_SHUTDOWN;
+	} else if (j->deadline_ns != 0 && now >= j->deadline_ns) {
+		e.kind = API_ERR_DEADLINE;
+		snprintf(e.message, sizeof(e.message),
+		         "X-Request-Timeout-Ms passed before the request could run");
+		j->answer.drop = DROP_EXPIRED;
+	} else {
+		j->t_queued_ns = now;
+		batcher_submit(s, j);
+		return 0;
 	}
-	if (j->deadline_ns != 0 && now >= j->deadline_ns) {
-		flow_fail(s, j, API_ERR_DEADLINE,
-		          "X-Request-Timeout-Ms passed before the request could run", DROP_EXPIRED);
-		return;
+	job_fail(j, &e);
+	return 1;
+}
+
+int flow_start(struct service *s, struct job *j)
+{
+	if (s->tpool == NULL) { /* stopped: a forced shutdown */
+		struct api_error e = {.kind = API_ERR_UNHEALTHY};
+		snprintf(e.message, sizeof(e.message), "shutting down");
+		job_fail(j, &e);
+		j->answer.drop = DROP_SHUTDOWN;
+		return 1;
 	}
-	j->t_queued_ns = now;
-	batcher_submit(s, j);
+	if (j->n_text > INLINE_PARSE_BYTES) {
+		to_pool(s, j);
+		return 0;
+	}
+	j->task.run(&j->task);
+	return parsed(s, j);
 }
 
 static void trim_run(struct tpool_task *t)
@@ -100,7 +124,8 @@ void flow_stage_done(void *data, struct tpool_task *t)
 		http_job_finished(s, j);
 	} else {
 		s->parsing--;
-		parsed(s, j);
+		if (parsed(s, j))
+			http_job_finished(s, j);
 		if (s->parsing == 0)
 			batcher_dispatch(s); /* nothing more on its way: stop waiting */
 	}
@@ -115,9 +140,16 @@ static void deliver(struct service *s, struct batch *b)
 		struct job *j = b->jobs[i];
 		j->t_start_ns = b->t_start_ns;
 		j->t_end_ns = b->t_end_ns > b->t_start_ns ? b->t_end_ns : b->t_start_ns + 1;
-		if (b->rc == 0) {
+		if (b->rc == 0 && s->tpool != NULL) {
 			job_prepare_encode(j);
-			flow_start(s, j);
+			if (j->req.n_out > INLINE_ENCODE_FLOATS) {
+				to_pool(s, j);
+				continue;
+			}
+			j->task.run(&j->task);
+			http_job_finished(s, j);
+		} else if (b->rc == 0) {
+			flow_fail(s, j, API_ERR_UNHEALTHY, "shutting down", DROP_SHUTDOWN);
 		} else {
 			flow_fail(s, j, API_ERR_BACKEND, b->err, -1);
 		}

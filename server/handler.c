@@ -410,8 +410,9 @@ static enum MHD_Result admit(struct MHD_Connection *c, struct conn *st, const ch
 	j->conn = c;
 	j->force_batch = strcmp(st->route->path, "/") == 0 && st->route->route == ROUTE_PREDICT;
 	http_watch_busy(s, c);
-	MHD_suspend_connection(c);
-	flow_start(s, j);
+	if (flow_start(s, j)) /* answered already: no need to suspend */
+		return answer_job(c, st, method, url);
+	MHD_suspend_connection(c); /* before any resume: those wait for the next MHD run */
 	return MHD_YES;
 }
 

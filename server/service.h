@@ -119,9 +119,11 @@ void batcher_flush_shutdown(struct service *s);
 void batcher_close(struct service *s);
 
 /* --- the job's way through the loop (flow.c) ----------------------------- */
-/* Hands an admitted job (its connection suspended) to the tokenization
- * pool. */
-void flow_start(struct service *s, struct job *j);
+/* Starts an admitted job: a small body is parsed at once, a large one goes
+ * to the tokenization pool. 1 if j is already answered (the caller sends
+ * the answer now, its connection never suspended); 0 if it went on (the
+ * caller suspends the connection before returning to libmicrohttpd). */
+int flow_start(struct service *s, struct job *j);
 /* The tokenization pool's done callback (data: the service). */
 void flow_stage_done(void *data, struct tpool_task *t);
 /* The workers' done callback (data: the service). */
