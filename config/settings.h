@@ -27,6 +27,12 @@ struct settings {
 	int64_t max_concurrent_requests; /* --max-concurrent-requests */
 	int64_t shutdown_timeout_s;      /* --shutdown-timeout-s, SHUTDOWN_TIMEOUT_S */
 	int json_output;                 /* --json-output, JSON_OUTPUT */
+	int64_t tokenization_workers;    /* --tokenization-workers; 0 = auto */
+	int64_t max_response_floats;     /* --max-response-floats, MAX_RESPONSE_FLOATS */
+	int64_t header_timeout_s;        /* --header-timeout-s, HEADER_TIMEOUT_S */
+	int64_t body_timeout_s;          /* --body-timeout-s, BODY_TIMEOUT_S */
+	int64_t idle_timeout_s;          /* --idle-timeout-s, IDLE_TIMEOUT_S */
+	int64_t max_connections_per_ip;  /* --max-connections-per-ip; 0 = no limit */
 	char revision[256];              /* --revision, REVISION: Hub branch, tag or commit */
 	char hf_token[1024];             /* --hf-token, HF_TOKEN; "" = the usual fallbacks */
 	char hub_cache[4096];            /* --huggingface-hub-cache, HF_HUB_CACHE; "" = default */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages smolserve needs to build, if any is
 # missing; with --test also what the test suite uses (promtool from the
-# prometheus package, curl). Used by the README's commands, .ci/run and the
+# prometheus package, curl, clang-14 and its libFuzzer runtime for
+# tests/fuzz/run.sh). Used by the README's commands, .ci/run and the
 # Dockerfile's build stage. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 PKGS=(gcc meson ninja-build pkg-config libopenblas-dev libjansson-dev check
@@ -9,6 +10,7 @@ PKGS=(gcc meson ninja-build pkg-config libopenblas-dev libjansson-dev check
       libcurl4-openssl-dev nettle-dev)
 if [ "${1:-}" = "--test" ]; then
   PKGS+=(prometheus curl)
+  PKGS+=(clang-14 libclang-rt-14-dev)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

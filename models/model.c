@@ -40,12 +40,47 @@ static const struct arch_entry ARCHS[] = {
     {"modernbert", modernbert_wire},
 };
 
+/* Index of the first NaN or Inf in x[0, n), or -1. A bit test (exponent all
+ * ones), so it holds whatever the floating-point flags; blocks of 1024 keep
+ * the scan vectorisable: cheap next to reading the file. */
+static int64_t first_non_finite(const float *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i += 1024) {
+		int64_t end = n - i < 1024 ? n : i + 1024;
+		uint32_t bad = 0;
+		for (int64_t k = i; k < end; k++) {
+			uint32_t bits;
+			memcpy(&bits, &x[k], sizeof(bits));
+			bad |= (bits & 0x7f800000u) == 0x7f800000u;
+		}
+		for (int64_t k = i; bad && k < end; k++) {
+			uint32_t bits;
+			memcpy(&bits, &x[k], sizeof(bits));
+			if ((bits & 0x7f800000u) == 0x7f800000u)
+				return k;
+		}
+	}
+	return -1;
+}
+
+/* Every weight the model uses is checked once here: a NaN or Inf in a
+ * weight would turn every answer into NaN, so such a folder does not load. */
 int weight_get(const struct weight_src *w, const char *name, int64_t rows, int64_t cols,
                const float **out, char *err, size_t n_err)
 {
 	int64_t shape[2] = {rows, cols};
-	return safetensors_get(w->m->st, name, w->prefixes, w->n_prefixes, cols > 0 ? 2 : 1, shape,
-	                       out, err, n_err);
+	int rc = safetensors_get(w->m->st, name, w->prefixes, w->n_prefixes, cols > 0 ? 2 : 1,
+	                         shape, out, err, n_err);
+	if (rc != 0)
+		return rc;
+	int64_t bad = first_non_finite(*out, cols > 0 ? rows * cols : rows);
+	if (bad < 0)
+		return 0;
+	*out = NULL;
+	return status_fail(err, n_err, STATUS_EFORMAT,
+	                   "%s: tensor \"%s\" holds a non-finite value (NaN or Inf) at element "
+	                   "%lld: the weights are corrupt",
+	                   w->m->st->path, name, (long long)bad);
 }
 
 int weight_dense(const struct weight_src *w, const char *name, int32_t n_out, int32_t n_in,

@@ -1,26 +1,78 @@
 /*
  * The dynamic batcher: a FIFO of parsed, tokenized jobs, packed into
  * batches by a token budget (--max-batch-tokens) and a request count
- * (--max-batch-requests). Once a first job is queued it waits at most
- * --max-batch-delay-us for company while a worker is idle; batches always
- * go out when full. Before a job enters a batch its client is checked
- * (gone: dropped and counted) and its deadline (passed: 504).
+ * (--max-batch-requests). A free worker takes what is queued at once:
+ * requests accumulate while every worker is busy, so a lone request gets
+ * the engine's latency and a busy server gets full batches. The one wait:
+ * while other requests are already admitted and being parsed, a free worker
+ * waits for them, at most --max-batch-delay-us (never for requests that may
+ * or may not come). Before a
+ * job enters a batch its client is checked (connection reset: dropped and
+ * counted). A queued job whose X-Request-Timeout-Ms deadline passes is
+ * answered 504 at that moment, by a timer armed at the earliest deadline.
  */
 #include <stdlib.h>
 
 #include "service.h"
 
-static void unlink_head(struct service *s)
+static void count_queue(struct service *s)
 {
-	struct job *j = s->queue_head;
-	s->queue_head = j->next;
-	if (s->queue_head == NULL)
-		s->queue_tail = NULL;
+	s->metrics.queue_size = s->queue_len;
+	s->metrics.queue_tokens = s->queue_tokens;
+}
+
+/* Removes j (whose predecessor is prev, NULL for the head) from the queue. */
+static void unlink_job(struct service *s, struct job *prev, struct job *j)
+{
+	if (prev != NULL)
+		prev->next = j->next;
+	else
+		s->queue_head = j->next;
+	if (s->queue_tail == j)
+		s->queue_tail = prev;
 	j->next = NULL;
 	s->queue_len--;
 	s->queue_tokens -= j->req.n_tokens;
-	s->metrics.queue_size = s->queue_len;
-	s->metrics.queue_tokens = s->queue_tokens;
+	count_queue(s);
+}
+
+static void on_deadline(uv_timer_t *t);
+
+/* Arms the deadline timer for deadline_ns unless it is armed earlier. */
+static void arm_deadline(struct service *s, uint64_t deadline_ns)
+{
+	if (deadline_ns == 0 || (s->deadline_armed_ns != 0 && s->deadline_armed_ns <= deadline_ns))
+		return;
+	s->deadline_armed_ns = deadline_ns;
+	uint64_t now = now_ns();
+	uint64_t ms = deadline_ns > now ? (deadline_ns - now + 999999u) / 1000000u : 0;
+	uv_timer_start(&s->deadline_timer, on_deadline, ms, 0);
+}
+
+static const char EXPIRED[] = "X-Request-Timeout-Ms passed before the request could run";
+
+/* Answers 504 to every queued job whose deadline has passed; re-arms for
+ * the next one. */
+static void on_deadline(uv_timer_t *t)
+{
+	struct service *s = t->data;
+	uint64_t now = now_ns(), next = 0;
+	s->deadline_armed_ns = 0;
+	struct job *prev = NULL, *j = s->queue_head;
+	while (j != NULL) {
+		struct job *following = j->next;
+		if (j->deadline_ns != 0 && j->deadline_ns <= now) {
+			unlink_job(s, prev, j);
+			flow_fail(s, j, API_ERR_DEADLINE, EXPIRED, DROP_EXPIRED);
+		} else {
+			if (j->deadline_ns != 0 && (next == 0 || j->deadline_ns < next))
+				next = j->deadline_ns;
+			prev = j;
+		}
+		j = following;
+	}
+	arm_deadline(s, next);
+	service_maybe_finish(s);
 }
 
 void batcher_submit(struct service *s, struct job *j)
@@ -34,8 +86,8 @@ void batcher_submit(struct service *s, struct job *j)
 	s->queue_tail = j;
 	s->queue_len++;
 	s->queue_tokens += j->req.n_tokens;
-	s->metrics.queue_size = s->queue_len;
-	s->metrics.queue_tokens = s->queue_tokens;
+	count_queue(s);
+	arm_deadline(s, j->deadline_ns);
 	batcher_dispatch(s);
 }
 
@@ -45,22 +97,30 @@ static int prune_head(struct service *s, uint64_t now)
 {
 	while (s->queue_head != NULL) {
 		struct job *j = s->queue_head;
-		if (http_job_disconnected(j))
-			j->state = JOB_DISCONNECTED;
-		else if (j->deadline_ns != 0 && now > j->deadline_ns)
-			j->state = JOB_EXPIRED;
-		else
+		if (http_job_disconnected(j)) {
+			unlink_job(s, NULL, j);
+			flow_fail(s, j, API_ERR_UNHEALTHY, "client disconnected",
+			          DROP_DISCONNECTED);
+		} else if (j->deadline_ns != 0 && now >= j->deadline_ns) {
+			unlink_job(s, NULL, j);
+			flow_fail(s, j, API_ERR_DEADLINE, EXPIRED, DROP_EXPIRED);
+		} else {
 			return 1;
-		unlink_head(s);
-		http_job_finished(s, j);
+		}
 	}
 	return 0;
 }
 
+static void on_batch_timer(uv_timer_t *t)
+{
+	batcher_dispatch(t->data);
+}
+
+/* 1 (and how long) if the head should wait for the requests being parsed. */
 static int should_wait(const struct service *s, uint64_t now, uint64_t *wait_ns)
 {
 	const struct settings *c = s->cfg;
-	if (c->max_batch_delay_us == 0 || s->draining)
+	if (c->max_batch_delay_us == 0 || s->parsing == 0 || s->draining)
 		return 0;
 	if (s->queue_tokens >= c->max_batch_tokens || s->queue_len >= c->max_batch_requests)
 		return 0;
@@ -69,11 +129,6 @@ static int should_wait(const struct service *s, uint64_t now, uint64_t *wait_ns)
 		return 0;
 	*wait_ns = due - now;
 	return 1;
-}
-
-static void on_batch_timer(uv_timer_t *t)
-{
-	batcher_dispatch(t->data);
 }
 
 static struct batch *batch_new(int n)
@@ -105,7 +160,7 @@ static struct batch *form_batch(struct service *s, uint64_t now)
 		struct job *j = s->queue_head;
 		if (b->n_jobs > 0 && b->n_tokens + j->req.n_tokens > c->max_batch_tokens)
 			break;
-		unlink_head(s);
+		unlink_job(s, NULL, j);
 		j->state = JOB_RUNNING;
 		b->jobs[b->n_jobs] = j;
 		b->reqs[b->n_jobs] = &j->req;
@@ -118,13 +173,13 @@ static struct batch *form_batch(struct service *s, uint64_t now)
 void batcher_dispatch(struct service *s)
 {
 	uv_timer_stop(&s->batch_timer);
-	while (s->workers != NULL && workers_idle(s->workers) > 0) {
+	while (flow_idle_workers(s) > 0) {
 		uint64_t now = now_ns(), wait_ns = 0;
 		if (!prune_head(s, now))
 			break;
 		if (should_wait(s, now, &wait_ns)) {
-			uint64_t ms = (wait_ns + 999999u) / 1000000u;
-			uv_timer_start(&s->batch_timer, on_batch_timer, ms, 0);
+			uv_timer_start(&s->batch_timer, on_batch_timer,
+			               (wait_ns + 999999u) / 1000000u, 0);
 			break;
 		}
 		struct batch *b = form_batch(s, now);
@@ -154,8 +209,17 @@ void batcher_flush_shutdown(struct service *s)
 {
 	while (s->queue_head != NULL) {
 		struct job *j = s->queue_head;
-		unlink_head(s);
-		j->state = JOB_SHUTDOWN;
-		http_job_finished(s, j);
+		unlink_job(s, NULL, j);
+		flow_fail(s, j, API_ERR_UNHEALTHY,
+		          "shutting down: the drain timed out before this request ran",
+		          DROP_SHUTDOWN);
 	}
+}
+
+void batcher_close(struct service *s)
+{
+	uv_timer_stop(&s->batch_timer);
+	uv_timer_stop(&s->deadline_timer);
+	uv_close((uv_handle_t *)&s->batch_timer, NULL);
+	uv_close((uv_handle_t *)&s->deadline_timer, NULL);
 }

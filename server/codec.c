@@ -242,7 +242,18 @@ static int parse_decode(const struct model *m, const json_t *body, const struct 
 		                  "`ids` must be a list of token ids or of lists");
 	int nested = json_array_size(ids) > 0 && json_is_array(json_array_get(ids, 0));
 	size_t n = nested ? json_array_size(ids) : 1;
-	if (codec_check_count(n, "ids", lim, e) != 0 || codec_alloc_inputs(r, n, e) != 0)
+	if (codec_check_count(n, "ids", lim, e) != 0)
+		return -1;
+	size_t total = nested ? 0 : json_array_size(ids);
+	for (size_t i = 0; nested && i < n; i++)
+		total += json_array_size(json_array_get(ids, i));
+	if (lim->max_tokenize_tokens > 0 && total > (size_t)lim->max_tokenize_tokens)
+		return codec_fail(
+		    e, API_ERR_VALIDATION,
+		    "/decode takes at most %lld ids per request (--max-batch-tokens); "
+		    "this one has %zu",
+		    (long long)lim->max_tokenize_tokens, total);
+	if (codec_alloc_inputs(r, n, e) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *list = nested ? json_array_get(ids, i) : ids;
@@ -399,6 +410,28 @@ static int check_fit(const struct model *m, enum route route, struct api_error *
 	return codec_fail(e, API_ERR_BACKEND, "Backend error: %s", why);
 }
 
+/* The caps on one request's work (see codec.h), after tokenization. */
+static int check_caps(const struct model *m, const struct request_limits *lim,
+                      const struct request *r, struct api_error *e)
+{
+	if (r->route == ROUTE_TOKENIZE && lim->max_tokenize_tokens > 0 &&
+	    r->n_tokens > lim->max_tokenize_tokens)
+		return codec_fail(e, API_ERR_VALIDATION,
+		                  "/tokenize answers at most %lld tokens per request "
+		                  "(--max-batch-tokens); this one has %d",
+		                  (long long)lim->max_tokenize_tokens, (int)r->n_tokens);
+	int64_t floats = (int64_t)r->n_tokens * m->enc.hidden;
+	if (r->route == ROUTE_EMBED_ALL && lim->max_response_floats > 0 &&
+	    floats > lim->max_response_floats)
+		return codec_fail(
+		    e, API_ERR_VALIDATION,
+		    "/embed_all would answer %lld floats (%d tokens x %d hidden), more "
+		    "than --max-response-floats %lld: send fewer or shorter inputs",
+		    (long long)floats, (int)r->n_tokens, (int)m->enc.hidden,
+		    (long long)lim->max_response_floats);
+	return 0;
+}
+
 int codec_parse(const struct model *m, enum route route, const json_t *body,
                 const struct request_limits *lim, struct request *r, struct api_error *e)
 {
@@ -418,6 +451,8 @@ int codec_parse(const struct model *m, enum route route, const json_t *body,
 		return -1;
 	if (route != ROUTE_DECODE && codec_tokenize_all(m, &enc, r, e) != 0)
 		return -1;
+	if (check_caps(m, lim, r, e) != 0)
+		return -1;
 	if (request_alloc_output(r, m) != 0)
 		return codec_fail(e, API_ERR_BACKEND, "out of memory");
 	return 0;
@@ -434,4 +469,18 @@ json_t *codec_error_for(enum route route, const struct api_error *e)
 		return codec_error(e);
 	return json_pack("{s:s, s:i, s:s}", "message", e->message, "code",
 	                 api_error_http_status(e->kind), "type", api_error_type(e->kind));
+}
+
+int codec_check_finite(const struct request *r, struct api_error *e)
+{
+	/* Bit test, so it holds under any floating-point flags: exponent all ones. */
+	uint32_t bad = 0;
+	for (size_t i = 0; i < r->n_out; i++) {
+		uint32_t bits;
+		memcpy(&bits, &r->out[i], sizeof(bits));
+		bad |= (bits & 0x7f800000u) == 0x7f800000u;
+	}
+	if (!bad)
+		return 0;
+	return codec_fail(e, API_ERR_BACKEND, "the model produced NaN/Inf");
 }

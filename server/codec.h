@@ -6,8 +6,9 @@
  * {"message", "code", "type"} on /v1/embeddings). Every request field TEI
  * defines for a route is honoured on it; fields TEI does not know are
  * ignored as TEI ignores them. The HTTP server and `smolserve run` both go
- * through here, so they answer alike. Loop thread only (owns jansson
- * values).
+ * through here, so they answer alike. Any thread, one request per thread
+ * at a time: the jansson values of a request belong to whichever thread
+ * holds the request.
  */
 #ifndef SMOLSERVE_SERVER_CODEC_H
 #define SMOLSERVE_SERVER_CODEC_H
@@ -17,6 +18,7 @@
 #include "model.h"
 #include "request.h"
 #include "settings.h"
+#include "strbuf.h"
 
 /*
  * The request limits of a service on model m with settings cfg: batch
@@ -32,8 +34,11 @@ int codec_limits_init(struct request_limits *lim, const struct model *m, const s
 /*
  * Validates body for route and fills r (request_init'ed by the caller):
  * inputs tokenized (truncated if asked, else too long is an error), output
- * allocated. body is borrowed and must outlive r (texts point into it).
- * 0, or -1 with e filled (e->cause says which te_request_failure label).
+ * allocated. lim's caps bound the work: /tokenize's ids out and /decode's
+ * ids in (max_tokenize_tokens), /embed_all's floats out
+ * (max_response_floats); beyond them a 422 names the cap. body is borrowed
+ * and must outlive r (texts point into it). 0, or -1 with e filled
+ * (e->cause says which te_request_failure label).
  */
 int codec_parse(const struct model *m, enum route route, const json_t *body,
                 const struct request_limits *lim, struct request *r, struct api_error *e);
@@ -62,5 +67,20 @@ json_t *codec_model_type(const struct model *m);
 /* Adds TEI's /info fields that depend on the model and the codec to info:
  * model_type, model_sha, docker_label, prompts, served_model_name. */
 void codec_info_fields(json_t *info, const struct model *m, const struct request_limits *lim);
+
+/*
+ * 0 if every result a finished request carries is finite; else -1 with e a
+ * 424 Backend "the model produced NaN/Inf" (a NaN would otherwise become a
+ * malformed or silently shortened answer).
+ */
+int codec_check_finite(const struct request *r, struct api_error *e);
+
+/*
+ * The response text of a finished request, appended to out: the same JSON
+ * as json_dumps(codec_respond(), JSON_COMPACT | JSON_REAL_PRECISION(9)),
+ * written straight from the floats for /embed_all (no jansson tree of
+ * millions of reals). 0, or -1 when out of memory.
+ */
+int codec_respond_text(const struct model *m, const struct request *r, struct strbuf *out);
 
 #endif

@@ -16,6 +16,8 @@ int codec_limits_init(struct request_limits *lim, const struct model *m, const s
 	memset(lim, 0, sizeof(*lim));
 	lim->auto_truncate = cfg->auto_truncate;
 	lim->max_client_batch_size = (int32_t)cfg->max_client_batch_size;
+	lim->max_tokenize_tokens = cfg->max_batch_tokens;
+	lim->max_response_floats = cfg->max_response_floats;
 	lim->served_model_name =
 	    cfg->served_model_name[0] != '\0' ? cfg->served_model_name : cfg->model_id;
 	const char *name = cfg->default_prompt_name;

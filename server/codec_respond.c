@@ -317,3 +317,75 @@ json_t *codec_respond(const struct model *m, const struct request *r)
 	}
 	return out;
 }
+
+/*
+ * One real as jansson writes it with JSON_REAL_PRECISION(9): "%.9g", ".0"
+ * appended when there is neither '.' nor 'e', and the exponent without '+'
+ * or leading zeros (1e-07 -> 1e-7), so both paths answer byte for byte alike.
+ */
+static void append_real(struct strbuf *b, double v)
+{
+	char buf[48];
+	int n = snprintf(buf, sizeof(buf) - 2, "%.9g", v);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 2) {
+		b->failed = 1;
+		return;
+	}
+	char *e = strchr(buf, 'e');
+	if (e == NULL && strchr(buf, '.') == NULL) {
+		memcpy(buf + n, ".0", 3);
+		n += 2;
+	} else if (e != NULL) {
+		char *digits = e + 1, *src = e + 1;
+		if (*src == '-')
+			digits = ++src;
+		else if (*src == '+')
+			src++;
+		while (*src == '0' && src[1] != '\0')
+			src++;
+		size_t rest = strlen(src);
+		memmove(digits, src, rest + 1);
+		n = (int)(digits - buf) + (int)rest;
+	}
+	strbuf_append(b, buf, (size_t)n);
+}
+
+static void append_floats(struct strbuf *b, const float *x, size_t n)
+{
+	strbuf_append(b, "[", 1);
+	for (size_t i = 0; i < n && !b->failed; i++) {
+		if (i > 0)
+			strbuf_append(b, ",", 1);
+		append_real(b, (double)x[i]);
+	}
+	strbuf_append(b, "]", 1);
+}
+
+int codec_respond_text(const struct model *m, const struct request *r, struct strbuf *out)
+{
+	size_t h = (size_t)m->enc.hidden, off = 0;
+	if (r->route == ROUTE_EMBED_ALL) { /* the answer that grows with the input */
+		strbuf_append(out, "[", 1);
+		for (int32_t i = 0; i < r->n_inputs && !out->failed; i++) {
+			if (i > 0)
+				strbuf_append(out, ",", 1);
+			strbuf_append(out, "[", 1);
+			for (int32_t t = 0; t < r->inputs[i].n && !out->failed; t++, off += h) {
+				if (t > 0)
+					strbuf_append(out, ",", 1);
+				append_floats(out, r->out + off, h);
+			}
+			strbuf_append(out, "]", 1);
+		}
+		strbuf_append(out, "]", 1);
+		return out->failed ? -1 : 0;
+	}
+	json_t *v = codec_respond(m, r);
+	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+	json_decref(v);
+	if (text == NULL)
+		return -1;
+	strbuf_append(out, text, strlen(text));
+	free(text);
+	return out->failed ? -1 : 0;
+}

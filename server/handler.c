@@ -1,16 +1,23 @@
 /*
- * What each HTTP request gets (the access handler behind http.c): the route
- * table, admission (concurrency limit, payload limit, draining), JSON
- * parsing and validation through the codec, handing model work to the
- * batcher with the connection suspended, and the answer with TEI's timing
- * headers, one log line and the metrics.
+ * What each HTTP request gets (the access handler behind http.c), in three
+ * steps:
+ *   1. headers: the route table (any GET route answers HEAD too), strict
+ *      HTTP (no smuggling-prone headers), CORS preflights and the API key,
+ *      the payload limit, the deadline header, early refusals while loading,
+ *      draining or overloaded;
+ *   2. body complete: admission (a request takes a concurrency slot only
+ *      now, so a stalled upload holds none), then the request becomes a job
+ *      for the tokenization pool and its connection is suspended (flow.c);
+ *   3. answer: the job's prepared answer (or a route answered right here)
+ *      with TEI's timing headers, one log line and the metrics.
+ * Runs on the loop thread inside MHD's callbacks: it never resumes a
+ * connection and never does work whose size the client decides.
  */
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 
 #include "access.h"
 #include "codec.h"
@@ -66,17 +73,22 @@ static const struct route_entry ROUTES[] = {
 };
 #define N_ROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
+/* Answers this large (bytes) trigger a memory trim once traffic calms. */
+#define LARGE_ANSWER_BYTES (1u << 20)
+
 /* Per-request state behind MHD's con_cls. */
 struct conn {
 	struct service *s;
 	const struct route_entry *route; /* NULL: 404/405 */
 	struct strbuf body;
 	int too_big;
-	int admitted; /* counted in metrics.in_flight */
-	uint64_t t_arrival_ns;
-	uint64_t deadline_ns;
-	struct job *job; /* queued or finished model work */
+	int admitted;     /* counted in metrics.in_flight */
+	int receiving;    /* counted in metrics.receiving */
+	int body_pending; /* the headers announce a body (Content-Length or chunked) */
 	int answered;
+	uint64_t t_arrival_ns; /* headers complete */
+	uint64_t deadline_ns;
+	struct job *job;               /* the model work, from admission to completion */
 	const struct api_error *error; /* the error being answered (reply_api_error) */
 };
 
@@ -84,6 +96,8 @@ static double ms(uint64_t ns)
 {
 	return (double)ns / 1e6;
 }
+
+/* --- 3. answers ------------------------------------------------------------ */
 
 static void log_answer(const char *method, const char *url, int status, const struct conn *st)
 {
@@ -148,7 +162,21 @@ static void add_timing_headers(struct MHD_Response *r, const struct conn *st)
 	MHD_add_response_header(r, "x-inference-time", v);
 }
 
-/* Queues body (malloc'd, taken over) with status; records metrics, log. */
+static void release_slot(struct service *s, struct conn *st)
+{
+	if (st->admitted) {
+		st->admitted = 0;
+		s->metrics.in_flight--;
+	}
+	if (st->receiving) {
+		st->receiving = 0;
+		s->metrics.receiving--;
+	}
+}
+
+/* Queues body (malloc'd, taken over) with status; records metrics, log. An
+ * answer sent before the whole body was read closes the connection: what
+ * follows on it cannot be trusted to start a request. */
 static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int status,
                              const char *ctype, char *body, size_t len, const char *method,
                              const char *url)
@@ -166,17 +194,20 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 	if (status == 429)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == 405 && st->route != NULL)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, st->route->method);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+		                        strcmp(st->route->method, "GET") == 0 ? "GET, HEAD"
+		                                                              : st->route->method);
 	if (status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	access_add_cors(&s->access, r,
 	                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN));
-	if (s->draining)
+	if (s->draining || (st->receiving && st->body_pending) || status == 400)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 
 	st->answered = 1;
+	s->sending++;
 	if (st->route != NULL && st->route->kind == H_MODEL && status != 405) {
 		histogram_observe(&s->metrics.request_duration,
 		                  (double)(now_ns() - st->t_arrival_ns) / 1e9);
@@ -184,10 +215,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct conn *st, int stat
 	}
 	if ((st->route != NULL && st->route->kind == H_MODEL) || status >= 400)
 		log_answer(method, url, status, st);
-	if (st->admitted) {
-		st->admitted = 0;
-		s->metrics.in_flight--;
-	}
+	if (len >= LARGE_ANSWER_BYTES)
+		flow_trim_soon(s);
+	release_slot(s, st);
 	return ok;
 }
 
@@ -272,6 +302,15 @@ static json_t *info_json(const struct service *s)
 	                    json_real((double)memory_after_load() / (1 << 20)));
 	json_object_set_new(info, "rss_mib", json_real((double)rss / (1 << 20)));
 	json_object_set_new(info, "rss_peak_mib", json_real((double)peak / (1 << 20)));
+	json_t *limits = json_pack(
+	    "{s:i, s:I, s:I, s:I, s:I, s:I}", "tokenization_workers", s->tokenization_workers,
+	    "max_response_floats", (json_int_t)c->max_response_floats, "header_timeout_s",
+	    (json_int_t)c->header_timeout_s, "body_timeout_s", (json_int_t)c->body_timeout_s,
+	    "idle_timeout_s", (json_int_t)c->idle_timeout_s, "max_connections_per_ip",
+	    (json_int_t)c->max_connections_per_ip);
+	if (limits != NULL)
+		json_object_update(info, limits);
+	json_decref(limits);
 	return info;
 }
 
@@ -320,88 +359,76 @@ static enum MHD_Result handle_simple(struct MHD_Connection *c, struct conn *st, 
 	}
 }
 
-/* The answer of a model request whose job came back from the batcher. */
+/* The answer a job came back with (its connection was resumed). */
 static enum MHD_Result answer_job(struct MHD_Connection *c, struct conn *st, const char *method,
                                   const char *url)
 {
 	struct service *s = st->s;
 	struct job *j = st->job;
-	switch (j->state) {
-	case JOB_DONE:
+	struct job_answer *a = &j->answer;
+	if (j->t_end_ns != 0 && a->status == 200) {
 		histogram_observe(&s->metrics.queue_duration,
 		                  (double)(j->t_start_ns - j->t_queued_ns) / 1e9);
 		histogram_observe(&s->metrics.inference_duration,
 		                  (double)(j->t_end_ns - j->t_start_ns) / 1e9);
-		return reply_json(c, st, codec_respond(s->model, &j->req), method, url);
-	case JOB_FAILED:
-		return reply_error(c, st, API_ERR_BACKEND, j->err, method, url);
-	case JOB_EXPIRED:
+	}
+	if (a->drop >= 0)
+		s->metrics.dropped[a->drop]++;
+	char *body = a->body;
+	a->body = NULL; /* MHD frees it with the response */
+	st->error = a->status >= 400 ? &a->error : NULL;
+	enum MHD_Result ok = reply(c, st, a->status, "application/json", body, a->len, method, url);
+	st->error = NULL;
+	return ok;
+}
+
+/* --- 2. body complete: admission and the job -------------------------------- */
+
+static enum MHD_Result admit(struct MHD_Connection *c, struct conn *st, const char *method,
+                             const char *url)
+{
+	struct service *s = st->s;
+	if (st->receiving) { /* the body is complete */
+		st->receiving = 0;
+		s->metrics.receiving--;
+	}
+	if (st->too_big)
+		return reply_error(c, st, API_ERR_PAYLOAD, "payload too large", method, url);
+	if (st->body.failed)
+		return reply_error(c, st, API_ERR_BACKEND, "out of memory", method, url);
+	/* Requests whose headers came before a drain began are still served. */
+	if (s->draining && st->t_arrival_ns >= s->drain_start_ns)
+		return reply_error(c, st, API_ERR_UNHEALTHY, "shutting down", method, url);
+	if (st->deadline_ns != 0 && now_ns() >= st->deadline_ns) {
 		s->metrics.dropped[DROP_EXPIRED]++;
 		return reply_error(c, st, API_ERR_DEADLINE,
 		                   "X-Request-Timeout-Ms passed before the request could run",
 		                   method, url);
-	case JOB_DISCONNECTED:
-		s->metrics.dropped[DROP_DISCONNECTED]++;
-		return reply_error(c, st, API_ERR_UNHEALTHY, "client disconnected", method, url);
-	case JOB_SHUTDOWN:
-		s->metrics.dropped[DROP_SHUTDOWN]++;
-		return reply_error(c, st, API_ERR_UNHEALTHY,
-		                   "shutting down: the drain timed out before this request ran",
-		                   method, url);
-	default:
-		return MHD_NO; /* resumed too early: cannot happen */
 	}
-}
-
-/* Parses, validates and tokenizes a complete model request; answers it or
- * queues it and suspends the connection. */
-static enum MHD_Result start_model_work(struct MHD_Connection *c, struct conn *st,
-                                        const char *method, const char *url)
-{
-	struct service *s = st->s;
-	struct api_error e = {0};
-	json_error_t jerr;
-	uint64_t t0 = now_ns();
-	struct job *j = calloc(1, sizeof(*j));
+	if (s->metrics.in_flight >= s->cfg->max_concurrent_requests)
+		return reply_error(c, st, API_ERR_OVERLOADED,
+		                   "model is overloaded: too many concurrent requests", method,
+		                   url);
+	size_t n_text;
+	char *text = strbuf_take(&st->body, &n_text);
+	struct job *j = job_create(&s->env, st->route->route, text, n_text);
 	if (j == NULL)
 		return reply_error(c, st, API_ERR_BACKEND, "out of memory", method, url);
-	request_init(&j->req);
+	s->metrics.in_flight++;
+	st->admitted = 1;
 	st->job = j;
 	j->t_arrival_ns = st->t_arrival_ns;
 	j->deadline_ns = st->deadline_ns;
 	j->conn = c;
-	j->body = json_loadb(st->body.data ? st->body.data : "", st->body.len,
-	                     JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
-	strbuf_dispose(&st->body);
-	if (j->body == NULL) {
-		char msg[300];
-		snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
-		         jerr.column, jerr.text);
-		return reply_error(c, st, API_ERR_VALIDATION, msg, method, url);
-	}
-	if (codec_parse(s->model, st->route->route, j->body, &s->limits, &j->req, &e) != 0)
-		return reply_api_error(c, st, &e, method, url);
-	if (strcmp(st->route->path, "/") == 0 && st->route->route == ROUTE_PREDICT)
-		j->req.batch = 1; /* the Inference API's [[{label, score}]] for one text */
-	j->tokenize_ns = now_ns() - t0;
-	histogram_observe(&s->metrics.tokenization_duration, (double)j->tokenize_ns / 1e9);
-	for (int32_t i = 0; i < j->req.n_inputs; i++)
-		if (route_work(j->req.route) != WORK_NONE)
-			histogram_observe(&s->metrics.input_length, j->req.inputs[i].n);
-	if (route_work(j->req.route) == WORK_NONE) /* tokenize, decode */
-		return reply_json(c, st, codec_respond(s->model, &j->req), method, url);
-	if (j->req.n_tokens > s->cfg->max_batch_tokens) {
-		char msg[200];
-		snprintf(msg, sizeof(msg),
-		         "the request holds %d tokens, more than --max-batch-tokens %lld",
-		         (int)j->req.n_tokens, (long long)s->cfg->max_batch_tokens);
-		return reply_error(c, st, API_ERR_VALIDATION, msg, method, url);
-	}
-	j->t_queued_ns = now_ns();
-	MHD_suspend_connection(c);
-	batcher_submit(s, j);
+	j->force_batch = strcmp(st->route->path, "/") == 0 && st->route->route == ROUTE_PREDICT;
+	http_watch_busy(s, c);
+	if (flow_start(s, j)) /* answered already: no need to suspend */
+		return answer_job(c, st, method, url);
+	MHD_suspend_connection(c); /* before any resume: those wait for the next MHD run */
 	return MHD_YES;
 }
+
+/* --- 1. headers ------------------------------------------------------------ */
 
 /* POST / and POST /invocations: TEI's routes answered by model kind. */
 static int is_root_row(const struct route_entry *e)
@@ -413,6 +440,7 @@ static int is_root_row(const struct route_entry *e)
 static const struct route_entry *find_route(const struct service *s, const char *url,
                                             const char *method, int *known)
 {
+	int head = strcmp(method, "HEAD") == 0;
 	*known = 0;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		if (strcmp(url, ROUTES[i].path) != 0)
@@ -421,7 +449,8 @@ static const struct route_entry *find_route(const struct service *s, const char 
 		    ROUTES[i].route != codec_root_route(s->model, s->cfg->task))
 			continue;
 		*known = 1;
-		if (strcmp(method, ROUTES[i].method) == 0)
+		if (strcmp(method, ROUTES[i].method) == 0 ||
+		    (head && strcmp(ROUTES[i].method, "GET") == 0))
 			return &ROUTES[i];
 	}
 	return NULL;
@@ -443,30 +472,91 @@ static enum MHD_Result reply_preflight(struct MHD_Connection *c, struct conn *st
 	return ok;
 }
 
-/* First call for a request: route, key, admission, header checks. Returns
- * 1 if an answer was queued. */
-static int first_call(struct MHD_Connection *c, struct conn *st, const char *url,
-                      const char *method, enum MHD_Result *ret)
+struct header_count {
+	int content_length, transfer_encoding, host;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct header_count *n = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		n->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		n->transfer_encoding++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		n->host++;
+	return MHD_YES;
+}
+
+/* Headers that proxies and servers may read differently (request
+ * smuggling): NULL if none, else why the request is refused. */
+static const char *ambiguous_framing(struct MHD_Connection *c, const char *version)
+{
+	struct header_count n = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &n);
+	if (n.content_length > 1)
+		return "more than one Content-Length header";
+	if (n.content_length > 0 && n.transfer_encoding > 0)
+		return "Content-Length together with Transfer-Encoding";
+	if (n.transfer_encoding > 1)
+		return "more than one Transfer-Encoding header";
+	if (n.host > 1)
+		return "more than one Host header";
+	if (n.host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+		return "an HTTP/1.1 request without a Host header";
+	return NULL;
+}
+
+/* Parses X-Request-Timeout-Ms into st->deadline_ns: 0, or -1 if invalid. */
+static int parse_deadline(struct MHD_Connection *c, struct conn *st)
+{
+	const char *timeout =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Timeout-Ms");
+	if (timeout == NULL)
+		return 0;
+	char *end;
+	double t = strtod(timeout, &end);
+	if (end == timeout || *end != '\0' || !(t > 0) || t > 1e9)
+		return -1;
+	st->deadline_ns = st->t_arrival_ns + (uint64_t)(t * 1e6);
+	return 0;
+}
+
+/* First call for a request (its headers are complete): route, strict HTTP,
+ * key, early refusals. Returns 1 if an answer was queued (*ret set). */
+static int on_headers(struct MHD_Connection *c, struct conn *st, const char *url,
+                      const char *method, const char *version, enum MHD_Result *ret)
 {
 	struct service *s = st->s;
+	static const struct route_entry any = {"", "", H_PING, ROUTE_COUNT_};
 	int known;
+	const char *bad = ambiguous_framing(c, version);
+	const char *len =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n_len = len != NULL ? strtoull(len, NULL, 10) : 0;
+	st->body_pending = n_len > 0 || MHD_lookup_connection_value(
+	                                    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (bad != NULL) {
+		st->route = &any;
+		*ret = reply_error(c, st, API_ERR_BAD_REQUEST, bad, method, url);
+		return 1;
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) { /* a CORS preflight, any path */
 		*ret = reply_preflight(c, st);
 		return 1;
 	}
 	st->route = find_route(s, url, method, &known);
 	if (st->route == NULL) {
-		static const struct route_entry any = {"", "", H_PING, ROUTE_COUNT_};
-		if (known) {
-			for (size_t i = 0; i < N_ROUTES; i++)
-				if (strcmp(url, ROUTES[i].path) == 0)
-					st->route = &ROUTES[i];
-			*ret =
-			    reply_error(c, st, API_ERR_METHOD, "method not allowed", method, url);
-			return 1;
-		}
-		st->route = &any;
-		*ret = reply_error(c, st, API_ERR_NOT_FOUND, "not found", method, url);
+		for (size_t i = 0; known && i < N_ROUTES; i++)
+			if (strcmp(url, ROUTES[i].path) == 0)
+				st->route = &ROUTES[i];
+		if (st->route == NULL)
+			st->route = &any;
+		*ret = reply_error(c, st, known ? API_ERR_METHOD : API_ERR_NOT_FOUND,
+		                   known ? "method not allowed" : "not found", method, url);
 		return 1;
 	}
 	if (!access_authorized(
@@ -477,50 +567,38 @@ static int first_call(struct MHD_Connection *c, struct conn *st, const char *url
 	}
 	if (st->route->kind != H_MODEL)
 		return 0;
-	if (s->draining) {
+	if (s->draining)
 		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "shutting down", method, url);
-		return 1;
-	}
-	if (!s->ready) { /* downloading or loading the model */
+	else if (!s->ready) /* downloading or loading the model */
 		*ret = reply_error(c, st, API_ERR_UNHEALTHY, "the model is loading", method, url);
-		return 1;
-	}
-	if (s->metrics.in_flight >= s->cfg->max_concurrent_requests) {
+	else if (s->metrics.in_flight >= s->cfg->max_concurrent_requests) /* early, no upload */
 		*ret =
 		    reply_error(c, st, API_ERR_OVERLOADED,
 		                "model is overloaded: too many concurrent requests", method, url);
-		return 1;
-	}
-	s->metrics.in_flight++;
-	st->admitted = 1;
-	const char *len =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (len != NULL && strtoull(len, NULL, 10) > (unsigned long long)s->cfg->payload_limit) {
+	else if (n_len > (unsigned long long)s->cfg->payload_limit)
 		*ret = reply_error(c, st, API_ERR_PAYLOAD, "payload too large", method, url);
-		return 1;
-	}
-	const char *timeout =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Timeout-Ms");
-	if (timeout != NULL) {
-		char *end;
-		double t = strtod(timeout, &end);
-		if (end == timeout || *end != '\0' || !(t > 0) || t > 1e9) {
-			*ret = reply_error(c, st, API_ERR_VALIDATION,
-			                   "X-Request-Timeout-Ms must be a positive number of "
-			                   "milliseconds",
-			                   method, url);
-			return 1;
-		}
-		st->deadline_ns = st->t_arrival_ns + (uint64_t)(t * 1e6);
-	}
-	return 0;
+	else if (parse_deadline(c, st) != 0)
+		*ret = reply_error(c, st, API_ERR_VALIDATION,
+		                   "X-Request-Timeout-Ms must be a positive number of milliseconds",
+		                   method, url);
+	else
+		return 0;
+	return 1;
+}
+
+/* A piece of the body: kept up to the payload limit. */
+static void on_upload(struct conn *st, const char *data, size_t n)
+{
+	if (st->body.len + n > (size_t)st->s->cfg->payload_limit)
+		st->too_big = 1;
+	else
+		strbuf_append(&st->body, data, n);
 }
 
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version, const char *upload_data,
                                 size_t *upload_data_size, void **con_cls)
 {
-	(void)version;
 	struct service *s = cls;
 	struct conn *st = *con_cls;
 	if (st == NULL) {
@@ -532,48 +610,57 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *c, const char 
 		strbuf_init(&st->body);
 		*con_cls = st;
 		s->requests_open++;
+		st->receiving = 1;
+		s->metrics.receiving++;
+		http_watch_body(s, c);
 		enum MHD_Result ret = MHD_YES;
-		if (first_call(c, st, url, method, &ret))
-			return ret;
-		return MHD_YES;
+		on_headers(c, st, url, method, version, &ret);
+		return ret;
 	}
-	if (st->answered) { /* answered early (413, 429...): discard the upload */
+	if (st->answered && st->job == NULL) { /* answered early: discard the upload */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (st->body.len + *upload_data_size > (size_t)s->cfg->payload_limit)
-			st->too_big = 1;
-		else
-			strbuf_append(&st->body, upload_data, *upload_data_size);
+		on_upload(st, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (st->job != NULL) /* resumed: the batch finished */
+	if (st->job != NULL) /* resumed: the answer is ready */
 		return answer_job(c, st, method, url);
-	if (st->route->kind != H_MODEL)
+	if (st->route->kind != H_MODEL) {
+		release_slot(s, st);
 		return handle_simple(c, st, method, url);
-	if (st->too_big)
-		return reply_error(c, st, API_ERR_PAYLOAD, "payload too large", method, url);
-	if (st->body.failed)
-		return reply_error(c, st, API_ERR_BACKEND, "out of memory", method, url);
-	return start_model_work(c, st, method, url);
+	}
+	return admit(c, st, method, url);
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                        enum MHD_RequestTerminationCode toe)
 {
-	(void)c;
-	(void)toe;
 	struct service *s = cls;
 	struct conn *st = *con_cls;
 	if (st == NULL)
 		return;
-	if (st->admitted)
-		s->metrics.in_flight--;
+	if (!st->answered) { /* MHD dropped it before the final call */
+		enum drop_reason why = DROP_ERROR;
+		if (http_watch_killed(c) || toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+			why = DROP_TIMEOUT;
+		else if (toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ||
+		         toe == MHD_REQUEST_TERMINATED_READ_ERROR)
+			why = DROP_DISCONNECTED;
+		else if (toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+			why = DROP_SHUTDOWN;
+		s->metrics.dropped[why]++;
+	}
+	if (st->answered)
+		s->sending--;
+	release_slot(s, st);
 	job_destroy(st->job);
 	strbuf_dispose(&st->body);
 	free(st);
 	*con_cls = NULL;
 	s->requests_open--;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		http_watch_idle(s, c);
 }

@@ -88,6 +88,8 @@ static int fail_index(enum api_error_kind kind, enum api_cause cause)
 		return FAIL_DEADLINE;
 	case API_ERR_UNAUTHORIZED:
 		return FAIL_UNAUTHORIZED;
+	case API_ERR_BAD_REQUEST: /* ambiguous framing */
+		return FAIL_EMPTY;
 	default:
 		return -1;
 	}
@@ -239,11 +241,20 @@ void metrics_render(const struct metrics *m, struct strbuf *o)
 	       (double)m->queue_tokens);
 	scalar(o, "smolserve_requests_in_flight", "gauge", "Requests accepted, not yet answered",
 	       (double)m->in_flight);
+	scalar(o, "smolserve_connections_open", "gauge", "Open TCP connections",
+	       (double)m->connections);
+	scalar(o, "smolserve_requests_receiving", "gauge",
+	       "Requests whose headers arrived and whose body is not complete yet",
+	       (double)m->receiving);
+	scalar(o, "smolserve_tokenization_pending", "gauge",
+	       "Requests in the tokenization pool (parse or answer encoding)",
+	       (double)m->tokenizing);
 	scalar(o, "smolserve_worker_busy_seconds_total", "counter",
 	       "Seconds workers spent running batches", m->worker_busy_seconds);
 	header(o, "smolserve_dropped_requests_total", "counter",
-	       "Accepted requests whose work was dropped, by reason");
-	static const char *const reasons[DROP_COUNT_] = {"disconnected", "expired", "shutdown"};
+	       "Requests dropped before their work or answer completed, by reason");
+	static const char *const reasons[DROP_COUNT_] = {"disconnected", "expired", "shutdown",
+	                                                 "timeout", "error"};
 	for (int i = 0; i < DROP_COUNT_; i++)
 		strbuf_printf(o, "smolserve_dropped_requests_total{reason=\"%s\"} %llu\n",
 		              reasons[i], (unsigned long long)m->dropped[i]);

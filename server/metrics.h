@@ -23,7 +23,18 @@ struct histogram {
 	uint64_t count;
 };
 
-enum drop_reason { DROP_DISCONNECTED = 0, DROP_EXPIRED, DROP_SHUTDOWN, DROP_COUNT_ };
+/* disconnected: the client reset or left before its answer; expired: its
+ * X-Request-Timeout-Ms passed; shutdown: the drain timed out; timeout: an
+ * upload or idle deadline closed it before the request was complete; error:
+ * libmicrohttpd dropped it (protocol or memory error). */
+enum drop_reason {
+	DROP_DISCONNECTED = 0,
+	DROP_EXPIRED,
+	DROP_SHUTDOWN,
+	DROP_TIMEOUT,
+	DROP_ERROR,
+	DROP_COUNT_
+};
 
 /* te_request_failure{err, status}: TEI's err values (validation,
  * batch_size, tokenization, model_type, inference, overloaded) and
@@ -74,6 +85,9 @@ struct metrics {
 	int64_t queue_size;   /* requests waiting for a batch */
 	int64_t queue_tokens; /* their tokens */
 	int64_t in_flight;    /* accepted, not yet answered */
+	int64_t connections;  /* open TCP connections */
+	int64_t receiving;    /* requests whose headers came, body not yet complete */
+	int64_t tokenizing;   /* in the tokenization pool (parse or encode) */
 	struct histogram request_duration;
 	struct histogram queue_duration;
 	struct histogram tokenization_duration;

@@ -52,6 +52,7 @@ const char *api_error_type(enum api_error_kind kind)
 	case API_ERR_PAYLOAD:
 	case API_ERR_NOT_FOUND:
 	case API_ERR_METHOD:
+	case API_ERR_BAD_REQUEST:
 		return "Validation";
 	case API_ERR_TOKENIZER:
 		return "Tokenizer";
@@ -96,6 +97,8 @@ int api_error_http_status(enum api_error_kind kind)
 		return 504;
 	case API_ERR_UNAUTHORIZED:
 		return 401;
+	case API_ERR_BAD_REQUEST:
+		return 400;
 	case API_ERR_COUNT_:
 		break;
 	}

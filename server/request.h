@@ -50,6 +50,7 @@ enum api_error_kind {
 	API_ERR_METHOD,         /* 405 */
 	API_ERR_DEADLINE,       /* 504 */
 	API_ERR_UNAUTHORIZED,   /* 401: --api-key set, no or another key sent */
+	API_ERR_BAD_REQUEST,    /* 400: malformed HTTP (smuggling-prone headers) */
 	API_ERR_COUNT_,
 };
 
@@ -83,6 +84,8 @@ struct request_limits {
 	int32_t max_client_batch_size; /* inputs per request; 0 = no limit */
 	const char *default_prompt;    /* put before texts to embed; NULL = none (borrowed) */
 	const char *served_model_name; /* /v1/embeddings' "model"; NULL = "smolserve" */
+	int64_t max_tokenize_tokens;   /* /tokenize ids out, /decode ids in; 0 = no limit */
+	int64_t max_response_floats;   /* /embed_all floats in one answer; 0 = no limit */
 };
 
 struct request {

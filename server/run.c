@@ -131,6 +131,10 @@ int run_command(const char *name, const struct settings *s, FILE *in, FILE *out)
 		status = reject(out, (enum route)route, &e);
 		goto done;
 	}
+	if (codec_check_finite(&r, &e) != 0) {
+		status = reject(out, (enum route)route, &e);
+		goto done;
+	}
 	json_t *resp = codec_respond(m, &r);
 	if (resp == NULL || print_json(out, resp) != 0) {
 		fprintf(stderr, "smolserve: cannot write the response\n");

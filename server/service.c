@@ -2,11 +2,12 @@
  * The service's lifecycle (see service.h): derive the thread layout, start
  * the HTTP daemon on the loop (/health and model routes answer 503), load
  * the model in the background — downloading it first if it is a Hub id —
- * and prove a forward pass works, then start the workers and turn ready;
- * on SIGTERM or SIGINT drain — /health turns 503, no new connections, every
- * accepted request answered (bounded by --shutdown-timeout-s) — then close
- * every handle and exit 0.
+ * and prove a forward pass works, then start the workers and the
+ * tokenization pool and turn ready; on SIGTERM or SIGINT drain — /health
+ * turns 503, no new connections, every accepted request answered (bounded
+ * by --shutdown-timeout-s) — then close every handle and exit 0.
  */
+#include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,28 +22,6 @@
 #include "status.h"
 #include "version.h"
 
-static void on_batch_done(void *data, struct batch *b)
-{
-	struct service *s = data;
-	s->metrics.worker_busy_seconds += (double)(b->t_end_ns - b->t_start_ns) / 1e9;
-	for (int i = 0; i < b->n_jobs; i++) {
-		struct job *j = b->jobs[i];
-		j->t_start_ns = b->t_start_ns;
-		j->t_end_ns = b->t_end_ns;
-		if (b->rc == 0) {
-			j->state = JOB_DONE;
-		} else {
-			j->state = JOB_FAILED;
-			snprintf(j->err, sizeof(j->err), "%s", b->err);
-		}
-		http_job_finished(s, j);
-	}
-	free(b->jobs);
-	free(b->reqs);
-	free(b);
-	batcher_dispatch(s);
-}
-
 static void on_closed(uv_handle_t *h)
 {
 	(void)h;
@@ -56,18 +35,27 @@ static void close_all(struct service *s)
 		return;
 	s->stopping = 1;
 	loader_cancel(s);
-	/* Workers first: a batch still running is answered (its connections
-	 * resumed) while the daemon can still send; then the daemon stops. */
+	/* Workers first, then the pool: a batch still running is encoded and
+	 * answered (its connections resumed) while the daemon can still send;
+	 * then the daemon stops. */
+	s->faults.hold_batch_ms = 0;
 	if (s->workers != NULL) {
 		struct workers *w = s->workers;
 		s->workers = NULL;
 		workers_stop(w);
 	}
+	if (s->tpool != NULL) {
+		struct tpool *p = s->tpool;
+		tpool_stop(p); /* hands back what it ran: answers get queued */
+		s->tpool = NULL;
+	}
+	batcher_flush_shutdown(s); /* no worker is left for what is still queued */
 	http_stop(s);
-	uv_timer_stop(&s->batch_timer);
+	batcher_close(s);
 	uv_timer_stop(&s->shutdown_timer);
-	uv_close((uv_handle_t *)&s->batch_timer, on_closed);
+	uv_timer_stop(&s->trim_timer);
 	uv_close((uv_handle_t *)&s->shutdown_timer, on_closed);
+	uv_close((uv_handle_t *)&s->trim_timer, on_closed);
 	uv_close((uv_handle_t *)&s->sigterm, on_closed);
 	uv_close((uv_handle_t *)&s->sigint, on_closed);
 }
@@ -76,10 +64,13 @@ void service_maybe_finish(struct service *s)
 {
 	if (!s->draining || s->stopping)
 		return;
-	if (s->queue_len > 0 ||
-	    (s->workers && workers_idle(s->workers) < workers_count(s->workers)))
+	if (s->queue_len > 0 || s->metrics.tokenizing > 0 ||
+	    (s->workers && flow_idle_workers(s) < workers_count(s->workers)))
 		return;
-	if (s->metrics.in_flight > 0 || (s->requests_open > 0 && !s->drain_expired))
+	/* After the drain's bound, a half-sent request no longer holds the exit,
+	 * but an answer on its way does. */
+	if (s->metrics.in_flight > 0 || s->sending > 0 ||
+	    (s->requests_open > 0 && !s->drain_expired))
 		return;
 	log_info("smolserve: drained, exiting");
 	close_all(s);
@@ -116,10 +107,11 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("smolserve: %s: draining (at most %llds)",
 	         signum == SIGTERM ? "SIGTERM" : "SIGINT", (long long)s->cfg->shutdown_timeout_s);
 	s->draining = 1;
+	s->drain_start_ns = now_ns();
 	http_quiesce(s);
 	uv_timer_start(&s->shutdown_timer, on_shutdown_timeout,
 	               (uint64_t)s->cfg->shutdown_timeout_s * 1000u, 0);
-	batcher_dispatch(s); /* no more waiting for company */
+	batcher_dispatch(s);
 }
 
 /* Runs one tiny forward pass so "ready" means the model really computes. */
@@ -135,6 +127,53 @@ static int warm_up(const struct model *m, char *err, size_t n_err)
 	int rc = model_forward(m, &ctx, &b, err, n_err);
 	model_ctx_dispose(&ctx);
 	return rc;
+}
+
+/* TEST ONLY fault injection (README, Tests): never set in production. */
+static void read_test_faults(struct service *s)
+{
+	const char *nonfinite = getenv("SMOLSERVE_TEST_NONFINITE");
+	const char *hold = getenv("SMOLSERVE_TEST_HOLD_BATCH_MS");
+	if (nonfinite != NULL && nonfinite[0] != '\0')
+		s->faults.nonfinite = strcmp(nonfinite, "inf") == 0 ? 2 : 1;
+	if (hold != NULL && hold[0] != '\0')
+		s->faults.hold_batch_ms = strtoull(hold, NULL, 10);
+	if (s->faults.nonfinite || s->faults.hold_batch_ms)
+		log_warn("TEST-ONLY fault injection on (SMOLSERVE_TEST_NONFINITE=%s "
+		         "SMOLSERVE_TEST_HOLD_BATCH_MS=%llu): never use this in production",
+		         nonfinite ? nonfinite : "", (unsigned long long)s->faults.hold_batch_ms);
+}
+
+/* --tokenization-workers, or derived: half the usable CPUs, at least 2 so
+ * one long parse or encode never holds up every other request's. */
+static int tokenization_threads(const struct service *s)
+{
+	if (s->cfg->tokenization_workers > 0)
+		return (int)s->cfg->tokenization_workers;
+	int n = s->layout.cpus / 2;
+	return n < 2 ? 2 : n;
+}
+
+/* The worker pool and the tokenization pool, with what the stages read. */
+static int start_pools(struct service *s, char *err, size_t n_err)
+{
+	const struct settings *c = s->cfg;
+	read_test_faults(s);
+	s->env.model = s->model;
+	s->env.limits = s->limits; /* the caps included (codec_limits_init) */
+	s->env.max_batch_tokens = c->max_batch_tokens;
+	s->env.inject_nonfinite = s->faults.nonfinite;
+	s->tokenization_workers = tokenization_threads(s);
+	json_object_seed(0); /* before any thread builds a JSON object */
+	core_gate_init(&s->cores, s->layout.cpus);
+	s->cores_ready = 1;
+	int rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
+	                       (int32_t)c->max_batch_tokens, flow_batch_done, s, err, n_err);
+	if (rc != 0)
+		return rc;
+	workers_share_cores(s->workers, &s->cores, s->layout.blas_threads);
+	return tpool_start(&s->tpool, &s->loop, s->tokenization_workers, &s->cores, flow_stage_done,
+	                   s, err, n_err);
 }
 
 /* --- loading the model in the background ------------------------------
@@ -198,8 +237,7 @@ static int finish_start(struct service *s, char *err, size_t n_err)
 	s->metrics.max_batch_tokens = c->max_batch_tokens;
 	s->metrics.workers = s->layout.workers;
 	s->metrics.blas_threads = s->layout.blas_threads;
-	int rc = workers_start(&s->workers, &s->loop, s->model, s->layout.workers,
-	                       (int32_t)c->max_batch_tokens, on_batch_done, s, err, n_err);
+	int rc = start_pools(s, err, n_err);
 	if (rc != 0)
 		return rc;
 	memory_mark_loaded(); /* before the start line, which ends the start-up log */
@@ -209,11 +247,11 @@ static int finish_start(struct service *s, char *err, size_t n_err)
 	         gemm_corename(), kc->action, kc->reason, gemm_backend_describe(),
 	         (double)memory_after_load() / (1 << 20));
 	s->ready = 1;
-	log_info("smolserve %s (commit %s): %d workers x %d BLAS threads (%s) on %d CPUs; %s; "
-	         "listening on http://%s:%d",
-	         SMOLSERVE_VERSION, SMOLSERVE_COMMIT, s->layout.workers, s->layout.blas_threads, gemm_corename(),
-	         s->layout.cpus, s->access.key ? "API key required" : "no API key", c->hostname,
-	         s->port);
+	log_info("smolserve %s (commit %s): %d workers x %d BLAS threads (%s) on %d CPUs, %d "
+	         "tokenization threads; %s; listening on http://%s:%d",
+	         SMOLSERVE_VERSION, SMOLSERVE_COMMIT, s->layout.workers, s->layout.blas_threads,
+	         gemm_corename(), s->layout.cpus, s->tokenization_workers,
+	         s->access.key ? "API key required" : "no API key", c->hostname, s->port);
 	return 0;
 }
 
@@ -294,8 +332,11 @@ int service_main(const struct settings *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&s->loop);
 	uv_timer_init(&s->loop, &s->batch_timer);
+	uv_timer_init(&s->loop, &s->deadline_timer);
+	uv_timer_init(&s->loop, &s->trim_timer);
 	uv_timer_init(&s->loop, &s->shutdown_timer);
-	s->batch_timer.data = s->shutdown_timer.data = s;
+	s->batch_timer.data = s->deadline_timer.data = s->trim_timer.data = s;
+	s->shutdown_timer.data = s;
 	uv_signal_init(&s->loop, &s->sigterm);
 	uv_signal_init(&s->loop, &s->sigint);
 	s->sigterm.data = s->sigint.data = s;
@@ -318,6 +359,8 @@ int service_main(const struct settings *cfg)
 		log_error("smolserve: uv_loop_close: %s", uv_strerror(rc));
 	access_dispose(&s->access);
 	model_destroy(s->model);
+	if (s->cores_ready)
+		core_gate_dispose(&s->cores);
 	free(s);
 	return status;
 }

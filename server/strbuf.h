@@ -1,6 +1,6 @@
 /*
  * A growable byte buffer for building response bodies and metric text.
- * Owned by whoever init'ed it; loop thread only.
+ * Owned by whoever init'ed it, used by one thread at a time.
  */
 #ifndef SMOLSERVE_SERVER_STRBUF_H
 #define SMOLSERVE_SERVER_STRBUF_H

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cores.h"
 #include "status.h"
 
 struct worker {
@@ -32,6 +33,8 @@ struct workers {
 	workers_done_cb cb;
 	void *cb_data;
 	struct worker *threads; /* (n) */
+	struct core_gate *gate; /* borrowed, NULL: none */
+	int gate_cores;
 };
 
 uint64_t now_ns(void)
@@ -69,11 +72,15 @@ static void worker_main(void *arg)
 			w->todo_tail = NULL;
 		uv_mutex_unlock(&w->mu);
 
+		if (w->gate != NULL)
+			core_gate_enter(w->gate, w->gate_cores);
 		b->t_start_ns = now_ns();
 		b->err[0] = '\0';
 		b->rc =
 		    engine_run(w->model, &self->ctx, b->reqs, b->n_jobs, b->err, sizeof(b->err));
 		b->t_end_ns = now_ns();
+		if (w->gate != NULL)
+			core_gate_leave(w->gate, w->gate_cores);
 
 		uv_mutex_lock(&w->mu);
 		push(&w->done_head, &w->done_tail, b);
@@ -147,6 +154,12 @@ int workers_start(struct workers **out, uv_loop_t *loop, const struct model *m, 
 	}
 	*out = w;
 	return 0;
+}
+
+void workers_share_cores(struct workers *w, struct core_gate *gate, int cores_per_batch)
+{
+	w->gate = gate;
+	w->gate_cores = cores_per_batch;
 }
 
 void workers_submit(struct workers *w, struct batch *b)

@@ -27,6 +27,12 @@ typedef void (*workers_done_cb)(void *data, struct batch *b);
 int workers_start(struct workers **out, uv_loop_t *loop, const struct model *m, int n,
                   int32_t max_tokens, workers_done_cb cb, void *cb_data, char *err, size_t n_err);
 
+struct core_gate;
+
+/* Makes every batch take cores_per_batch cores of gate (borrowed; must
+ * outlive the pool) while it runs. Loop thread, before the first submit. */
+void workers_share_cores(struct workers *w, struct core_gate *gate, int cores_per_batch);
+
 /* Hands b to an idle worker. Loop thread only; at most workers_idle() at
  * a time. */
 void workers_submit(struct workers *w, struct batch *b);

@@ -7,6 +7,7 @@
 #include "http_client.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -42,12 +43,28 @@ static void sleep_ms(int ms)
 
 int http_connect(int port, int timeout_ms)
 {
+	return http_connect_from(NULL, port, timeout_ms);
+}
+
+int http_connect_from(const char *source, int port, int timeout_ms)
+{
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (source != NULL) {
+		struct sockaddr_in src;
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		if (inet_pton(AF_INET, source, &src.sin_addr) != 1 ||
+		    bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
+			int e = errno ? errno : EINVAL;
+			close(fd);
+			return -e;
+		}
+	}
 	struct sockaddr_in a;
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;

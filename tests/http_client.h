@@ -33,6 +33,11 @@ struct http_response {
  * a negative errno (-ECONNREFUSED when nothing listens). */
 int http_connect(int port, int timeout_ms);
 
+/* http_connect from the local address source (an IPv4 literal such as
+ * "127.0.0.2": Linux routes all of 127.0.0.0/8 to the loopback), or from
+ * any address when source is NULL. */
+int http_connect_from(const char *source, int port, int timeout_ms);
+
 /* Sends all n bytes (no SIGPIPE). 0 or a negative errno. */
 int http_send_all(int fd, const void *data, size_t n);
 

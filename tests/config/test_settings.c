@@ -42,7 +42,7 @@ START_TEST(test_defaults)
 	unsetenv("PORT");
 	ck_assert_int_eq(parse(&s, err, sizeof(err), 0), 0);
 	ck_assert_int_eq((int)s.port, 3000);
-	ck_assert_str_eq(s.hostname, "0.0.0.0");
+	ck_assert_str_eq(s.hostname, "127.0.0.1");
 	ck_assert_int_eq((int)s.max_batch_tokens, 16384);
 	ck_assert_int_eq((int)s.max_concurrent_requests, 512);
 	ck_assert_int_eq((int)s.max_client_batch_size, 32);
@@ -50,6 +50,12 @@ START_TEST(test_defaults)
 	ck_assert_int_eq((int)s.max_batch_delay_us, 2000);
 	ck_assert_int_eq(s.auto_truncate, 0);
 	ck_assert_str_eq(s.pooling, "");
+	ck_assert_int_eq((int)s.tokenization_workers, 0);
+	ck_assert_int_eq((int)s.max_response_floats, 4194304);
+	ck_assert_int_eq((int)s.header_timeout_s, 10);
+	ck_assert_int_eq((int)s.body_timeout_s, 30);
+	ck_assert_int_eq((int)s.idle_timeout_s, 15);
+	ck_assert_int_eq((int)s.max_connections_per_ip, 256);
 }
 END_TEST
 

@@ -375,8 +375,8 @@ START_TEST(test_errors_validation)
 		const char *method, *path, *allow;
 	} wrong[] = {{"GET", "/embed", "POST"},
 	             {"PUT", "/predict", "POST"},
-	             {"POST", "/health", "GET"},
-	             {"DELETE", "/metrics", "GET"}};
+	             {"POST", "/health", "GET, HEAD"},
+	             {"DELETE", "/metrics", "GET, HEAD"}};
 	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
 		rp = call(p, wrong[i].method, wrong[i].path, NULL, NULL);
 		ck_assert_msg(rp.status == 405, "%s %s: %d", wrong[i].method, wrong[i].path,

@@ -4,8 +4,14 @@
  * clients are batched together and still get their own answers (those of
  * `smolserve run`); a burst beyond --max-concurrent-requests gets 429 with
  * Retry-After; SIGTERM drains, answering every accepted request; a request
- * whose deadline passes in the queue gets 504; a client that hangs up is
- * dropped, not computed. One request at a time is test_http.c.
+ * whose deadline passes in the queue gets 504; a client that resets its
+ * connection is dropped, not computed, one that half-closes is answered; a
+ * lone request never waits for company. One request at a time is
+ * test_http.c; hostile clients are test_hostile.c.
+ *
+ * To keep a worker busy for a known time these tests set the test-only
+ * SMOLSERVE_TEST_HOLD_BATCH_MS (a finished batch keeps its worker counted
+ * busy that much longer); each test runs in its own process (CK_FORK).
  */
 #include <check.h>
 #include <errno.h>
@@ -14,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http_client.h"
@@ -91,9 +98,9 @@ START_TEST(test_concurrent_clients_batched)
 		refs[i] = reference("embed", "bert", body);
 		free(body);
 	}
-	static const char *const args[] = {"--max-batch-delay-us", "5000", NULL};
+	setenv("SMOLSERVE_TEST_HOLD_BATCH_MS", "20", 1); /* requests pile up meanwhile */
 	struct test_server s;
-	server_start(&s, "bert", args);
+	server_start(&s, "bert", NULL);
 	static struct load_client clients[N_CLIENTS];
 	pthread_t th[N_CLIENTS];
 	pthread_barrier_t go;
@@ -170,8 +177,8 @@ static void *burst_client_main(void *arg)
 
 START_TEST(test_overload_429)
 {
-	static const char *const args[] = {"--max-concurrent-requests", "2", "--max-batch-delay-us",
-	                                   "200000", NULL};
+	static const char *const args[] = {"--max-concurrent-requests", "2", NULL};
+	setenv("SMOLSERVE_TEST_HOLD_BATCH_MS", "300", 1);
 	struct test_server s;
 	server_start(&s, "bert", args);
 	static struct burst_client clients[N_BURST];
@@ -229,11 +236,10 @@ START_TEST(test_sigterm_drains)
 		refs[i] = reference("embed", "bert", body);
 		free(body);
 	}
-	/* A long batch delay: nothing runs before SIGTERM, which must stop
-	 * the waiting; the in-flight gauge tells when all are queued. */
-	static const char *const args[] = {"--max-batch-delay-us", "5000000", NULL};
+	/* A held batch keeps the worker busy: the rest queue up before SIGTERM. */
+	setenv("SMOLSERVE_TEST_HOLD_BATCH_MS", "600", 1);
 	struct test_server s;
-	server_start(&s, "bert", args);
+	server_start(&s, "bert", NULL);
 	int port = s.port;
 
 	/* B: a kept-alive connection, accepted before the drain */
@@ -275,9 +281,12 @@ START_TEST(test_sigterm_drains)
 	ck_assert_int_eq(http_send_all(fd_a, head, (size_t)n), 0);
 	ck_assert_int_eq(http_send_all(fd_a, body_a, half), 0);
 
-	double in_flight = wait_metric(port, "smolserve_requests_in_flight", N_DRAIN + 1, 5000);
-	ck_assert_msg(in_flight == N_DRAIN + 1, "%g requests in flight, expected %d", in_flight,
-	              N_DRAIN + 1);
+	/* A takes no slot until its body is complete: it is "receiving". */
+	double in_flight = wait_metric(port, "smolserve_requests_in_flight", N_DRAIN, 5000);
+	ck_assert_msg(in_flight == N_DRAIN, "%g requests in flight, expected %d", in_flight,
+	              N_DRAIN);
+	double receiving = wait_metric(port, "smolserve_requests_receiving", 1, 5000);
+	ck_assert_msg(receiving == 1, "%g requests receiving, expected 1", receiving);
 	ck_assert_int_eq(test_server_signal(&s, SIGTERM), 0);
 	int64_t t_term = now_ms();
 
@@ -307,19 +316,17 @@ START_TEST(test_sigterm_drains)
 	assert_error_body(&rp, "Unhealthy", "/health while draining");
 	reply_dispose(&rp);
 
-	/* the queued requests run at once, without waiting out the delay */
+	/* the queued requests run as soon as the worker is free */
 	for (int i = 0; i < N_DRAIN; i++)
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&go);
 	int64_t answered_ms = now_ms() - t_term;
 	for (int i = 0; i < N_DRAIN; i++)
 		ck_assert_msg(clients[i].n_ok == 1, "%s", clients[i].failure);
-	ck_assert_msg(answered_ms < 3000,
-	              "queued requests answered %lld ms after SIGTERM: the drain waited for "
-	              "the batch delay",
+	ck_assert_msg(answered_ms < 3000, "queued requests answered %lld ms after SIGTERM",
 	              (long long)answered_ms);
 
-	/* A completes and is answered */
+	/* A completes and is answered: its headers came before the drain */
 	ck_assert_int_eq(http_send_all(fd_a, body_a + half, len_a - half), 0);
 	memset(&rp, 0, sizeof(rp));
 	ck_assert_int_eq(http_read_response(fd_a, REQUEST_MS, &rp.r), 0);
@@ -368,8 +375,8 @@ START_TEST(test_sigterm_drain_timeout_answers)
 		refs[i] = reference("embed", "bert", body);
 		free(body);
 	}
-	static const char *const args[] = {"--max-batch-delay-us", "5000000",
-	                                   "--shutdown-timeout-s", "0", NULL};
+	static const char *const args[] = {"--shutdown-timeout-s", "0", NULL};
+	setenv("SMOLSERVE_TEST_HOLD_BATCH_MS", "1000", 1);
 	struct test_server s;
 	server_start(&s, "bert", args);
 	static struct load_client clients[N_DRAIN];
@@ -405,58 +412,167 @@ START_TEST(test_sigterm_drain_timeout_answers)
 }
 END_TEST
 
-/* --- 7. deadline: 504 before the batch runs --------------------------------- */
+/* --- 7. deadline: 504 at the deadline, not when a batch forms ------------- */
+
+struct bg_call {
+	int port;
+	const char *body;
+	int status;
+};
+
+static void *bg_call_main(void *arg)
+{
+	struct bg_call *b = arg;
+	struct http_response r;
+	int rc =
+	    http_request(b->port, "POST", "/embed", NULL, b->body, strlen(b->body), REQUEST_MS, &r);
+	b->status = rc == 0 ? r.status : rc;
+	if (rc == 0)
+		http_response_dispose(&r);
+	return NULL;
+}
+
+/* Starts a request in the background and waits until its batch runs, so the
+ * (only) worker is busy for SMOLSERVE_TEST_HOLD_BATCH_MS. */
+static void occupy_worker(int port, struct bg_call *b, pthread_t *th)
+{
+	double before = get_metric(port, "smolserve_batches_total");
+	b->port = port;
+	b->body = "{\"inputs\": \"keep the worker busy\"}";
+	ck_assert_int_eq(pthread_create(th, NULL, bg_call_main, b), 0);
+	double now = wait_metric(port, "smolserve_batches_total", before + 1, 5000);
+	ck_assert_msg(now >= before + 1, "the background request's batch never ran");
+}
 
 START_TEST(test_deadline_504)
 {
-	static const char *const args[] = {"--max-batch-delay-us", "300000", NULL};
+	setenv("SMOLSERVE_TEST_HOLD_BATCH_MS", "1500", 1);
 	struct test_server s;
-	server_start(&s, "bert", args);
+	server_start(&s, "bert", NULL);
 	static const char EXPIRED[] = "smolserve_dropped_requests_total{reason=\"expired\"}";
 	ck_assert_double_eq(get_metric(s.port, EXPIRED), 0);
+
+	/* already past when the body is complete: answered at once */
+	int64_t t0 = now_ms();
+	expect_error(s.port, "POST", "/embed", "X-Request-Timeout-Ms: 0.000001\r\n",
+	             "{\"inputs\": \"hello world\"}", 504, "Overloaded");
+	int64_t direct_ms = now_ms() - t0;
+	ck_assert_double_eq(get_metric(s.port, EXPIRED), 1);
+
+	/* queued behind a busy worker: answered by the timer at 50 ms, long
+	 * before the worker is free */
+	struct bg_call b;
+	pthread_t th;
+	occupy_worker(s.port, &b, &th);
+	t0 = now_ms();
 	expect_error(s.port, "POST", "/embed", "X-Request-Timeout-Ms: 50\r\n",
 	             "{\"inputs\": \"hello world\"}", 504, "Overloaded");
-	ck_assert_double_eq(get_metric(s.port, EXPIRED), 1);
+	int64_t queued_ms = now_ms() - t0;
+	pthread_join(th, NULL);
+	ck_assert_int_eq(b.status, 200);
+	ck_assert_double_eq(get_metric(s.port, EXPIRED), 2);
+	ck_assert_msg(direct_ms < 1000, "an expired request took %lld ms", (long long)direct_ms);
+	ck_assert_msg(queued_ms >= 50 && queued_ms < 1000,
+	              "a 50 ms deadline was answered after %lld ms (the worker was busy for 1500)",
+	              (long long)queued_ms);
+
 	struct reply rp = call(s.port, "POST", "/embed", "X-Request-Timeout-Ms: 20000\r\n",
 	                       "{\"inputs\": \"hello world\"}");
 	ck_assert_msg(rp.status == 200, "generous deadline: %d %s", rp.status, rp.r.body);
 	reply_dispose(&rp);
-	ck_assert_double_eq(get_metric(s.port, EXPIRED), 1);
+	ck_assert_double_eq(get_metric(s.port, EXPIRED), 2);
 	server_stop_ok(&s);
 }
 END_TEST
 
-/* --- 8. a client that hangs up is dropped, not computed -------------------- */
+/* --- 8. a client that resets is dropped; one that half-closes is answered -- */
 
-START_TEST(test_client_disconnect)
+static int send_embed(int port, const char *body)
 {
-	/* The delay keeps the request queued long enough to hang up on it. */
-	static const char *const args[] = {"--max-batch-delay-us", "1000000", NULL};
-	struct test_server s;
-	server_start(&s, "bert", args);
-	static const char GONE[] = "smolserve_dropped_requests_total{reason=\"disconnected\"}";
-	ck_assert_double_eq(get_metric(s.port, GONE), 0);
-	int fd = http_connect(s.port, REQUEST_MS);
+	int fd = http_connect(port, REQUEST_MS);
 	ck_assert_int_ge(fd, 0);
-	static const char BODY[] = "{\"inputs\": \"hello world\"}";
 	char req[256];
 	int n = snprintf(req, sizeof(req),
 	                 "POST /embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n%s",
-	                 strlen(BODY), BODY);
+	                 strlen(body), body);
 	ck_assert_int_eq(http_send_all(fd, req, (size_t)n), 0);
+	return fd;
+}
+
+START_TEST(test_client_disconnect)
+{
+	setenv("SMOLSERVE_TEST_HOLD_BATCH_MS", "500", 1);
+	struct test_server s;
+	server_start(&s, "bert", NULL);
+	static const char GONE[] = "smolserve_dropped_requests_total{reason=\"disconnected\"}";
+	ck_assert_double_eq(get_metric(s.port, GONE), 0);
+	struct bg_call b;
+	pthread_t th;
+	occupy_worker(s.port, &b, &th);
+	int fd = send_embed(s.port, "{\"inputs\": \"hello world\"}");
 	double queued = wait_metric(s.port, "te_queue_size", 1, 900);
+	struct linger abort_close = {1, 0}; /* close with a reset */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
 	close(fd);
 	ck_assert_msg(queued == 1, "the request was not queued (te_queue_size %g)", queued);
 
 	struct reply rp = call(s.port, "POST", "/embed", NULL, "{\"inputs\": \"good morning\"}");
-	ck_assert_msg(rp.status == 200, "after the hang-up: %d %s", rp.status, rp.r.body);
+	ck_assert_msg(rp.status == 200, "after the reset: %d %s", rp.status, rp.r.body);
 	reply_dispose(&rp);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(b.status, 200);
 	double gone = wait_metric(s.port, GONE, 1, 3000);
 	ck_assert_msg(gone >= 1, "disconnected drops: %g", gone);
-	ck_assert_double_eq(get_metric(s.port, "te_batch_next_size_count"), 1);
+	/* two requests computed: the background one and "good morning" */
+	ck_assert_double_eq(get_metric(s.port, "te_batch_next_size_sum"), 2);
 	server_stop_ok(&s);
 }
 END_TEST
+
+START_TEST(test_half_close_answered)
+{
+	setenv("SMOLSERVE_TEST_HOLD_BATCH_MS", "300", 1);
+	struct test_server s;
+	server_start(&s, "bert", NULL);
+	struct bg_call b;
+	pthread_t th;
+	occupy_worker(s.port, &b, &th);
+	/* complete request, then no more to send: still reading the answer */
+	int fd = send_embed(s.port, "{\"inputs\": \"hello world\"}");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	struct http_response r;
+	ck_assert_int_eq(http_read_response(fd, REQUEST_MS, &r), 0);
+	close(fd);
+	ck_assert_msg(r.status == 200, "half-closed client: %d %s", r.status, r.body);
+	http_response_dispose(&r);
+	pthread_join(th, NULL);
+	ck_assert_double_eq(
+	    get_metric(s.port, "smolserve_dropped_requests_total{reason=\"disconnected\"}"), 0);
+	server_stop_ok(&s);
+}
+END_TEST
+
+/* --- 9. a lone request does not wait for company --------------------------- */
+
+START_TEST(test_lone_request_runs_now)
+{
+	/* A delay far longer than the bound below: a free worker must not use it. */
+	static const char *const args[] = {"--max-batch-delay-us", "5000000", NULL};
+	struct test_server s;
+	server_start(&s, "bert", args);
+	for (int i = 0; i < 3; i++) {
+		int64_t t0 = now_ms();
+		struct reply rp = call(s.port, "POST", "/embed", NULL, "{\"inputs\": \"hello\"}");
+		int64_t took = now_ms() - t0;
+		ck_assert_int_eq(rp.status, 200);
+		reply_dispose(&rp);
+		ck_assert_msg(took < 2500, "a lone request took %lld ms: it waited for company",
+		              (long long)took);
+	}
+	server_stop_ok(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http_load");
@@ -468,6 +584,8 @@ int main(void)
 	tcase_add_test(load, test_sigterm_drain_timeout_answers);
 	tcase_add_test(load, test_deadline_504);
 	tcase_add_test(load, test_client_disconnect);
+	tcase_add_test(load, test_half_close_answered);
+	tcase_add_test(load, test_lone_request_runs_now);
 	suite_add_tcase(s, load);
 	return test_run_suite(s);
 }
