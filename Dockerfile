@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # smolserve container image: one image serves any model, read from a mounted folder.
 #
 #   docker build -t smolserve .

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_core: how fast the encoder core runs real model shapes, measured
  * against what this machine's sgemm can do in the same process. For each

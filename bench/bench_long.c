@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_long: one long input through a model, its time and its memory. For
  * ModernBERT-base (8192 positions) by default: the random-weight folder

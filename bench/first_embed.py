@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """How soon a freshly started smolserve answers its first /embed, and its memory.
 
 Starts `smolserve serve` on a model folder (a bench_core folder, weights already in the

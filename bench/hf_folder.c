@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Writes the benchmark's random-weight Hugging Face folders (see
  * hf_folder.h). The safetensors writer is the format at its simplest: an

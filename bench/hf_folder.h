@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Random-weight Hugging Face model folders for the benchmarks: the shapes
  * of real checkpoints (config.json with the field names of BertConfig,

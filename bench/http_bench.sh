@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # HTTP load benchmark: smolserve serving a random-weight MiniLM-L6 folder
 # (written by bench_core) on 127.0.0.1, driven by wrk at several
 # concurrencies with mixed-length /embed requests. Prints requests/s,

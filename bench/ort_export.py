@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Exports bench_core's random-weight folders to ONNX for the onnxruntime peer.
 
 For each shape, <dir>/<shape>/model.onnx is written from the same model.safetensors that

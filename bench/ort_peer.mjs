@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // onnxruntime peer for bench_core: the same folders, token ids and workloads, run by
 // onnxruntime-node (npm, installed into bench/node_modules by bench/run_all.sh) on the
 // model.onnx that bench/ort_export.py exported from the same model.safetensors.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Joins the runs bench/run_core.sh made into one table of medians, ranges and ratios.
 
 Reads RESULTS_DIR/<tool>-<setting>-<round>.json, where tool is core (bench_core --json),

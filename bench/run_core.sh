@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/run_core.sh: the whole engine comparison in one command. Builds bench_core and
 # smolserve (own build dir), writes the random-weight model folders and workloads, exports
 # them to ONNX (bench/ort_export.py, Debian's python3-torch), installs onnxruntime-node into

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch peer for bench_core: the same folders, the same workloads, in eager PyTorch.
 
 Reads the random-weight Hugging Face folders and workloads/<shape>.json that bench_core

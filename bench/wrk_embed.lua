@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script for bench/http_bench.sh: POST /embed with one input per
 -- request, lengths cycling deterministically through 4..120 words, so the
 -- server sees the mixed traffic a web backend sends. Words are plain ASCII

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The settings table (see settings.h): one row per setting names its flag,
  * its environment variable, its type and its help text, so parsing, the

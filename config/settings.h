@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every setting of smolserve in one plain struct, filled from command-line
  * flags and the environment (TEI's upper-case names) with the precedence

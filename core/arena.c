@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Arenas (see arena.h): one anonymous mapping each, asked for transparent
  * huge pages when large. Eager arenas are written once at creation so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A bump allocator over one anonymous mapping, for a worker's scratch and
  * the model's load-time weight layouts: huge pages requested, never grown.

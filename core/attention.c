@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Self-attention over a packed batch (see encoder-impl.h), as Hugging
  * Face's BertSelfAttention computes it per sequence: softmax(q k^T / sqrt(d))

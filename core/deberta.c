@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DeBERTa-v2's forward pass (see deberta.h): DebertaV2Embeddings (no
  * position term unless position_biased_input), then per layer BERT's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DeBERTa-v2 / v3's disentangled attention (modeling_deberta_v2.py): BERT's
  * post-norm layers whose attention scores add, to q k^T, a content-to-

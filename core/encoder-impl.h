@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private between the encoder's forward passes (encoder.c: BERT-style
  * post-norm layers; mobilebert.c: MobileBERT's bottlenecked layers; any

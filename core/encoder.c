@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The shared encoder forward pass (see encoder.h). Mirrors Hugging Face's
  * BertEmbeddings + BertEncoder (modeling_bert.py) and DistilBERT's

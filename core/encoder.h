@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one encoder core every architecture runs through: embeddings, then
  * post-LayerNorm transformer layers (self-attention + feed-forward), on a

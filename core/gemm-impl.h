@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private to gemm.c, attention.c and the three builds of gemm-simd.c: the
  * packed panel width and the per-ISA block kernels.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The register-blocked inner loop of smolserve's own products (gemm.c's
  * packed backend and attention): C (m, 32 n_panels) [+]= A (m, kc) . B,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The door to every product (see gemm.h): the packed backend's blocking
  * and epilogues, the OpenBLAS backend, how a product is split over a

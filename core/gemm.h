@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Matrix products: the single door every product in smolserve goes
  * through. Two backends sit behind it:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Which OpenBLAS kernel set this CPU should run (see gemm.h). OpenBLAS
  * picks its kernels from a table of CPU models fixed when it was built, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The compiled variants of the hot loops (kernels-simd.c built for the
  * x86-64 baseline, AVX2 + FMA and AVX-512) and the suffix macro that names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The element-wise and row-wise loops that run on every token of every
  * layer. This file is compiled three times (core/meson.build): for the

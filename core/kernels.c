@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Element-wise and row-wise kernels of the encoder (see kernels.h). Each
  * names the PyTorch / Hugging Face function it mirrors; tests check them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The element-wise and row-wise kernels of the encoder: bias add, LayerNorm,
  * activations (exact-erf GELU, tanh GELU, ReLU, tanh), softmax, pooling.

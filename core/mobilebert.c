@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * MobileBERT's forward pass (modeling_mobilebert.py): trigram word
  * embeddings projected to the hidden size, then per layer an input

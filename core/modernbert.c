@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ModernBERT's forward pass (see modernbert.h): ModernBertEmbeddings
  * (LayerNorm of the word embeddings), pre-norm layers, the final norm.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ModernBERT (modeling_modernbert.py, transformers v4.48): pre-norm layers
  * (the first layer's attention norm is the identity) with a fused q/k/v

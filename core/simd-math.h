@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The math the element-wise loops and the products' epilogues share, as
  * scalar functions every build vectorises (fast_erf, fast_exp, fast_tanh)

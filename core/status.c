@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Text for status codes and the one helper that formats error details into
  * a caller's buffer.

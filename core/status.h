@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Status codes shared by every layer of smolserve. A function that can fail
  * returns 0 or one of the negative codes below and writes a human-readable

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The compute team (see team.h): fork-join over a generation counter. The
  * owner publishes a stage (fn, arg) by bumping `gen` and marking it `open`;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A worker's compute team: the threads one forward pass runs on. The
  * encoder splits each stage (a product with its epilogue, attention over

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages smolserve needs to build, if any is
 # missing; with --test also what the test suite uses (promtool from the
 # prometheus package, curl, clang-14 and its libFuzzer runtime for

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's first command: installs missing build dependencies, builds
 # smolserve and starts the server on the default model (the tiny BERT folder
 # shipped in tests/fixtures/bert) on port 3000. MODEL_ID, PORT and every

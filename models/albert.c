@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ALBERT (modeling_albert.py): factorised embeddings (embedding_size,
  * mapped to hidden_size by encoder.embedding_hidden_mapping_in), layers that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * BERT (modeling_bert.py): BertEmbeddings + BertEncoder, which ELECTRA and
  * RoBERTa share under their own prefixes (bertlike_encoder), BertModel's

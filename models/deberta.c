@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DeBERTa-v2 and v3 (modeling_deberta_v2.py, model_type "deberta-v2"):
  * DebertaV2Embeddings (absolute positions only if position_biased_input,

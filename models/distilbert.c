@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DistilBERT (modeling_distilbert.py): word + position embeddings (no token
  * types), post-norm TransformerBlocks, and the head of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ELECTRA's discriminator (modeling_electra.py): BERT's encoder with
  * embeddings of embedding_size projected by embeddings_project, no pooler,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What runs after the encoder: pooling (first token or attention-mask-aware
  * mean, optional L2 normalisation, as sentence-transformers' Pooling and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.json reader (see hf_config.h). Each supported model_type is one row
  * of model_specs: which keys that family's config class uses for the shared

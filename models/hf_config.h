@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.json of a Hugging Face model folder, read into one plain struct.
  * BertConfig and DistilBertConfig spell the same things differently

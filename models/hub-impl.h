@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the three parts of the Hub client share (see hub.h): hub.c decides
  * what a model needs and resolves ids, hub_cache.c owns the cache layout on

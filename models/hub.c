@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Model ids (see hub.h): a folder, or a Hub repository resolved to a cache
  * snapshot. Online, one API call (GET {endpoint}/api/models/{id}/revision/

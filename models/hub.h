@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Models as TEI users name them: a local folder, or a Hugging Face Hub
  * repository id ("org/name") at a revision (branch, tag or commit), found in

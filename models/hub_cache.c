@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Hugging Face cache on disk (see hub.h for the layout), written the way
  * huggingface_hub writes it so that either tool reads what the other wrote:

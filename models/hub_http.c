@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HTTP for the Hub client (see hub-impl.h), through libcurl: one easy handle
  * per resolution, so every request reuses the connection. The Hub's answer

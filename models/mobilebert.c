@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * MobileBERT (modeling_mobilebert.py): weights of the bottlenecked layers
  * wired into core/mobilebert.c's struct mobilebert, the pooler (dense + tanh

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private helpers shared by the architecture files (bert.c, distilbert.c,
  * ...) for pulling checked weights out of a model's safetensors.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loading a Hugging Face model folder (see model.h): config.json picks the
  * architecture, model.safetensors is mmapped and its tensors wired by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A loaded Hugging Face model folder: configuration, mmapped weights wired
  * into the shared encoder, tokenizer, pooling and task head. Loaded once,

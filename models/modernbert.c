@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ModernBERT (modeling_modernbert.py, the v4.48 line; model_type
  * "modernbert"): token embeddings and their norm, layers with a fused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * MPNet (modeling_mpnet.py): BERT's embeddings without token types, with
  * position ids that start after MPNetEmbeddings' padding_idx (fixed at 1,

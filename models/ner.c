@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Token classification post-processing (see ner.h), line by line after
  * transformers 4.31's TokenClassificationPipeline: gather_pre_entities,

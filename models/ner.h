@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Token classification as Hugging Face's TokenClassificationPipeline
  * (transformers 4.31, pipelines/token_classification.py) reports it: per

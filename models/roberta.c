@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * RoBERTa and XLM-RoBERTa (modeling_roberta.py, modeling_xlm_roberta.py):
  * BERT's encoder whose position ids start after the padding index

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What safetensors.c shares with safetensors_index.c: building one
  * safetensors object out of several mapped files.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * safetensors reader (see safetensors.h). safetensors_open maps the file
  * read-only and checks the whole header (every dtype, shape and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reader for the safetensors format (an 8-byte little-endian header length,
  * a JSON header of {name: {dtype, shape, data_offsets}} plus an optional

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sharded checkpoints (see safetensors_open_index in safetensors.h):
  * model.safetensors.index.json maps every tensor name to the shard file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What tokenizer_json.c (the model, added tokens, the whole file) and
  * tokenizer_json_parts.c (normalizers, pre-tokenizers, post-processors,

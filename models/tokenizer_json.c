@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reads Hugging Face tokenizers' tokenizer.json into the plain C
  * configuration of core/tokenize/pipeline.h (core knows no JSON). The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hugging Face tokenizers' tokenizer.json, read into a tokenizer.json
  * pipeline (core/tokenize/pipeline.h). See tokenizer_json.c for the format

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokenizer.json's components around the model, each read into its plain
  * configuration (core/tokenize/pipeline.h): normalizers, pre-tokenizers,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reads the classic tokenizer files of a Hugging Face model folder, the ones
  * save_pretrained writes for the slow tokenizers, and builds the matching

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Builds the tokenizer of a Hugging Face model folder: from tokenizer.json
  * (tokenizer_json.h) when present, else from the classic files

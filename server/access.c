@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * API key and CORS (see access.h). The routes open without a key are
  * TEI's `public_routes` (health, the Inference API's GET /, SageMaker's

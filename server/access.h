@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Who may call the service: the API key (--api-key / API_KEY) and
  * cross-origin browser access (--cors-allow-origin), as

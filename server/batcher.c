@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The dynamic batcher: a FIFO of parsed, tokenized jobs, packed into
  * batches by a token budget (--max-batch-tokens) and a request count

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private between the codec's files: codec.c (each route's fields),
  * codec_inputs.c (input shapes, token-id inputs, prompts, tokenization)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JSON -> struct request for every route, in text-embeddings-inference's
  * shapes (see codec.h): each route reads exactly the fields TEI's types.rs

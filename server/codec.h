@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The JSON side of every route, shaped exactly as text-embeddings-inference
  * (TEI) shapes it: a request body (jansson value) is validated and

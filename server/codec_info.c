@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the codec knows about the service as a whole (see codec.h): the
  * request limits taken from the settings (default prompt, served model

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The inputs of a request, whatever their shape, into tokens (see
  * codec-impl.h): strings, [string, string] pairs and token-id lists as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Finished requests into text-embeddings-inference's response shapes (see
  * codec.h): embeddings, hidden states, label scores, tokens, rerank and

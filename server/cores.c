@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The core gate (see cores.h): a counting semaphore whose waiters are
  * admitted strictly in ticket order, so a batch that needs every core is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CPU cores shared by the worker pool and the tokenization pool.
  * OpenBLAS's threads spin after each product and split every product evenly

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CPU budget detection (see cpus.h). Containers limit CPUs in two ways: an
  * affinity mask (cpusets) and a CFS quota (cgroup v2 cpu.max). Both are

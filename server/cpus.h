@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * How many CPUs this process may really use (affinity mask and cgroup v2
  * cpu.max quota), and the thread layout derived from it: workers x BLAS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The work a batch does on a worker (see engine.h): pack, forward once,
  * then hand each request its rows of the pooled output, hidden states or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Runs requests through the model: packs every input of the given requests
  * into one batch (no padding), runs the encoder once, and writes each

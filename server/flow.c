@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The loop thread's side of a job's way (see job.h): an admitted job goes
  * to the tokenization pool (a small one is parsed right here); a parsed job

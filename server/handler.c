@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What each HTTP request gets (the access handler behind http.c), in three
  * steps:

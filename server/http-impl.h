@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private between http.c (MHD on the loop) and handler.c (what each request
  * gets): the two MHD callbacks.

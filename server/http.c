@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libmicrohttpd on the libuv loop (see service.h). MHD runs in external
  * polling mode with epoll: its epoll descriptor sits under a uv_poll_t and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A job's lifetime and the two stages it spends on the tokenization pool
  * (see job.h): "parse" turns the raw body into a tokenized struct request

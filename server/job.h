@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A model-bound request in flight and the batches that carry them. A job is
  * created by the HTTP layer on the loop thread once its body is complete,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Log lines in text or JSON (see log.h). A line is assembled in a buffer
  * on the caller's stack and written with one fputs under a mutex, so lines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The service's log: one line per event on stderr, either readable text
  * ("2026-01-02T03:04:05.678901Z  INFO message key=value ...") or, with

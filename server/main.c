@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * smolserve's entry point: subcommand dispatch, --help, --version,
  * --print-config, and the OpenBLAS kernel choice that has to happen before

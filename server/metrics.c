@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Metric storage and Prometheus text rendering (see metrics.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prometheus metrics. text-embeddings-inference's names (te_*) so its
  * dashboards work unchanged, plus smolserve_* for what TEI does not show

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The model source (see model_source.h): settings to hub_opts, with
  * huggingface_hub's defaults for what the settings leave empty (the cache

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where the server's model comes from: --model-id as a local folder or a
  * Hugging Face Hub repository (models/hub.h), with the settings' revision,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The embedded OpenAPI document and docs page (see openapi.h); the bytes
  * come from the generated openapi_data.c.

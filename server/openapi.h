@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The API's description, carried in the binary: the OpenAPI 3 document of
  * every route, field, answer and error (server/openapi.json, served at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Plain-C request lifetime and the route / error-kind tables shared by the
  * codec, the engine and the HTTP layer.

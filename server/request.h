@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One API request in plain C, between the JSON codec (loop thread) and the
  * engine (worker threads): the route, its options, the tokenized inputs and

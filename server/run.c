@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The `run` subcommand (see run.h): load (a folder, or a Hub id downloaded
  * into the cache first), parse, run on one engine context sized for this

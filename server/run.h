@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `smolserve run ROUTE`: one request without a server. Reads a JSON body on
  * stdin, answers on stdout exactly what the HTTP route of the same name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The service's lifecycle (see service.h): derive the thread layout, start
  * the HTTP daemon on the loop (/health and model routes answer 503), load

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The running service: one libuv loop thread that owns libmicrohttpd
  * (external polling: MHD's epoll descriptor under a uv_poll_t, its timeout

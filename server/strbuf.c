@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Growable buffer (see strbuf.h). Failure is sticky so callers check once.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A growable byte buffer for building response bodies and metric text.
  * Owned by whoever init'ed it, used by one thread at a time.

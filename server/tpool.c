@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The tokenization pool (see tpool.h): a FIFO of tasks under a mutex and a
  * condition variable in, a FIFO of finished tasks under the same mutex plus

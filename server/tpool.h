@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The tokenization pool: a few threads beside the BLAS workers that run the
  * per-request stages which must not block the loop thread — the JSON parse

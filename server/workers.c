@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Worker threads (see workers.h): a FIFO of batches under a mutex and a
  * condition variable in, a FIFO of finished batches under the same mutex

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The worker pool: N threads, each owning an engine context (its scratch,
  * preallocated for --max-batch-tokens) and running whole batches through

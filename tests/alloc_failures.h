@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * malloc, calloc and realloc that fail once, at the alloc_left-th call
  * from when it is set (glibc's own allocator underneath), for tests that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The end-to-end tests' HTTP client and process helpers (see
  * http_client.h). Sockets and temporary files are close-on-exec so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the end-to-end tests need to talk to the real server: a tiny blocking
  * HTTP/1.1 client for 127.0.0.1 (one request per connection, or raw sends

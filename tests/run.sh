@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the whole test suite: installs missing build dependencies, builds
 # (meson + ninja) into $BUILD_DIR (default build/), runs every Check suite,
 # and ends with the line "N passed, N failed" (Check test cases).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers shared by the Check suites: where the fixtures are, loading a
  * fixture's expected.json, and comparing float arrays with a tolerance.

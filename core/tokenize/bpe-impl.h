@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The BPE merge engine shared by the byte-level BPE of vocab.json +
  * merges.txt (bpe.c) and tokenizer.json's BPE model (model.c): a hash of

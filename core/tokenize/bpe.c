@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Byte-level BPE as transformers v4.31's slow RobertaTokenizer does it (the
  * code is GPT2Tokenizer's): the text is cut by the GPT-2 pattern

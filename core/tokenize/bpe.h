@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Byte-level BPE as GPT-2 and RoBERTa use it (vocab.json + merges.txt): the
  * GPT-2 pre-tokenisation pattern, the byte-to-unicode alphabet, merges by

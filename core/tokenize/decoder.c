@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokenizer.json's decoders (Hugging Face tokenizers src/decoders/) for
  * /decode: ids become their token strings (added tokens' contents, special

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokenizer.json's models on one pre-tokenized split, as Hugging Face
  * tokenizers' Model::tokenize does them, run by the machines the classic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokenizer.json's normalizers (Hugging Face tokenizers src/normalizers/):
  * each turns a split's characters into a list of (character, change) pairs

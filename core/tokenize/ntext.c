@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The normalized text of a tokenizer.json pipeline and Hugging Face's
  * alignment bookkeeping (see ntext.h), plus the character classes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Text on its way through a tokenizer.json pipeline, with Hugging Face
  * tokenizers' alignment rules (tokenizer/normalizer.rs, NormalizedString):

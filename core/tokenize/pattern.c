@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Patterns for tokenizer.json's Split, Replace and ByteLevel (see
  * pattern.h). Oniguruma does the regular expressions: it is the engine

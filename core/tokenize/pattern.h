@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where a tokenizer.json component splits or replaces: Hugging Face's
  * Pattern (tokenizer/pattern.rs) and NormalizedString::split's delimiter

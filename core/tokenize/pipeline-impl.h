@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private interface between the parts of the tokenizer.json pipeline:
  * pipeline.c (building, added tokens, encode, truncation), normalizer.c,

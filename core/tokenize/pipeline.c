@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The tokenizer.json pipeline (see pipeline.h): building it from its
  * configuration, and encoding as Hugging Face tokenizers' TokenizerImpl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A tokenizer described the way Hugging Face tokenizers' tokenizer.json
  * describes one: added tokens, normalizers, pre-tokenizers, one model

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokenizer.json's post-processors (Hugging Face tokenizers
  * src/processors/): where the special tokens go and which type ids the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokenizer.json's pre-tokenizers (Hugging Face tokenizers
  * src/pre_tokenizers/): each cuts every text split of an input into smaller

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Private interface between the two halves of the SentencePiece tokenizer:
  * sentencepiece_model.c is the sentencepiece library (the ModelProto

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Hugging Face half of the SentencePiece tokenizer: transformers
  * v4.31's slow AlbertTokenizer, XLMRobertaTokenizer and DebertaV2Tokenizer

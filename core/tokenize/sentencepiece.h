@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * SentencePiece tokenizers read from the model file itself (spiece.model,
  * sentencepiece.bpe.model: a protobuf ModelProto): its pieces and scores,

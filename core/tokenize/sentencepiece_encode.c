@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sentencepiece library's encoder (v0.1.99), on a model read by
  * sentencepiece_model.c: the Normalizer (longest match in the darts-clone

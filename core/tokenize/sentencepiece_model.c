@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reads a SentencePiece model file, as the sentencepiece library (v0.1.99)
  * loads it: a bounds-checked reader for the ModelProto protobuf

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The algorithm-independent half of every tokenizer: the vocabulary (an
  * open-addressing hash from token string to id), the caller-owned encoding

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The tokenizer interface every model uses: text in, token ids with byte
  * offsets out, special-token templates, pairs and truncation. One concrete

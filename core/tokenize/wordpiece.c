@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * WordPiece, as Hugging Face transformers v4.31's slow BertTokenizer does
  * it, with byte offsets into the original text. The text streams through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * BertTokenizer's algorithm: BasicTokenizer (clean text, CJK split, lower
  * case and accent stripping, punctuation split) then greedy longest-match

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Debian package smolserve_<version>_<arch>.deb with the ordinary tools
 # (dpkg-buildpackage -us -uc -b: debhelper with the meson build system, debian/ at the top of
 # the tree) and lints it with lintian. On Debian 12:

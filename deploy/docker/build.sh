@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Dockerfile's build stage (also run by tests/deploy/run.sh inside a debootstrap chroot of
 # Debian 12, the same base as debian:bookworm-slim): installs the build dependencies with
 # deploy/install-deps.sh, builds smolserve with --buildtype=release and installs the binary as

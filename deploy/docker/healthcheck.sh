@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The image's HEALTHCHECK: GET /health from the server in this container and exit 0 on a 200
 # answer, 1 otherwise (503 while the model loads or the server drains, refused, no answer).
 # The image has no curl, so this speaks HTTP/1.0 over bash's /dev/tcp. The port is the first

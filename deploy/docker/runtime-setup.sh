@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Dockerfile's runtime stage (also run by tests/deploy/run.sh in a fresh debootstrap chroot
 # of Debian 12): installs only the shared libraries smolserve links (OpenBLAS with pthreads,
 # jansson, utf8proc, Oniguruma, libmicrohttpd, libuv, libcurl and nettle for Hub downloads, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Build tool: turns files into C arrays so the binary carries them (the
  * OpenAPI document and the /docs page), with no reading at run time and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The clients TEI users already have, against a real smolserve (started here on 127.0.0.1,
 // port 0): Hugging Face's @huggingface/inference (featureExtraction, sentenceSimilarity,
 // textClassification with endpointUrl) and OpenAI's `openai` (float and base64), each with an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The npm clients TEI users have, against a running smolserve: @huggingface/inference and
 # openai (tests/clients/clients.test.mjs, node's test runner), with and without an API key,
 # and the OpenAPI document through @apidevtools/swagger-parser. Installs the pinned packages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Settings: defaults, the precedence flag > environment > file > default,
  * and an error naming the flag, variable or file:line for every bad value.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The compute side of the forward pass against double-precision naive
  * loops: dense_forward (both backends, every epilogue, teams of 1 to 3

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The attention of MPNet, DeBERTa-v2 and ModernBERT on sequences longer
  * than the Hugging Face fixtures reach (those stop at 128 tokens): random

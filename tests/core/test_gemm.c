@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * GEMM and Linear against naive triple loops in double precision, over
  * shapes that hit OpenBLAS's edge paths (1, odd, strided leading dims).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The element-wise kernels against double-precision references of the
  * PyTorch functions they mirror.

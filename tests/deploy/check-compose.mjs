@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Step 4 of tests/deploy/run.sh: deploy/compose.yaml without a Docker engine.
 // The file is validated against the Compose Specification's JSON schema (the copy dclint ships,
 // compiled with ajv), then what the schema cannot say: every bind-mounted file and the build

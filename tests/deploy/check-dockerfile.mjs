@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Dockerfile without Docker (step 1 of tests/deploy/run.sh).
 //   node check-dockerfile.mjs lint      PASS/FAIL lines: parse, dockerfile-utils' linter, and
 //                                       the image contract (stages, scripts, user, port, ...)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Step 3 of tests/deploy/run.sh: the Kubernetes and KServe manifests.
 //   node check-manifests.mjs [--kubectl-base FILE] [--kubectl-pvc FILE]
 //   node check-manifests.mjs --pod-plan     (JSON for the chroot pod simulation of run.sh)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Step 2 of tests/deploy/run.sh: the dashboard and the alerting rules against a real smolserve
 // and a real Prometheus scraping it.
 //   node check-metrics.mjs --metrics FILE --prom http://127.0.0.1:PORT

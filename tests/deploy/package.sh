@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Section 5 of tests/deploy/run.sh (sourced by it, after the other sections: it uses run.sh's
 # helpers and variables): what makes a release — one version everywhere, the git commit in the
 # binary, NOTICE naming every linked library, the generated settings file, the Debian package
@@ -55,6 +56,11 @@ log="$WORK/release-server.log"
 serve_check "build-deploy/server/smolserve" "$log" "$BIN" serve --model tests/fixtures/bert --hostname 127.0.0.1 --port 0 &&
   expect "the start line names version and commit" grep -qF "smolserve $VERSION (commit $COMMIT): " "$log"
 expect "LICENSE is the Apache License 2.0 text" cmp LICENSE /usr/share/common-licenses/Apache-2.0
+# Every source file says its licence in its header (the fixtures' data files and JSON cannot).
+expect "every source file's header carries SPDX-License-Identifier: Apache-2.0" bash -c \
+  "missing=\$(git ls-files '*.c' '*.h' '*.sh' '*.py' '*.mjs' '*.lua' '*meson.build' Dockerfile .ci/run |
+     grep -v '/corpus/' | while read -r f; do head -n 3 \"\$f\" | grep -q 'SPDX-License-Identifier: Apache-2.0' || echo \"\$f\"; done);
+    [ -z \"\$missing\" ] || { echo \"no SPDX line: \$missing\"; exit 1; }"
 # Every DT_NEEDED library of the binary is named in NOTICE (a new dependency must be added there).
 expect "NOTICE names every library the binary links ($(objdump -p "$BIN" | awk '/NEEDED/ {print $2}' | tr '\n' ' '))" \
   bash -c "missing=\$(objdump -p '$BIN' | awk '/NEEDED/ {print \$2}' | while read -r so; do grep -qF \"\$so\" NOTICE || echo \"\$so\"; done);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Proves the deployment files (Dockerfile, deploy/) with real tools, without a Docker engine or
 # a cluster. Run by hand as root on Debian 12 (it apt-get installs what is missing):
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the request codec on every route. Input: byte 0 picks
  * the route, byte 1 the model (embedding, sequence classifier, token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: config.json parsing (models/hf_config.c) on arbitrary
  * bytes, through the same path a model folder takes (a file the loader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the safetensors reader (models/safetensors.c) on
  * arbitrary bytes: open (header, offsets, shapes), then every tensor looked

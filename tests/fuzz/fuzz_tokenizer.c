@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: one tokenizer family on arbitrary text, built three
  * times (meson.build): WordPiece (bert), byte-level BPE (roberta),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the tokenizer files smolserve parses itself. Byte 0
  * picks the reader: a SentencePiece model (protobuf) as ALBERT or XLM-R,

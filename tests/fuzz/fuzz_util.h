@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the libFuzzer targets share: fixture folders (FUZZ_FIXTURES, set by
  * tests/fuzz/meson.build to the source tree's tests/fixtures), a file whose

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the libFuzzer seed corpora under tests/fuzz/corpus/<target>/ from
 tests/fixtures (standard library only; deterministic; rerun after editing):
 

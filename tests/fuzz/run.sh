@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (clang-14, AddressSanitizer + UndefinedBehavior-
 # Sanitizer, coverage on every library) into $BUILD_DIR (default build-fuzz/)
 # and runs each for SECONDS (default 30) from its seed corpus. Any finding — a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A stand-in for the Hugging Face Hub, for smolserve's tests (127.0.0.1 only,
 started and stopped by the test itself). It serves model folders the way
 huggingface.co serves repositories:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers for the sharded-checkpoint suites (see sharded_util.h).
  */

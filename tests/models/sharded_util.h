@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the suites about sharded checkpoints share (test_sharded.c,
  * test_hub.c): making a sharded copy of a fixture with

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Splits a model folder's model.safetensors into N shards plus
 model.safetensors.index.json, the way save_pretrained writes large
 checkpoints, so the tests can prove a sharded copy loads and computes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Check suite for models/hf_config.c: every BERT and DistilBERT fixture's
  * config.json, transformers' defaults for missing fields, labels, the name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Models by Hub id, against a mock Hub (tests/models/mock_hub.py on
  * 127.0.0.1, started by each test, counting every request): the first

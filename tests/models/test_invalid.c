@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Whole model folders with one thing wrong (tests/fixtures/invalid/model,
  * made by make_model_cases.py): model_load must refuse each with the

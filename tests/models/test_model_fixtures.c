@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every architecture against Hugging Face transformers' own outputs: for
  * each fixture folder and each case of its expected.json, the reference

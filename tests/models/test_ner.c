@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Token classification: per-token labels and scores from bert-tokcls equal
  * the softmax of Hugging Face's logits, and each aggregation strategy of

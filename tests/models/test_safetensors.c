@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Check suite for models/safetensors.c: the real BERT fixtures, lookups with
  * prefixes, the wording of shape and missing-tensor errors, F16/BF16

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sharded checkpoints (model.safetensors.index.json + shards): fixtures split
  * into shards by tests/models/split_safetensors.py must load and compute

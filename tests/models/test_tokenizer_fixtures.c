@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tokenizers loaded from the classic files of every fixture folder with an
  * expected.json (WordPiece, byte-level BPE, SentencePiece; the same folders'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokenizer.json (models/tokenizer_json.c read into core/tokenize/'s
  * pipeline) against Hugging Face's Rust tokenizers, npm tokenizers 0.23.2,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The helpers the end-to-end HTTP suites share; see http_suite.h for each
  * function's contract. Moved out of test_http.c when it was split into

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the end-to-end HTTP suites share (test_http.c, test_http_load.c,
  * test_families.c): starting and stopping the real server on a fixture,

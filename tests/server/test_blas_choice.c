@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OpenBLAS kernel choice at start-up, end to end with the real binary:
  * with OPENBLAS_CORETYPE unset the kernels in use fit this CPU (AVX-512 ones

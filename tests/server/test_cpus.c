@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The thread layout: workers x BLAS threads never exceeds the usable CPUs.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every model family end to end, through `smolserve run` and through HTTP:
  * for each fixture folder, token ids equal Hugging Face's on every case,

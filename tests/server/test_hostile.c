@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP service against hostile and careless clients, end to end: the
  * real `smolserve serve` on 127.0.0.1, attackers connecting from

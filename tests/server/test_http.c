@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP service end to end, one request at a time: the real `smolserve
  * serve` on 127.0.0.1 with port 0, spoken to over sockets. Every route must

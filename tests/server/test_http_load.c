@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP service end to end under load: the real `smolserve serve` on
  * 127.0.0.1 with port 0, spoken to by many clients at once. Concurrent

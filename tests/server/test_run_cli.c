@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `smolserve run ROUTE` end to end: the real binary, a request on stdin, the
  * TEI-shaped JSON on stdout compared with Hugging Face's reference numbers,

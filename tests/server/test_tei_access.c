@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * text-embeddings-inference's API, the rest (see test_tei_api.c): API keys
  * on every protected and every open route, CORS with preflights, TEI's

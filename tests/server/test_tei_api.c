@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * text-embeddings-inference's API as a TEI user meets it, end to end over
  * HTTP on the real server: prompts (prompt_name, the default prompt,

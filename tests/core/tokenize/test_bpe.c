@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of core/bpe.c (byte-level BPE, transformers v4.31's slow
  * RobertaTokenizer) through core/tokenizer.c, on hand-made vocab.json and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of core/sentencepiece*.c: every case of the albert,
  * albert-seqcls and xlm-roberta fixtures token-for-token against Hugging

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of core/tokenizer.c and core/wordpiece.c on hand-made
  * vocabularies: BasicTokenizer and WordPiece behaviour (mostly the cases of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Validation of a KServe InferenceService (serving.kserve.io/v1beta1) without KServe's CRD:
 // no npm package ships KServe models, so the schema is derived here from KServe's API types.
 // A PredictorSpec is a core/v1 PodSpec inlined with KServe's ComponentExtensionSpec and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small kustomize, enough for deploy/k8s/kustomization.yaml, so the base can be built and
 // validated on a machine without kubectl: resources (files), configMapGenerator (envs files
 // and literals, with kustomize's name hash and the references to the generated name

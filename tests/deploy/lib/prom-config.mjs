@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes the Prometheus configuration tests/deploy/run.sh starts: deploy/prometheus/prometheus.yml
 // as it is, except that the smolserve job scrapes 127.0.0.1:PORT, everything runs every second
 // and the rule files are given by absolute path.

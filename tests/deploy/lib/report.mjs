@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The line protocol of tests/deploy: every check prints one "PASS: name", "FAIL: name: why"
 // or "SKIP: name: why" line; run.sh counts them. exitCode() is 1 when anything failed.
 let failed = 0;

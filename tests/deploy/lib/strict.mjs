@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unknown-field check for Kubernetes objects, the part of `kubectl apply --validate=strict`
 // that kubernetes-models' .validate() leaves out (the OpenAPI schemas it compiles allow
 // extra properties). The field names and types come from the same package's TypeScript
