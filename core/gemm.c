@@ -264,6 +264,24 @@ static size_t row_block(void)
 	return (MC + mr - 1) / mr * mr;
 }
 
+/*
+ * How a row-split product of m rows is cut for n threads: *n_units blocks of
+ * *unit rows (whole register tiles, at most about MC), their count a
+ * multiple of n so that every thread gets the same share. Blocks of plain
+ * MC rows would give one 128-row request a 98-row and a 30-row block on two
+ * threads: one thread idle for half the product.
+ */
+static void row_units(size_t m, int n, long *unit, long *n_units)
+{
+	size_t mr = (size_t)gemm_kernel()->mr, mc = row_block();
+	size_t rounds = (m + (size_t)n * mc - 1) / ((size_t)n * mc);
+	size_t count = rounds * (size_t)n;
+	size_t u = (m + count - 1) / count;
+	u = (u + mr - 1) / mr * mr;
+	*unit = (long)u;
+	*n_units = (long)((m + u - 1) / u);
+}
+
 static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, int p1)
 {
 	const struct gemm_kernel *k = gemm_kernel();
@@ -387,8 +405,7 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
 	long n_panels = (d->n_out + GEMM_NR - 1) / GEMM_NR;
 	j.by_rows = n == 1 || m >= (size_t)(2 * n * mr);
 	if (j.by_rows) {
-		j.unit = (long)row_block();
-		j.n_units = ((long)m + j.unit - 1) / j.unit;
+		row_units(m, n, &j.unit, &j.n_units);
 	} else {
 		j.unit = (n_panels + 4 * n - 1) / (4 * n);
 		j.n_units = (n_panels + j.unit - 1) / j.unit;
@@ -423,8 +440,8 @@ void dense_ffn_forward(struct team *t, const struct dense *in, enum activation a
 	                           .m = m,
 	                           .ep = ep_out,
 	                           .be = GEMM_BACKEND_PACKED,
-	                           .by_rows = 1,
-	                           .unit = (long)row_block()};
+	                           .by_rows = 1};
+	row_units(m, n, &second.unit, &second.n_units);
 	struct dense_job first = second;
 	first.d = in;
 	first.y = tmp;
@@ -432,7 +449,6 @@ void dense_ffn_forward(struct team *t, const struct dense *in, enum activation a
 	first.x = x;
 	first.ldx = ldx;
 	first.ep = ep_in;
-	first.n_units = ((long)m + first.unit - 1) / first.unit;
 	first.then = &second;
 	atomic_init(&first.next, 0);
 	atomic_init(&second.next, 0);
