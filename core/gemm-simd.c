@@ -287,9 +287,16 @@ void KERNEL(gemm_pack_panel)(float *dst, const float *const rows[GEMM_NR], int k
 }
 #endif
 
-/* The inner dimension one packed A tile holds (a stack buffer of TILE_MR x
- * KC_TILE floats, in L1); longer products run in slices of it. */
-#define KC_TILE 512
+/* The inner dimension one packed A tile holds; longer products run in
+ * slices of it. */
+#define KC_TILE 384
+
+/* Rows of A packed at once (whole tiles): each panel of B is then read once
+ * for all of them, while it is in L1, rather than once per tile. For a
+ * short product (one request's rows against a weight matrix far larger
+ * than the caches) that halves the weight traffic from memory or more. The
+ * packed rows (GROUP_ROWS x KC_TILE floats, 86 KB) live on the stack. */
+#define GROUP_TILES ((56 + TILE_MR - 1) / TILE_MR)
 
 /* A's rows [0, mr), columns [0, kc) as dst[k * TILE_MR + r]: each k step's
  * TILE_MR values side by side, so the tile reads them from one pointer. */
@@ -324,12 +331,21 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
                         size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
                         int kc, int accumulate, const struct gemm_epi *epi)
 {
-	float apack[TILE_MR * KC_TILE] __attribute__((aligned(64)));
-	for (int i = 0; i < m; i += TILE_MR) {
-		int mr = m - i < TILE_MR ? m - i : TILE_MR;
+	float apack[GROUP_TILES][TILE_MR * KC_TILE] __attribute__((aligned(64)));
+	int row0[GROUP_TILES + 1];
+	for (int i0 = 0; i0 < m; i0 += GROUP_TILES * TILE_MR) {
+		/* The group's rows in n_tiles tiles of nearly equal height (16
+		 * rows as 8 + 8, not 14 + 2: a short tile has too few
+		 * accumulators to hide the FMA latency). */
+		int rows = m - i0 < GROUP_TILES * TILE_MR ? m - i0 : GROUP_TILES * TILE_MR;
+		int n_tiles = (rows + TILE_MR - 1) / TILE_MR;
+		for (int g = 0; g <= n_tiles; g++)
+			row0[g] = i0 + (int)((long)rows * g / n_tiles);
 		for (int k0 = 0; k0 < kc; k0 += KC_TILE) {
 			int kb = kc - k0 < KC_TILE ? kc - k0 : KC_TILE;
-			pack_a(apack, a + (size_t)i * lda + (size_t)k0, lda, mr, kb);
+			for (int g = 0; g < n_tiles; g++)
+				pack_a(apack[g], a + (size_t)row0[g] * lda + (size_t)k0, lda,
+				       row0[g + 1] - row0[g], kb);
 			int last_k = k0 + kb == kc;
 			for (int p = 0; p < n_panels; p++) {
 				struct gemm_epi pe;
@@ -339,12 +355,14 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 					              ? epi->bias + (size_t)p * GEMM_NR
 					              : NULL;
 				}
-				tile_any(mr, kb, apack,
-				         panels + (size_t)p * panel_stride + (size_t)k0 * ldb, ldb,
-				         c + (size_t)i * ldc + (size_t)p * GEMM_NR, ldc,
-				         accumulate || k0 > 0,
-				         p == n_panels - 1 ? n_valid_last : GEMM_NR,
-				         epi != NULL && last_k ? &pe : NULL);
+				const float *bp =
+				    panels + (size_t)p * panel_stride + (size_t)k0 * ldb;
+				int n_valid = p == n_panels - 1 ? n_valid_last : GEMM_NR;
+				for (int g = 0; g < n_tiles; g++)
+					tile_any(row0[g + 1] - row0[g], kb, apack[g], bp, ldb,
+					         c + (size_t)row0[g] * ldc + (size_t)p * GEMM_NR,
+					         ldc, accumulate || k0 > 0, n_valid,
+					         epi != NULL && last_k ? &pe : NULL);
 			}
 		}
 	}
