@@ -332,12 +332,6 @@ int pl_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids, int s
 	memset(lists, 0, sizeof(lists));
 	memset(&x, 0, sizeof(x));
 	for (size_t i = 0; i < n_ids; i++) {
-		if (ids[i] < 0 || ids[i] >= t->vocab.n_tokens) {
-			rc = status_fail(err, n_err, STATUS_EINVAL,
-			                 "token id %d out of range [0, %d)", (int)ids[i],
-			                 (int)t->vocab.n_tokens);
-			goto done;
-		}
 		if (skip_special && p->is_special[ids[i]])
 			continue;
 		const char *s = tokenizer_id_to_token(t, ids[i]);

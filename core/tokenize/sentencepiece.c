@@ -597,12 +597,6 @@ static int spm_decode(const struct tokenizer *t, const int32_t *ids, size_t n_id
 	if (rc != 0)
 		goto fail;
 	for (size_t i = 0; i < n_ids; i++) {
-		if (ids[i] < 0 || ids[i] >= t->vocab.n_tokens) {
-			rc = status_fail(err, n_err, STATUS_EINVAL,
-			                 "token id %d out of range [0, %d)", (int)ids[i],
-			                 (int)t->vocab.n_tokens);
-			goto fail;
-		}
 		if (!skip_special_tokens || !is_special(im, ids[i]))
 			kept[n_kept++] = ids[i];
 	}

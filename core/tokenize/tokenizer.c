@@ -258,6 +258,19 @@ int tokenizer_check_length(const struct encode_opts *opts, int64_t total, int32_
 	return 1;
 }
 
+/* 0 if every id is in [0, t->vocab.n_tokens), else STATUS_EINVAL naming the
+ * first one out of range. */
+static int check_ids(const struct tokenizer *t, const int32_t *ids, size_t n_ids, char *err,
+                     size_t n_err)
+{
+	for (size_t i = 0; i < n_ids; i++)
+		if (ids[i] < 0 || ids[i] >= t->vocab.n_tokens)
+			return status_fail(err, n_err, STATUS_EINVAL,
+			                   "token id %d out of range [0, %d)", (int)ids[i],
+			                   (int)t->vocab.n_tokens);
+	return 0;
+}
+
 int tokenizer_is_special_id(const struct tokenizer *t, int32_t id)
 {
 	if (id < 0)
@@ -636,19 +649,19 @@ size_t tokenizer_clean_up_spaces(char *s, size_t n)
 int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
                      int skip_special_tokens, char *out, size_t n_out, char *err, size_t n_err)
 {
+	/* Every decode op may index its tables by id: checked once, here. */
+	int rc = check_ids(t, ids, n_ids, err, n_err);
+	if (rc != 0) {
+		if (out != NULL && n_out > 0)
+			out[0] = '\0';
+		return rc;
+	}
 	if (t->ops != NULL && t->ops->decode != NULL)
 		return t->ops->decode(t, ids, n_ids, skip_special_tokens, out, n_out, err, n_err);
-	int rc = 0;
 	char *buf = NULL;
 	size_t len = 0, n_used = 0;
 
 	for (size_t i = 0; i < n_ids; i++) {
-		if (ids[i] < 0 || ids[i] >= t->vocab.n_tokens) {
-			rc = status_fail(err, n_err, STATUS_EINVAL,
-			                 "token id %d out of range [0, %d)", (int)ids[i],
-			                 (int)t->vocab.n_tokens);
-			goto fail;
-		}
 		if (skip_special_tokens && tokenizer_is_special_id(t, ids[i]))
 			continue;
 		len += (n_used++ ? 1 : 0) + strlen(t->vocab.tokens[ids[i]]);

@@ -57,7 +57,8 @@ struct tokenizer_ops {
 	/*
 	 * Optional: ids -> text for this algorithm (SentencePiece's U+2581,
 	 * byte-level BPE's byte alphabet). Same contract as tokenizer_decode,
-	 * which calls it; NULL means WordPiece's "##" joining.
+	 * which calls it only with ids it has checked to be in the vocabulary;
+	 * NULL means WordPiece's "##" joining.
 	 */
 	int (*decode)(const struct tokenizer *t, const int32_t *ids, size_t n_ids,
 	              int skip_special_tokens, char *out, size_t n_out, char *err, size_t n_err);
