@@ -197,13 +197,7 @@ int deberta_forward(const struct encoder *e, struct encoder_scratch *s,
 	for (int32_t l = 0; l < e->n_layers; l++) {
 		const struct encoder_layer *L = &e->layers[l];
 		/* DisentangledSelfAttention: query_proj, key_proj, value_proj. */
-		if (L->qkv.packed != NULL) {
-			dense_forward(t, &L->qkv, s->qkv, 3 * h, s->x, h, n, NULL);
-		} else {
-			dense_forward(t, &L->q, s->qkv, 3 * h, s->x, h, n, NULL);
-			dense_forward(t, &L->k, s->qkv + h, 3 * h, s->x, h, n, NULL);
-			dense_forward(t, &L->v, s->qkv + 2 * h, 3 * h, s->x, h, n, NULL);
-		}
+		encoder_qkv(L, s, n, h);
 		profile_mark(s, STAGE_QKV, &clock);
 		deberta_attention(e, l, s, b, s->qkv, 3 * h, ctx);
 		profile_mark(s, STAGE_ATTENTION, &clock);

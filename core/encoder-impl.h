@@ -71,6 +71,11 @@ void profile_mark(const struct encoder_scratch *s, enum encoder_stage stage, dou
 void attn_bias_add(void *arg, int32_t seq, int32_t head, int32_t q0, int32_t n_q, int32_t k0,
                    int32_t n_k, float *scores, size_t ld);
 
+/* Layer L's query, key and value projections of the n rows of s->x into
+ * s->qkv, each row q | k | v (3 * h wide): one fused product when L->qkv
+ * was laid out at load, else three. On s->team. */
+void encoder_qkv(const struct encoder_layer *L, struct encoder_scratch *s, size_t n, size_t h);
+
 /* BertEmbeddings into s->x: LayerNorm(word [+ position] [+ token type])
  * [-> projection]; no position term when e->pos_emb is NULL (DeBERTa-v3,
  * ModernBERT). On s->team. */
@@ -81,19 +86,6 @@ void encoder_embed(const struct encoder *e, struct encoder_scratch *s,
  * deberta.c, modernbert.c); the batch is already checked. */
 int mobilebert_forward(const struct encoder *e, struct encoder_scratch *s,
                        const struct packed_batch *b, float *layers_out);
-int deberta_forward(const struct encoder *e, struct encoder_scratch *s,
-                    const struct packed_batch *b, float *layers_out);
-int modernbert_forward(const struct encoder *e, struct encoder_scratch *s,
-                       const struct packed_batch *b, float *layers_out);
-
-/* BertEmbeddings into s->x: LayerNorm(word [+ position] [+ token type])
- * [-> projection]; no position term when e->pos_emb is NULL (DeBERTa-v3,
- * ModernBERT). */
-void encoder_embed(const struct encoder *e, struct encoder_scratch *s,
-                   const struct packed_batch *b);
-
-/* DeBERTa-v2's and ModernBERT's forward passes (deberta.c, modernbert.c),
- * same contract as mobilebert_forward. */
 int deberta_forward(const struct encoder *e, struct encoder_scratch *s,
                     const struct packed_batch *b, float *layers_out);
 int modernbert_forward(const struct encoder *e, struct encoder_scratch *s,

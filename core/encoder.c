@@ -192,6 +192,18 @@ static double clock_s(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void encoder_qkv(const struct encoder_layer *L, struct encoder_scratch *s, size_t n, size_t h)
+{
+	struct team *t = s->team;
+	if (L->qkv.packed != NULL) {
+		dense_forward(t, &L->qkv, s->qkv, 3 * h, s->x, h, n, NULL);
+	} else {
+		dense_forward(t, &L->q, s->qkv, 3 * h, s->x, h, n, NULL);
+		dense_forward(t, &L->k, s->qkv + h, 3 * h, s->x, h, n, NULL);
+		dense_forward(t, &L->v, s->qkv + 2 * h, 3 * h, s->x, h, n, NULL);
+	}
+}
+
 double profile_start(const struct encoder_scratch *s)
 {
 	return s->profile != NULL ? clock_s() : 0.0;
@@ -353,13 +365,7 @@ static void bert_layer(const struct encoder *e, const struct encoder_layer *L,
 	struct team *t = s->team;
 	float *ctx = s->qkv + n * 3 * h; /* right after this batch's q | k | v rows */
 	double clock = profile_start(s);
-	if (L->qkv.packed != NULL) {
-		dense_forward(t, &L->qkv, s->qkv, 3 * h, s->x, h, n, NULL);
-	} else {
-		dense_forward(t, &L->q, s->qkv, 3 * h, s->x, h, n, NULL);
-		dense_forward(t, &L->k, s->qkv + h, 3 * h, s->x, h, n, NULL);
-		dense_forward(t, &L->v, s->qkv + 2 * h, 3 * h, s->x, h, n, NULL);
-	}
+	encoder_qkv(L, s, n, h);
 	profile_mark(s, STAGE_QKV, &clock);
 	struct attention_opts mpnet = {0.0f, 0, attn_bias_add, (void *)e->attn_bias};
 	encoder_attention(s, ctx, h, s->qkv, s->qkv + h, 3 * h, s->qkv + 2 * h, 3 * h, e->n_heads,
