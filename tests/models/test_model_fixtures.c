@@ -14,38 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture_folders.h"
 #include "model.h"
 #include "test_util.h"
 
 #define TOL_REF    1e-4
 #define TOL_PACKED 1e-5
-
-static const char *const FOLDERS[] = {
-    "bert",
-    "bert-seqcls",
-    "bert-tokcls",
-    "bert-mlm",
-    "distilbert",
-    "distilbert-seqcls",
-    "electra",
-    "electra-seqcls",
-    "mobilebert",
-    "mobilebert-seqcls",
-    "roberta",
-    "roberta-seqcls",
-    "xlm-roberta",
-    "albert",
-    "albert-seqcls",
-    "mpnet",
-    "mpnet-seqcls",
-    "deberta-v2",
-    "deberta-v2-seqcls",
-    "deberta-v2-logbuckets",
-    "modernbert",
-    "modernbert-seqcls",
-    "bert-rerank",
-};
-#define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
 
 struct fixture {
 	struct model *m;

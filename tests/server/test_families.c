@@ -33,36 +33,10 @@
 #include <unistd.h>
 #include <strings.h>
 
+#include "fixture_folders.h"
 #include "http_client.h"
 #include "http_suite.h"
 #include "test_util.h"
-
-static const char *const FOLDERS[] = {
-    "bert",
-    "bert-seqcls",
-    "bert-tokcls",
-    "bert-mlm",
-    "distilbert",
-    "distilbert-seqcls",
-    "electra",
-    "electra-seqcls",
-    "mobilebert",
-    "mobilebert-seqcls",
-    "roberta",
-    "roberta-seqcls",
-    "xlm-roberta",
-    "albert",
-    "albert-seqcls",
-    "mpnet",
-    "mpnet-seqcls",
-    "deberta-v2",
-    "deberta-v2-seqcls",
-    "deberta-v2-logbuckets",
-    "modernbert",
-    "modernbert-seqcls",
-    "bert-rerank",
-};
-#define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
 
 static const char *const RUN_ARGS[] = {"--max-client-batch-size", "64", NULL};
 #define TIMEOUT_MS 60000
