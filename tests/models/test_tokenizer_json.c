@@ -39,11 +39,15 @@
 
 #include "alloc_failures.h"
 
+/* The shared fixtures' folders with a tokenizer.json, then MPNet's and
+ * ModernBERT's, whose tokenizer.json tokenizer_json/make_families.mjs
+ * writes from their slow tokenizer files as transformers' converter does. */
 static const char *const FOLDERS[] = {
-    "bert",       "bert-seqcls",       "bert-tokcls", "bert-mlm",
-    "distilbert", "distilbert-seqcls", "electra",     "electra-seqcls",
-    "mobilebert", "mobilebert-seqcls", "roberta",     "roberta-seqcls",
-    "albert",     "albert-seqcls",     "xlm-roberta",
+    "bert",         "bert-seqcls",       "bert-tokcls",       "bert-mlm",
+    "distilbert",   "distilbert-seqcls", "electra",           "electra-seqcls",
+    "mobilebert",   "mobilebert-seqcls", "roberta",           "roberta-seqcls",
+    "albert",       "albert-seqcls",     "xlm-roberta",       "mpnet",
+    "mpnet-seqcls", "modernbert",        "modernbert-seqcls",
 };
 #define N_FOLDERS (int)(sizeof(FOLDERS) / sizeof(FOLDERS[0]))
 
@@ -327,8 +331,12 @@ START_TEST(test_model_outputs_unchanged)
 		                                  json_string_length(b), &o, &ec, err, sizeof(err)),
 		                 0);
 		ck_assert_int_eq(ej.n, ec.n);
+		/* Type ids must agree where the model reads them. MPNet's do not:
+		 * its converter gives a pair's B type 1, its slow tokenizer 0,
+		 * and MPNet has no token type embeddings. */
 		for (int32_t k = 0; k < ej.n; k++)
-			ck_assert_msg(ej.ids[k] == ec.ids[k] && ej.type_ids[k] == ec.type_ids[k],
+			ck_assert_msg(ej.ids[k] == ec.ids[k] && (ej.type_ids[k] == ec.type_ids[k] ||
+			                                         mj->enc.type_emb == NULL),
 			              "%s / %s: token %d", folder, name, k);
 		size_t n = 0, n_ref = 0, n_h = (size_t)ej.n * (size_t)mj->enc.hidden;
 		float *yj = forward(mj, &ej, &n), *yc = forward(mc, &ec, &n);
