@@ -65,6 +65,14 @@ print(f"{c:<6} {float(rps):10.1f} {tok:12.0f} {ms(p50):9.2f} {ms(p99):9.2f} {bat
 PY
   [ -z "$errors" ] || echo "   $errors"
 done
+# One connection, one 16-token request at a time: the service's latency next to the engine's.
+# Each filler word is one [UNK] token in the bench folder's vocabulary: 14 words + [CLS] + [SEP].
+n16=$(curl -s "http://127.0.0.1:$PORT/tokenize" -H 'Content-Type: application/json' \
+  -d "{\"inputs\": \"$(printf 'word%d ' $(seq 14) | sed 's/ $//')\"}" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[0]))')
+out=$(WRK_WORDS=14 wrk -t1 -c1 -d "${SECS}s" --latency -s bench/wrk_embed.lua "http://127.0.0.1:$PORT")
+p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+echo
+echo "1 connection, one ${n16}-token /embed at a time: p50 $p50 (engine-only single-1x16: ${engine_1x16_ms:-?} ms)"
 echo
 echo "engine-only mixed-length rate: ${engine_mixed:-?} tokens/s (bench_core, 32 packed sequences)"
 echo "engine-only latency of one 16-token request: ${engine_1x16_ms:-?} ms (bench_core single-1x16)"

@@ -11,8 +11,10 @@ local function rnd(n)
   seed = (seed * 1103515245 + 12345) % 2147483648
   return seed % n
 end
+-- WRK_WORDS=N: every request N words instead (http_bench.sh's latency row).
+local fixed = tonumber(os.getenv("WRK_WORDS") or "")
 for b = 1, 64 do
-  local n = 4 + rnd(117)
+  local n = fixed or 4 + rnd(117)
   local t = {}
   for i = 1, n do t[i] = words[1 + rnd(#words)] end
   bodies[b] = '{"inputs": "' .. table.concat(t, " ") .. '"}'
