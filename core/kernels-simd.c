@@ -137,6 +137,16 @@ void KERNEL(bias_act_rows)(float *x, size_t ld, const float *bias, size_t n_rows
 	}
 }
 
+/*
+ * Softmax terms whose exponent is below this are 0. fast_exp clamps its
+ * argument at -87.3 and so answers ~1e-38 for a masked score (-inf), which
+ * divided by the row's sum is a denormal; the products after the softmax
+ * then run up to five times slower on denormal inputs (ModernBERT's banded
+ * attention was). exp(-60) / 8192 is still a normal float, and terms this
+ * small change no probability by more than 1e-26.
+ */
+#define SOFTMAX_CUTOFF (-60.0f)
+
 #if defined(__AVX512F__)
 /* torch.softmax(scores * scale, dim=-1) over rows of stride ld: max, exp
  * and sum, scale; 16 lanes, the tail masked. */
@@ -154,14 +164,18 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 		__m512 vs = _mm512_set1_ps(scale);
 		__m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx) * scale);
 		__m512 sum = _mm512_setzero_ps();
+		__m512 cut = _mm512_set1_ps(SOFTMAX_CUTOFF);
 		for (size_t i = 0; i < full; i += 16) {
-			__m512 e = exp16(_mm512_fmsub_ps(_mm512_loadu_ps(row + i), vs, m));
+			__m512 a = _mm512_fmsub_ps(_mm512_loadu_ps(row + i), vs, m);
+			__m512 e =
+			    _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, cut, _CMP_GE_OQ), exp16(a));
 			_mm512_storeu_ps(row + i, e);
 			sum = _mm512_add_ps(sum, e);
 		}
 		if (tail) {
+			__m512 a = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(tail, row + full), vs, m);
 			__m512 e =
-			    exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(tail, row + full), vs, m));
+			    _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, cut, _CMP_GE_OQ), exp16(a));
 			_mm512_mask_storeu_ps(row + full, tail, e);
 			sum = _mm512_mask_add_ps(sum, tail, sum, e);
 		}
@@ -207,14 +221,18 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 		max *= scale;
 		__m256 vs = _mm256_set1_ps(scale), m = _mm256_set1_ps(max);
 		__m256 sum = _mm256_setzero_ps();
+		__m256 cut = _mm256_set1_ps(SOFTMAX_CUTOFF);
 		for (size_t i = 0; i < full; i += 8) {
-			__m256 e = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(row + i), vs, m));
+			__m256 a = _mm256_fmsub_ps(_mm256_loadu_ps(row + i), vs, m);
+			__m256 e = _mm256_and_ps(_mm256_cmp_ps(a, cut, _CMP_GE_OQ), exp8(a));
 			_mm256_storeu_ps(row + i, e);
 			sum = _mm256_add_ps(sum, e);
 		}
 		float total = hsum8(sum);
-		for (size_t i = full; i < n; i++)
-			total += (row[i] = fast_exp(row[i] * scale - max));
+		for (size_t i = full; i < n; i++) {
+			float a = row[i] * scale - max;
+			total += (row[i] = a >= SOFTMAX_CUTOFF ? fast_exp(a) : 0.0f);
+		}
 		float inv = 1.0f / total;
 		for (size_t i = 0; i < n; i++)
 			row[i] *= inv;
@@ -239,8 +257,10 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 		for (; i < n; i++)
 			max = row[i] > max ? row[i] : max;
 		max *= scale; /* scale > 0: the max of the scaled row */
-		for (size_t j = 0; j < n; j++)
-			row[j] = fast_exp(row[j] * scale - max);
+		for (size_t j = 0; j < n; j++) {
+			float a = row[j] * scale - max;
+			row[j] = a >= SOFTMAX_CUTOFF ? fast_exp(a) : 0.0f;
+		}
 		float inv = 1.0f / sum8(row, n);
 		for (size_t j = 0; j < n; j++)
 			row[j] *= inv;

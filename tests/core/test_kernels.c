@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -73,6 +74,36 @@ START_TEST(test_softmax_is_stable_and_scaled)
 }
 END_TEST
 
+/* Masked scores (-inf, as banded attention writes them) and terms far below
+ * the row's max come out exactly 0, never denormal: products that read
+ * denormal probabilities run several times slower. 37 columns: whole
+ * vectors and a tail for both the 16- and the 8-lane kernel. */
+START_TEST(test_softmax_masked_terms_are_zero)
+{
+	enum { N = 37 };
+	float x[2 * N];
+	for (int r = 0; r < 2; r++)
+		for (int c = 0; c < N; c++)
+			x[r * N + c] = c % 3 == 0 ? -INFINITY : (c % 3 == 1 ? -200.0f : 0.01f * c);
+	softmax_rows(x, 1.0f, 2, N);
+	for (int r = 0; r < 2; r++) {
+		double sum = 0.0, z = 0.0;
+		for (int c = 2; c < N; c += 3)
+			z += exp(0.01 * c);
+		for (int c = 0; c < N; c++) {
+			float v = x[r * N + c];
+			ck_assert_msg(fpclassify(v) != FP_SUBNORMAL, "column %d is denormal", c);
+			if (c % 3 != 2)
+				ck_assert_msg(v == 0.0f, "column %d: %g, want 0", c, (double)v);
+			else
+				ck_assert_double_eq_tol(v, exp(0.01 * c) / z, 1e-6);
+			sum += v;
+		}
+		ck_assert_double_eq_tol(sum, 1.0, 1e-6);
+	}
+}
+END_TEST
+
 START_TEST(test_l2_normalize_and_sigmoid)
 {
 	float x[2] = {3, 4}, y[2], zero[2] = {0, 0};
@@ -100,6 +131,16 @@ START_TEST(test_status_text)
 }
 END_TEST
 
+static void use_avx2(void)
+{
+	setenv("SMOLSERVE_ISA", "avx2", 1);
+}
+
+static void use_generic(void)
+{
+	setenv("SMOLSERVE_ISA", "generic", 1);
+}
+
 int main(void)
 {
 	Suite *s = suite_create("kernels");
@@ -107,8 +148,20 @@ int main(void)
 	tcase_add_test(tc, test_layer_norm_matches_reference);
 	tcase_add_test(tc, test_activations);
 	tcase_add_test(tc, test_softmax_is_stable_and_scaled);
+	tcase_add_test(tc, test_softmax_masked_terms_are_zero);
 	tcase_add_test(tc, test_l2_normalize_and_sigmoid);
 	tcase_add_test(tc, test_status_text);
 	suite_add_tcase(s, tc);
+	/* The same softmax through the AVX2 and the baseline kernels (on a CPU
+	 * without them, both run what it has). */
+	void (*isa[2])(void) = {use_avx2, use_generic};
+	const char *isa_names[2] = {"avx2", "generic"};
+	for (int i = 0; i < 2; i++) {
+		TCase *t = tcase_create(isa_names[i]);
+		tcase_add_checked_fixture(t, isa[i], NULL);
+		tcase_add_test(t, test_softmax_is_stable_and_scaled);
+		tcase_add_test(t, test_softmax_masked_terms_are_zero);
+		suite_add_tcase(s, t);
+	}
 	return test_run_suite(s);
 }
