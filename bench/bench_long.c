@@ -7,7 +7,7 @@
  * tokens, then one warm-up and --runs timed forward passes of one sequence
  * of that length. Prints the median time, tokens/s, GFLOP/s against the
  * machine's sgemm rate, the scratch the model asked for, the resident set
- * after load, after the scratch and at its peak (getrusage), in one line of
+ * after load, after the scratch and at its peak (VmHWM), in one line of
  * JSON as well with --json. Run on demand; never part of the test suite.
  */
 #include <errno.h>
@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "gemm.h"
 #include "hf_folder.h"
 #include "model.h"
@@ -38,58 +38,6 @@ struct opts {
 	int32_t len;
 	int runs, n_threads, json;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Resident set now, MiB (/proc/self/statm), or -1. */
-static double rss_mib(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f == NULL)
-		return -1.0;
-	int ok = fscanf(f, "%ld %ld", &pages, &resident) == 2;
-	fclose(f);
-	return ok ? (double)resident * (double)sysconf(_SC_PAGESIZE) / 1048576.0 : -1.0;
-}
-
-/* Peak resident set of the process so far, MiB. */
-static double peak_mib(void)
-{
-	struct rusage ru;
-	return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : -1.0;
-}
-
-/* Best GFLOP/s of gemm_nt 4096x3072x768 over 5 runs as one OpenBLAS call on
- * all compute threads (bench_core's yardstick). */
-static double sgemm_gflops(void)
-{
-	size_t m = 4096, n = 3072, k = 768;
-	float *a = calloc(m * k, sizeof(float)), *b = calloc(n * k, sizeof(float));
-	float *c = calloc(m * n, sizeof(float));
-	double best = 0.0;
-	for (int r = 0; a != NULL && b != NULL && c != NULL && r < 6; r++) {
-		double t0 = now_s();
-		gemm_nt_openblas_mt(c, n, a, k, b, k, m, n, k, gemm_get_threads());
-		double g = 2.0 * (double)m * (double)n * (double)k / (now_s() - t0) * 1e-9;
-		best = r > 0 && g > best ? g : best; /* the first run warms up */
-	}
-	free(a);
-	free(b);
-	free(c);
-	return best;
-}
 
 static void usage(FILE *f)
 {
@@ -166,13 +114,14 @@ int main(int argc, char **argv)
 	}
 	double load[2] = {-1.0, -1.0};
 	getloadavg(&load[0], 1);
-	double sgemm = sgemm_gflops();
+	double sgemm = sgemm_gflops(4096, 3072, 768, 5, 0); /* bench_core's yardstick */
 	double t0 = now_s();
 	if (model_load(dir, NULL, &m, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_long: %s\n", err);
 		return 1;
 	}
-	double load_ms = 1e3 * (now_s() - t0), rss_loaded = rss_mib();
+	double load_ms = 1e3 * (now_s() - t0), rss_loaded, rss_ctx, peak;
+	rss_mib(&rss_loaded, &peak);
 	int32_t len = o.len > 0 ? o.len : m->max_input_length;
 	if (len > m->max_input_length) {
 		fprintf(stderr, "bench_long: %s takes at most %d tokens\n", sh->name,
@@ -186,7 +135,7 @@ int main(int argc, char **argv)
 		model_destroy(m);
 		return 1;
 	}
-	double rss_ctx = rss_mib();
+	rss_mib(&rss_ctx, &peak);
 
 	uint64_t rng = 99;
 	int32_t *ids = malloc((size_t)len * sizeof(int32_t)), starts[2] = {0, len};
@@ -201,6 +150,8 @@ int main(int argc, char **argv)
 		times[r] = now_s() - t;
 	}
 	getloadavg(&load[1], 1);
+	double rss_end;
+	rss_mib(&rss_end, &peak); /* the peak over the runs */
 	if (rc != 0) {
 		fprintf(stderr, "bench_long: %s\n", err);
 	} else {
@@ -220,7 +171,7 @@ int main(int argc, char **argv)
 		    "RSS %.0f MiB after load (weights mmapped, %s), %.0f after the scratch, "
 		    "peak %.0f MiB\n",
 		    (double)scratch / 1048576.0, (int)len, rss_loaded,
-		    written ? "just written" : "page cache", rss_ctx, peak_mib());
+		    written ? "just written" : "page cache", rss_ctx, peak);
 		printf("  model_load %.1f ms\n", load_ms);
 		if (o.json)
 			printf("{\"tool\":\"bench_long\",\"shape\":\"%s\",\"tokens\":%d,"
@@ -232,7 +183,7 @@ int main(int argc, char **argv)
 			       "\"peak_rss_mib\":%.1f,\"load_ms\":%.1f}\n",
 			       sh->name, (int)len, gemm_get_threads(), gemm_corename(), load[0],
 			       load[1], o.runs, med, times[0], times[o.runs - 1], len / med, gflop,
-			       sgemm, (double)scratch / 1048576.0, rss_loaded, rss_ctx, peak_mib(),
+			       sgemm, (double)scratch / 1048576.0, rss_loaded, rss_ctx, peak,
 			       load_ms);
 	}
 	free(ids);
