@@ -25,20 +25,11 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "fixture_folders.h"
 #include "status.h"
 #include "test_util.h"
 #include "tokenizer.h"
 #include "tokenizer_load.h"
-
-static const char *const folders[] = {
-    "bert",         "bert-seqcls",       "bert-tokcls",       "bert-mlm",
-    "distilbert",   "distilbert-seqcls", "electra",           "electra-seqcls",
-    "mobilebert",   "mobilebert-seqcls", "roberta",           "roberta-seqcls",
-    "albert",       "albert-seqcls",     "xlm-roberta",       "mpnet",
-    "mpnet-seqcls", "deberta-v2",        "deberta-v2-seqcls", "deberta-v2-logbuckets",
-    "modernbert",   "modernbert-seqcls", "bert-rerank",
-};
-#define N_FOLDERS (int)(sizeof(folders) / sizeof(folders[0]))
 
 static struct tokenizer *load_folder(const char *name)
 {
@@ -168,7 +159,7 @@ static int32_t json_int_at(const json_t *arr, size_t i)
 
 START_TEST(test_fixture_cases)
 {
-	const char *folder = folders[_i];
+	const char *folder = FOLDERS[_i];
 	struct tokenizer *t = load_folder(folder);
 	json_t *root = fixture_expected(folder);
 	json_t *cases = json_object_get(root, "cases");
@@ -231,7 +222,7 @@ START_TEST(test_fixture_cases)
 }
 END_TEST
 
-/* Every fixture folder with an expected.json is in folders[]. */
+/* Every fixture folder with an expected.json is in FOLDERS (fixture_folders.h). */
 START_TEST(test_all_folders_listed)
 {
 	char dir[4096], path[4600];
@@ -246,7 +237,7 @@ START_TEST(test_all_folders_listed)
 			continue;
 		int listed = 0;
 		for (int i = 0; i < N_FOLDERS; i++)
-			listed |= strcmp(folders[i], ent->d_name) == 0;
+			listed |= strcmp(FOLDERS[i], ent->d_name) == 0;
 		ck_assert_msg(listed, "fixture %s has expected.json but is not tested",
 		              ent->d_name);
 		n_found++;
