@@ -64,24 +64,129 @@ static int64_t first_non_finite(const float *x, int64_t n)
 	return -1;
 }
 
-/* Every weight the model uses is checked once here: a NaN or Inf in a
- * weight would turn every answer into NaN, so such a folder does not load. */
+/* A wired tensor waiting for its NaN/Inf check (check_weights). */
+struct weight_check {
+	const float *x;
+	int64_t n;
+	char *name; /* owned */
+};
+
+/* Every weight the model uses is checked once (check_weights, after the
+ * wiring): a NaN or Inf in a weight would turn every answer into NaN, so
+ * such a folder does not load. Here it is only noted, once per tensor
+ * (ALBERT's layers share theirs). */
 int weight_get(const struct weight_src *w, const char *name, int64_t rows, int64_t cols,
                const float **out, char *err, size_t n_err)
 {
 	int64_t shape[2] = {rows, cols};
-	int rc = safetensors_get(w->m->st, name, w->prefixes, w->n_prefixes, cols > 0 ? 2 : 1,
-	                         shape, out, err, n_err);
+	struct model *m = w->m;
+	int rc = safetensors_get(m->st, name, w->prefixes, w->n_prefixes, cols > 0 ? 2 : 1, shape,
+	                         out, err, n_err);
 	if (rc != 0)
 		return rc;
-	int64_t bad = first_non_finite(*out, cols > 0 ? rows * cols : rows);
-	if (bad < 0)
+	for (int i = 0; i < m->n_checks; i++)
+		if (m->checks[i].x == *out)
+			return 0;
+	if (m->n_checks == m->cap_checks) {
+		int cap = m->cap_checks > 0 ? 2 * m->cap_checks : 64;
+		struct weight_check *c = realloc(m->checks, (size_t)cap * sizeof(*c));
+		if (c == NULL)
+			return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", m->dir);
+		m->checks = c;
+		m->cap_checks = cap;
+	}
+	struct weight_check *c = &m->checks[m->n_checks];
+	if ((c->name = strdup(name)) == NULL)
+		return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", m->dir);
+	c->x = *out;
+	c->n = cols > 0 ? rows * cols : rows;
+	m->n_checks++;
+	return 0;
+}
+
+static void checks_free(struct model *m)
+{
+	for (int i = 0; i < m->n_checks; i++)
+		free(m->checks[i].name);
+	free(m->checks);
+	m->checks = NULL;
+	m->n_checks = m->cap_checks = 0;
+}
+
+/* The checks cut into pieces of CHECK_PIECE floats, taken by a team's
+ * threads in turn; the first piece (in wiring order) holding a bad value
+ * is kept. */
+#define CHECK_PIECE ((int64_t)1 << 18)
+
+struct check_plan {
+	const struct weight_check *checks;
+	int64_t *first_piece; /* (n_checks + 1) prefix sums of pieces per check */
+	int n_checks;
+	atomic_llong next;
+	atomic_llong bad; /* lowest bad piece, or INT64_MAX */
+};
+
+/* Maps a piece of the weights' file in one call instead of a page fault
+ * per few pages (MADV_POPULATE_READ, Linux 5.14; elsewhere the scan's own
+ * faults do it). */
+static void populate(const void *p, size_t n)
+{
+#ifdef MADV_POPULATE_READ
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)p & ~(page - 1);
+	(void)madvise((void *)lo, (uintptr_t)p + n - lo, MADV_POPULATE_READ);
+#else
+	(void)p, (void)n;
+#endif
+}
+
+static void check_part(void *arg, int i, int n)
+{
+	struct check_plan *p = arg;
+	(void)i, (void)n;
+	int c = 0;
+	for (;;) {
+		long long k = atomic_fetch_add(&p->next, 1);
+		if (k >= p->first_piece[p->n_checks] || k > atomic_load(&p->bad))
+			return;
+		while (p->first_piece[c + 1] <= k)
+			c++;
+		int64_t off = (k - p->first_piece[c]) * CHECK_PIECE;
+		int64_t len = p->checks[c].n - off < CHECK_PIECE ? p->checks[c].n - off : CHECK_PIECE;
+		populate(p->checks[c].x + off, (size_t)len * sizeof(float));
+		if (first_non_finite(p->checks[c].x + off, len) < 0)
+			continue;
+		long long seen = atomic_load(&p->bad);
+		while (k < seen && !atomic_compare_exchange_weak(&p->bad, &seen, k))
+			;
+	}
+}
+
+/* Checks every noted weight for NaN/Inf on the team (the scan reads the
+ * whole file once: split, it takes a fraction of the start-up time). */
+static int check_weights(struct model *m, struct team *team, char *err, size_t n_err)
+{
+	struct check_plan p = {m->checks, NULL, m->n_checks, 0, INT64_MAX};
+	if ((p.first_piece = malloc((size_t)(m->n_checks + 1) * sizeof(int64_t))) == NULL)
+		return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", m->dir);
+	p.first_piece[0] = 0;
+	for (int c = 0; c < m->n_checks; c++)
+		p.first_piece[c + 1] =
+		    p.first_piece[c] + (m->checks[c].n + CHECK_PIECE - 1) / CHECK_PIECE;
+	team_run(team, check_part, &p);
+	long long k = atomic_load(&p.bad);
+	int c = 0;
+	while (k != INT64_MAX && p.first_piece[c + 1] <= k)
+		c++;
+	free(p.first_piece);
+	if (k == INT64_MAX)
 		return 0;
-	*out = NULL;
+	const struct weight_check *bad = &m->checks[c];
+	int64_t at = first_non_finite(bad->x, bad->n);
 	return status_fail(err, n_err, STATUS_EFORMAT,
 	                   "%s: tensor \"%s\" holds a non-finite value (NaN or Inf) at element "
 	                   "%lld: the weights are corrupt",
-	                   w->m->st->path, name, (long long)bad);
+	                   m->st->path, bad->name, (long long)at);
 }
 
 int weight_dense(const struct weight_src *w, const char *name, int32_t n_out, int32_t n_in,
@@ -511,10 +616,9 @@ static void pack_part(void *arg, int i, int n)
  * arena shared by all workers, on a team of gemm_get_threads() threads
  * (start-up time), and lets go of the mapped originals.
  */
-static int pack_weights(struct model *m, char *err, size_t n_err)
+static int pack_weights(struct model *m, struct team *team, char *err, size_t n_err)
 {
 	struct pack_plan p = {NULL, 0, 0, 0};
-	struct team *team = NULL;
 	int32_t layers = m->enc.n_layers;
 	double t0 = seconds_now();
 	p.cap = 2 + 2 * MODEL_MAX_HEAD_LAYERS + layers * (4 + 8 + 2 * MOBILEBERT_MAX_FFN);
@@ -528,8 +632,7 @@ static int pack_weights(struct model *m, char *err, size_t n_err)
 			    gemm_pack_bytes(p.jobs[i].parts, p.jobs[i].n_parts) +
 			    arena_size_of((size_t)(3 * p.jobs[i].parts[0]->n_out) * sizeof(float));
 	if ((m->packs = calloc((size_t)(p.n > 0 ? p.n : 1), sizeof(*m->packs))) == NULL ||
-	    arena_init_lazy(&m->pack_arena, bytes) != 0 ||
-	    team_create(&team, gemm_get_threads()) != 0)
+	    arena_init_lazy(&m->pack_arena, bytes) != 0)
 		goto oom;
 	m->n_packs = p.n;
 	for (int i = 0; i < p.n; i++) {
@@ -548,12 +651,10 @@ static int pack_weights(struct model *m, char *err, size_t n_err)
 	for (int i = 0; i < p.n; i++) /* copies of what was laid out */
 		if (p.jobs[i].same_as >= 0)
 			*p.jobs[i].out = *p.jobs[p.jobs[i].same_as].out;
-	team_destroy(team);
 	free(p.jobs);
 	m->pack_seconds = seconds_now() - t0;
 	return 0;
 oom:
-	team_destroy(team);
 	free(p.jobs);
 	return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory laying out the weights",
 	                   m->dir);
@@ -564,6 +665,7 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 {
 	char path[4096];
 	int rc = STATUS_ENOMEM;
+	struct team *team = NULL;
 	if (err != NULL && n_err > 0)
 		err[0] = '\0';
 	struct model *m = calloc(1, sizeof(*m));
@@ -577,9 +679,19 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 		goto fail;
 	if ((rc = wire(m, err, n_err)) != 0)
 		goto fail;
-	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED &&
-	    (rc = pack_weights(m, err, n_err)) != 0)
+	/* start-up work split over gemm_get_threads() threads */
+	if ((rc = team_create(&team, gemm_get_threads())) != 0) {
+		status_fail(err, n_err, rc, "%s: cannot start the loading threads", dir);
 		goto fail;
+	}
+	if ((rc = check_weights(m, team, err, n_err)) != 0)
+		goto fail;
+	checks_free(m);
+	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED &&
+	    (rc = pack_weights(m, team, err, n_err)) != 0)
+		goto fail;
+	team_destroy(team);
+	team = NULL;
 	if ((rc = tokenizer_load_from(dir,
 	                              opts != NULL ? opts->tokenizer_source : TOKENIZER_SOURCE_AUTO,
 	                              &m->tok, err, n_err)) != 0)
@@ -610,6 +722,7 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 fail:
 	if (rc == STATUS_ENOMEM && err != NULL && n_err > 0 && err[0] == '\0')
 		status_fail(err, n_err, rc, "%s: out of memory while loading", dir);
+	team_destroy(team);
 	model_destroy(m);
 	return rc;
 }
@@ -626,6 +739,7 @@ void model_destroy(struct model *m)
 	free(m->mobile_layers);
 	free(m->packs);
 	arena_dispose(&m->pack_arena);
+	checks_free(m);
 	free(m->modern_layers);
 	free(m->derived);
 	free(m->derived_idx);

@@ -38,6 +38,8 @@ struct head_layer {
 
 #define MODEL_MAX_HEAD_LAYERS 3
 
+struct weight_check;
+
 struct model {
 	char *dir; /* owned: the folder it was loaded from */
 	struct hf_config cfg;
@@ -61,6 +63,10 @@ struct model {
 	 * every worker: panels, fused biases and their descriptors live in
 	 * pack_arena; the dense layers above point into it. */
 	struct arena pack_arena;   /* owned; empty with the OpenBLAS backend */
+	/* Every weight wired, to be checked for NaN/Inf once after wiring, in
+	 * parallel (model_load); freed when the load ends. */
+	struct weight_check *checks; /* (n_checks) owned */
+	int n_checks, cap_checks;
 	struct gemm_packed *packs; /* (n_packs) owned descriptors */
 	int n_packs;
 	size_t packed_bytes; /* bytes of packed weights */
