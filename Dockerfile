@@ -29,9 +29,11 @@ COPY --from=build /opt/smolserve/bin/smolserve /usr/local/bin/smolserve
 # JSON_OUTPUT=true: one JSON object per log line, for log collectors.
 # HF_HUB_CACHE=/data: models named by Hub id (--model-id org/name) are downloaded into, or found
 # in, this Hugging Face cache; mount a volume there to keep them across restarts (HF_TOKEN for
-# gated models, HF_HUB_OFFLINE=true to never touch the network).
+# gated models, HF_HUB_OFFLINE=true to never touch the network). LAYOUT_CACHE=/data/layout: the
+# weights' layout for smolserve's kernel, kept for the next start (off when /data is read-only).
 ENV MODEL_ID=/models/model \
     HF_HUB_CACHE=/data \
+    LAYOUT_CACHE=/data/layout \
     PORT=3000 \
     MAX_CLIENT_BATCH_SIZE=32 \
     PAYLOAD_LIMIT=2000000 \

@@ -130,6 +130,10 @@ static const struct option_row ROWS[] = {
     {"--gemm-backend", NULL, "GEMM_BACKEND", KIND_STRING, STR(gemm_backend), 0, 0, "auto",
      "dense products: auto, packed (own AVX2/AVX-512 kernel, weights laid out at load) or "
      "openblas"},
+    {"--layout-cache", NULL, "LAYOUT_CACHE", KIND_STRING, STR(layout_cache), 0, 0, "",
+     "folder keeping the packed kernel's layout of the weights for the next start (which then "
+     "maps it instead of laying them out); default $XDG_CACHE_HOME/smolserve, else "
+     "~/.cache/smolserve; off: none"},
 };
 
 static int fail(char *err, size_t n_err, const char *fmt, ...)

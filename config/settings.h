@@ -47,6 +47,7 @@ struct settings {
 	char log_level[16];              /* --log-level, LOG_LEVEL */
 	char task[64];                   /* --task, TASK (sentence-similarity routes POST /) */
 	char tokenizer_files[16];        /* --tokenizer-files auto|tokenizer.json|classic */
+	char layout_cache[4096];         /* --layout-cache, LAYOUT_CACHE; "" = default, "off" */
 	int blas_kernel_choice;          /* --blas-kernel-choice, BLAS_KERNEL_CHOICE */
 	char gemm_backend[16];           /* --gemm-backend auto|packed|openblas, GEMM_BACKEND */
 };

@@ -177,6 +177,14 @@ static const float *part_row(const struct dense *const *parts, int n_parts, int3
 	return NULL;
 }
 
+void dense_adopt(struct dense *out, const struct dense *const *parts, int n_parts,
+                 const float *mem, struct gemm_packed *packed, const float *bias)
+{
+	int32_t n_in = parts[0]->n_in, n_out = parts_rows(parts, n_parts);
+	*packed = (struct gemm_packed){mem, n_in, n_out, (n_out + GEMM_NR - 1) / GEMM_NR};
+	*out = (struct dense){n_parts == 1 ? parts[0]->w : NULL, bias, n_in, n_out, packed};
+}
+
 void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts, float *mem,
                 struct gemm_packed *packed, float *bias)
 {
@@ -192,8 +200,7 @@ void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts
 		}
 		gemm_kernel()->pack_panel(mem + (size_t)p * (size_t)n_in * GEMM_NR, src, n_in);
 	}
-	*packed = (struct gemm_packed){mem, n_in, n_out, n_panels};
-	*out = (struct dense){n_parts == 1 ? parts[0]->w : NULL, bias, n_in, n_out, packed};
+	dense_adopt(out, parts, n_parts, mem, packed, bias);
 }
 
 /* --- one thread's share of a product ---------------------------------- */

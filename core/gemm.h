@@ -106,6 +106,11 @@ void dense_ffn_forward(struct team *t, const struct dense *in, enum activation a
 void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts, float *mem,
                 struct gemm_packed *packed, float *bias);
 
+/* The descriptors dense_pack fills, for a layout it made earlier (the
+ * same parts, kept in a file: models/layout_cache.h); nothing is read. */
+void dense_adopt(struct dense *out, const struct dense *const *parts, int n_parts,
+                 const float *mem, struct gemm_packed *packed, const float *bias);
+
 /* Bytes dense_pack needs in `mem` for parts (rounded up to 64). */
 size_t gemm_pack_bytes(const struct dense *const *parts, int n_parts);
 

@@ -76,4 +76,21 @@ int head_wire_dense_out(struct model *m, const struct weight_src *w, enum activa
 /* ...ForTokenClassification: "classifier" on every token; else nothing. */
 int head_wire_tokcls(struct model *m, const struct weight_src *w, char *err, size_t n_err);
 
+/*
+ * The packed backend's layout of m's weights (models/layout.c), in two
+ * steps around the NaN/Inf check: layout_begin plans it and, with a cache
+ * folder, maps it from the layout cache if a file for these weights is
+ * there (m->layout_cache = LAYOUT_CACHE_READ: done); layout_finish lays
+ * out what was not read (and writes the cache file). Both on team.
+ */
+struct layout_plan;
+int layout_begin(struct model *m, struct team *team, const char *cache_dir,
+                 struct layout_plan **out, char *err, size_t n_err);
+int layout_finish(struct model *m, struct layout_plan *p, struct team *team, char *err,
+                  size_t n_err);
+/* 1 if x (a weight or bias) is in a layout read from the cache: it was
+ * checked when the file was written. */
+int layout_covers(const struct layout_plan *p, const struct model *m, const void *x);
+void layout_plan_free(struct layout_plan *p);
+
 #endif

@@ -164,8 +164,17 @@ static void check_part(void *arg, int i, int n)
 
 /* Checks every noted weight for NaN/Inf on the team (the scan reads the
  * whole file once: split, it takes a fraction of the start-up time). */
-static int check_weights(struct model *m, struct team *team, char *err, size_t n_err)
+static int check_weights(struct model *m, struct team *team, const struct layout_plan *lp,
+                         char *err, size_t n_err)
 {
+	int kept = 0; /* drop what a cached layout covers */
+	for (int c = 0; c < m->n_checks; c++) {
+		if (lp != NULL && layout_covers(lp, m, m->checks[c].x))
+			free(m->checks[c].name);
+		else
+			m->checks[kept++] = m->checks[c];
+	}
+	m->n_checks = kept;
 	struct check_plan p = {m->checks, NULL, m->n_checks, 0, INT64_MAX};
 	if ((p.first_piece = malloc((size_t)(m->n_checks + 1) * sizeof(int64_t))) == NULL)
 		return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", m->dir);
@@ -492,180 +501,13 @@ static int wire(struct model *m, char *err, size_t n_err)
 	                   c->model_type);
 }
 
-/* --- load-time layout for the packed GEMM backend ---------------------- */
-
-/* One dense layer to lay out: the concatenation of parts into *out. */
-struct pack_job {
-	struct dense *out;
-	const struct dense *parts[3];
-	int n_parts;
-	int same_as;                /* an earlier job with the same weights (ALBERT's shared
-	                             * layers, a head that is the pooler), or -1 */
-	float *mem, *bias;          /* where it goes in the arena */
-	struct gemm_packed *packed; /* its descriptor */
-};
-
-struct pack_plan {
-	struct pack_job *jobs;
-	int n, cap;
-	atomic_int next; /* the next job a team thread takes */
-};
-
-static void plan_add(struct pack_plan *p, struct dense *out, const struct dense *a,
-                     const struct dense *b, const struct dense *c)
-{
-	if (p->n == p->cap || a->w == NULL)
-		return; /* cap is counted up front; a missing weight is not packed */
-	struct pack_job *j = &p->jobs[p->n];
-	*j = (struct pack_job){out,  {a, b, c}, c != NULL ? 3 : b != NULL ? 2 : 1, -1, NULL,
-	                       NULL, NULL};
-	for (int i = 0; i < p->n; i++)
-		if (p->jobs[i].parts[0]->w == a->w && p->jobs[i].n_parts == j->n_parts)
-			j->same_as = i;
-	p->n++;
-}
-
-/* Every dense layer the forward pass and the heads run. */
-static void plan_model(struct model *m, struct pack_plan *p)
-{
-	struct encoder *e = &m->enc;
-	if (e->emb_proj.w != NULL)
-		plan_add(p, &e->emb_proj, &e->emb_proj, NULL, NULL);
-	for (int32_t l = 0; e->mobile == NULL && l < e->n_layers; l++) {
-		struct encoder_layer *L = &m->layers[l];
-		plan_add(p, &L->qkv, &L->q, &L->k, &L->v);
-		plan_add(p, &L->o, &L->o, NULL, NULL);
-		plan_add(p, &L->ffn_in, &L->ffn_in, NULL, NULL);
-		plan_add(p, &L->ffn_out, &L->ffn_out, NULL, NULL);
-	}
-	for (int32_t l = 0; e->mobile != NULL && l < e->n_layers; l++) {
-		struct mobilebert_layer *L = &m->mobile_layers[l];
-		struct dense *single[] = {&L->bn_input, &L->bn_attention, &L->v,     &L->o,
-		                          &L->inter,    &L->out,          &L->out_bn};
-		plan_add(p, &L->qk, &L->q, &L->k, NULL);
-		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
-			plan_add(p, single[i], single[i], NULL, NULL);
-		for (int i = 0; i < L->n_ffn; i++) {
-			plan_add(p, &L->ffn_in[i], &L->ffn_in[i], NULL, NULL);
-			plan_add(p, &L->ffn_out[i], &L->ffn_out[i], NULL, NULL);
-		}
-	}
-	for (int32_t l = 0; e->modern != NULL && l < e->n_layers; l++) {
-		struct modernbert_layer *L = &m->modern_layers[l];
-		struct dense *all[] = {&L->wqkv, &L->wo, &L->wi, &L->wo_mlp};
-		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			plan_add(p, all[i], all[i], NULL, NULL);
-	}
-	if (m->has_pooler)
-		plan_add(p, &m->pooler.d, &m->pooler.d, NULL, NULL);
-	for (int i = 0; i < m->n_head_layers; i++)
-		plan_add(p, &m->head_layers[i].d, &m->head_layers[i].d, NULL, NULL);
-}
-
-/* Drops the pages wholly inside [p, p + n) from this process's memory:
- * for mapped weights that have been laid out anew (the page cache keeps
- * them; a later read faults them back in). */
-static void release_pages(const void *p, size_t n)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
-	uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
-static double seconds_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* One job: lays its parts out, then lets go of the mapped originals. */
-static void pack_one(struct pack_job *j)
-{
-	struct dense keep[3];
-	const struct dense *parts[3];
-	for (int k = 0; k < j->n_parts; k++) { /* out may be parts[0] itself */
-		keep[k] = *j->parts[k];
-		parts[k] = &keep[k];
-	}
-	dense_pack(j->out, parts, j->n_parts, j->mem, j->packed, j->bias);
-	for (int k = 0; k < j->n_parts; k++)
-		release_pages(keep[k].w,
-		              (size_t)keep[k].n_out * (size_t)keep[k].n_in * sizeof(float));
-}
-
-/* A team thread's share: jobs taken one at a time from the plan. */
-static void pack_part(void *arg, int i, int n)
-{
-	struct pack_plan *p = arg;
-	(void)i, (void)n;
-	for (;;) {
-		int k = atomic_fetch_add(&p->next, 1);
-		if (k >= p->n)
-			return;
-		if (p->jobs[k].same_as < 0)
-			pack_one(&p->jobs[k]);
-	}
-}
-
-/*
- * Lays every dense layer out once for the packed backend (q, k, v fused
- * into one product per layer, MobileBERT's q and k likewise), into one
- * arena shared by all workers, on a team of gemm_get_threads() threads
- * (start-up time), and lets go of the mapped originals.
- */
-static int pack_weights(struct model *m, struct team *team, char *err, size_t n_err)
-{
-	struct pack_plan p = {NULL, 0, 0, 0};
-	int32_t layers = m->enc.n_layers;
-	double t0 = seconds_now();
-	p.cap = 2 + 2 * MODEL_MAX_HEAD_LAYERS + layers * (4 + 8 + 2 * MOBILEBERT_MAX_FFN);
-	if ((p.jobs = calloc((size_t)p.cap, sizeof(*p.jobs))) == NULL)
-		goto oom;
-	plan_model(m, &p);
-	size_t bytes = 0;
-	for (int i = 0; i < p.n; i++)
-		if (p.jobs[i].same_as < 0)
-			bytes +=
-			    gemm_pack_bytes(p.jobs[i].parts, p.jobs[i].n_parts) +
-			    arena_size_of((size_t)(3 * p.jobs[i].parts[0]->n_out) * sizeof(float));
-	if ((m->packs = calloc((size_t)(p.n > 0 ? p.n : 1), sizeof(*m->packs))) == NULL ||
-	    arena_init_lazy(&m->pack_arena, bytes) != 0)
-		goto oom;
-	m->n_packs = p.n;
-	for (int i = 0; i < p.n; i++) {
-		struct pack_job *j = &p.jobs[i];
-		if (j->same_as >= 0)
-			continue;
-		size_t n_out = 0;
-		for (int k = 0; k < j->n_parts; k++)
-			n_out += (size_t)j->parts[k]->n_out;
-		j->mem = arena_alloc(&m->pack_arena, gemm_pack_bytes(j->parts, j->n_parts));
-		j->bias = arena_alloc(&m->pack_arena, n_out * sizeof(float));
-		j->packed = &m->packs[i];
-		m->packed_bytes += gemm_pack_bytes(j->parts, j->n_parts);
-	}
-	team_run(team, pack_part, &p);
-	for (int i = 0; i < p.n; i++) /* copies of what was laid out */
-		if (p.jobs[i].same_as >= 0)
-			*p.jobs[i].out = *p.jobs[p.jobs[i].same_as].out;
-	free(p.jobs);
-	m->pack_seconds = seconds_now() - t0;
-	return 0;
-oom:
-	free(p.jobs);
-	return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory laying out the weights",
-	                   m->dir);
-}
-
 int model_load(const char *dir, const struct model_opts *opts, struct model **out, char *err,
                size_t n_err)
 {
 	char path[4096];
 	int rc = STATUS_ENOMEM;
 	struct team *team = NULL;
+	struct layout_plan *plan = NULL;
 	if (err != NULL && n_err > 0)
 		err[0] = '\0';
 	struct model *m = calloc(1, sizeof(*m));
@@ -684,12 +526,17 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 		status_fail(err, n_err, rc, "%s: cannot start the loading threads", dir);
 		goto fail;
 	}
-	if ((rc = check_weights(m, team, err, n_err)) != 0)
+	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED &&
+	    (rc = layout_begin(m, team, opts != NULL ? opts->layout_cache_dir : NULL, &plan, err,
+	                       n_err)) != 0)
+		goto fail;
+	if ((rc = check_weights(m, team, plan, err, n_err)) != 0)
 		goto fail;
 	checks_free(m);
-	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED &&
-	    (rc = pack_weights(m, team, err, n_err)) != 0)
+	if (plan != NULL && (rc = layout_finish(m, plan, team, err, n_err)) != 0)
 		goto fail;
+	layout_plan_free(plan);
+	plan = NULL;
 	team_destroy(team);
 	team = NULL;
 	if ((rc = tokenizer_load_from(dir,
@@ -722,6 +569,7 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 fail:
 	if (rc == STATUS_ENOMEM && err != NULL && n_err > 0 && err[0] == '\0')
 		status_fail(err, n_err, rc, "%s: out of memory while loading", dir);
+	layout_plan_free(plan);
 	team_destroy(team);
 	model_destroy(m);
 	return rc;
@@ -739,6 +587,7 @@ void model_destroy(struct model *m)
 	free(m->mobile_layers);
 	free(m->packs);
 	arena_dispose(&m->pack_arena);
+	layout_map_dispose(&m->layout_map);
 	checks_free(m);
 	free(m->modern_layers);
 	free(m->derived);

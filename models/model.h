@@ -15,6 +15,7 @@
 #include "deberta.h"
 #include "encoder.h"
 #include "hf_config.h"
+#include "layout_cache.h"
 #include "modernbert.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -70,7 +71,18 @@ struct model {
 	struct gemm_packed *packs; /* (n_packs) owned descriptors */
 	int n_packs;
 	size_t packed_bytes; /* bytes of packed weights */
-	double pack_seconds; /* time spent laying them out */
+	double pack_seconds; /* time spent laying them out (or mapping them) */
+	/* The layout cache (layout_cache.h): with LAYOUT_CACHE_READ the layout
+	 * is layout_map (owned), not pack_arena. The note says what happened,
+	 * for the log. */
+	enum layout_cache_state {
+		LAYOUT_CACHE_OFF = 0, /* no cache folder, or the layout cannot be keyed */
+		LAYOUT_CACHE_READ,    /* mapped from the cache */
+		LAYOUT_CACHE_WRITTEN, /* laid out, then written to the cache */
+		LAYOUT_CACHE_FAILED,  /* laid out; writing it failed (the note says why) */
+	} layout_cache;
+	struct layout_map layout_map;
+	char layout_cache_note[512];
 
 	enum pooling pooling;
 	int pooling_from_folder; /* 1 if 1_Pooling/config.json said so */
@@ -98,6 +110,7 @@ struct model_opts {
 	int pooling_set; /* 1: use `pooling` over the folder's own */
 	enum pooling pooling;
 	enum tokenizer_source tokenizer_source; /* which tokenizer files; 0 = auto */
+	const char *layout_cache_dir;           /* layout cache folder; NULL or "": none */
 };
 
 /*

@@ -367,6 +367,10 @@ int safetensors_add_file(struct safetensors *st, const char *path, char *err, si
 	}
 	f->map = map;
 	f->n_map = (size_t)sb.st_size;
+	f->dev = (uint64_t)sb.st_dev;
+	f->ino = (uint64_t)sb.st_ino;
+	f->mtime_s = (int64_t)sb.st_mtim.tv_sec;
+	f->mtime_ns = (int64_t)sb.st_mtim.tv_nsec;
 	close(fd);
 	fd = -1;
 	rc = parse_header(st, fi, err, n_err);

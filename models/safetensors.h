@@ -46,6 +46,9 @@ struct st_file {
 	char *path; /* owned */
 	const uint8_t *map;
 	size_t n_map;
+	/* the mapped file's identity (layout_cache.h keys on it) */
+	uint64_t dev, ino;
+	int64_t mtime_s, mtime_ns;
 };
 
 struct safetensors {

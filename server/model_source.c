@@ -101,5 +101,13 @@ int model_source_load(const struct settings *c, const _Atomic int *cancel, struc
 	                        .pooling =
 	                            strcmp(c->pooling, "cls") == 0 ? POOLING_CLS : POOLING_MEAN};
 	tokenizer_source_parse(c->tokenizer_files, &mo.tokenizer_source); /* checked by settings */
+	char layout[4096] = "";
+	if (strcmp(c->layout_cache, "off") == 0)
+		layout[0] = '\0';
+	else if (c->layout_cache[0] != '\0')
+		snprintf(layout, sizeof(layout), "%s", c->layout_cache);
+	else if (layout_cache_default_dir(layout, sizeof(layout)) != 0)
+		layout[0] = '\0'; /* no HOME: no cache */
+	mo.layout_cache_dir = layout;
 	return model_load(src->dir, &mo, out, err, n_err);
 }

@@ -235,6 +235,15 @@ static int finish_start(struct service *s, char *err, size_t n_err)
 	         s->model->cfg.model_type,
 	         s->model->cfg.n_architectures ? s->model->cfg.architectures[0] : "no head",
 	         s->metrics.model_load_seconds * 1e3, (int)s->model->max_input_length);
+	const struct model *m = s->model;
+	if (m->n_packs > 0 && m->layout_cache == LAYOUT_CACHE_FAILED)
+		log_warn("weights laid out (%.1f MiB) in %.1f ms; layout cache not written: %s",
+		         (double)m->packed_bytes / (1 << 20), m->pack_seconds * 1e3,
+		         m->layout_cache_note);
+	else if (m->n_packs > 0)
+		log_info("weights laid out (%.1f MiB) in %.1f ms; layout cache: %s",
+		         (double)m->packed_bytes / (1 << 20), m->pack_seconds * 1e3,
+		         m->layout_cache_note);
 	s->metrics.max_batch_tokens = c->max_batch_tokens;
 	s->metrics.workers = s->layout.workers;
 	s->metrics.blas_threads = s->layout.blas_threads;
