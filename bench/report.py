@@ -201,7 +201,9 @@ def main():
         if docs:
             print(f"  {s:5} server minilm-l6: first /embed "
                   f"{fmt(spread(x['first_embed_ms']['median'] for x in docs), '.1f')} ms after "
-                  f"start; RSS after load {fmt(spread(x['rss_after_load_mib'] for x in docs), '.1f')}"
+                  f"start (layout cache read; without it "
+                  f"{fmt(spread(x['first_embed_no_cache_ms']['median'] for x in docs), '.1f')} ms)"
+                  f"; RSS after load {fmt(spread(x['rss_after_load_mib'] for x in docs), '.1f')}"
                   f"; kernels {docs[-1]['blas_kernels']} ({docs[-1]['blas_kernel_choice']['action']})")
 
     bd = [r for r in rows if r["parts_ms"] and r["setting"] == settings[0]]
