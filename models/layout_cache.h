@@ -7,8 +7,9 @@
  *
  * A file is named by two 64-bit hashes, <group>-<key>.layout: group names
  * the checkpoint (its path), key everything the layout depends on (the
- * layout format, the kernel, each weights file's device, inode, size and
- * modification time, and where each packed tensor lies in it). A
+ * layout format, the kernel, how this build lays out a small made-up
+ * layer, each weights file's device, inode, size and modification time,
+ * and where each packed tensor lies in it). A
  * 4096-byte header (magic, format version, key, data size, checksum of
  * the data) precedes the data, so a stale, truncated or damaged file is
  * never used: it is a miss, and laid out anew. Files are written to a
