@@ -12,9 +12,17 @@
  * A file's bytes go to a temporary file under blobs/ while its sha256 is
  * computed (nettle, already on every system that has GnuTLS); only a
  * complete, verified file is renamed to blobs/<etag>.
+ *
+ * libcurl is loaded (dlopen) the first time a download is needed, not
+ * linked: with the two dozen libraries it pulls in (TLS, HTTP/2, SSH,
+ * LDAP, Kerberos, IDN...), loading it cost every start 3 ms, and a start
+ * that re-executes itself for the OpenBLAS kernel choice twice that, for
+ * the many servers that never download.
  */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,52 @@
 #define CONNECT_TIMEOUT_S 10
 #define STALL_TIMEOUT_S   30 /* abort a transfer that sends nothing this long */
 #define PROGRESS_EVERY_NS 1000000000ull
+
+/* The libcurl functions used, from the library loaded at run time. */
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *curl);
+	void (*easy_cleanup)(CURL *curl);
+	const char *(*easy_strerror)(CURLcode code);
+	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+	void (*slist_free_all)(struct curl_slist *list);
+} lc;
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+static char lc_error[512]; /* set if loading failed */
+
+#define LIBCURL_SONAME "libcurl.so.4"
+
+static void load_libcurl(void)
+{
+	void *lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
+		snprintf(lc_error, sizeof(lc_error), "%s", dlerror());
+		return;
+	}
+	struct {
+		void **fn;
+		const char *name;
+	} syms[] = {
+	    {(void **)&lc.global_init, "curl_global_init"},
+	    {(void **)&lc.easy_init, "curl_easy_init"},
+	    {(void **)&lc.easy_setopt, "curl_easy_setopt"},
+	    {(void **)&lc.easy_perform, "curl_easy_perform"},
+	    {(void **)&lc.easy_cleanup, "curl_easy_cleanup"},
+	    {(void **)&lc.easy_strerror, "curl_easy_strerror"},
+	    {(void **)&lc.slist_append, "curl_slist_append"},
+	    {(void **)&lc.slist_free_all, "curl_slist_free_all"},
+	};
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++)
+		if ((*syms[i].fn = dlsym(lib, syms[i].name)) == NULL) {
+			snprintf(lc_error, sizeof(lc_error), "%s has no %s", LIBCURL_SONAME,
+			         syms[i].name);
+			return;
+		}
+	if (lc.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		snprintf(lc_error, sizeof(lc_error), "curl_global_init failed");
+}
 
 struct hub_http {
 	CURL *curl;
@@ -315,10 +369,15 @@ static int on_xferinfo(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 int hub_http_open(struct hub_http **out, const struct hub_opts *o, char *err, size_t n_err)
 {
 	char auth[1200];
-	struct hub_http *h = calloc(1, sizeof(*h));
 	*out = NULL;
-	if (h == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (h->curl = curl_easy_init()) == NULL)
+	pthread_once(&lc_once, load_libcurl);
+	if (lc_error[0] != '\0')
+		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+		                   "cannot load libcurl to download from the Hub: %s (install "
+		                   "libcurl4)",
+		                   lc_error);
+	struct hub_http *h = calloc(1, sizeof(*h));
+	if (h == NULL || (h->curl = lc.easy_init()) == NULL)
 		goto fail;
 	h->o = o;
 	if (o->token != NULL && o->token[0] != '\0') {
@@ -330,26 +389,26 @@ int hub_http_open(struct hub_http **out, const struct hub_opts *o, char *err, si
 			    err, n_err, STATUS_EINVAL,
 			    "the Hugging Face token is too long or holds a line break");
 		}
-		if ((h->headers = curl_slist_append(NULL, auth)) == NULL)
+		if ((h->headers = lc.slist_append(NULL, auth)) == NULL)
 			goto fail;
 	}
 	CURL *c = h->curl;
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L); /* no token to another host */
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "smolserve/" SMOLSERVE_VERSION);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	lc.easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+	lc.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	lc.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	lc.easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L); /* no token to another host */
+	lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	lc.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	lc.easy_setopt(c, CURLOPT_USERAGENT, "smolserve/" SMOLSERVE_VERSION);
+	lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+	lc.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	lc.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIMEOUT_S);
+	lc.easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	lc.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	lc.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	lc.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	*out = h;
 	return 0;
 fail:
@@ -362,8 +421,9 @@ void hub_http_close(struct hub_http *h)
 	if (h == NULL)
 		return;
 	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
-	curl_slist_free_all(h->headers);
+		lc.easy_cleanup(h->curl);
+	if (h->headers != NULL)
+		lc.slist_free_all(h->headers);
 	free(h);
 }
 
@@ -375,14 +435,14 @@ static CURLcode perform(struct hub_http *h, const char *url, struct xfer *x)
 	x->h = h;
 	x->linked_size = x->length = -1;
 	h->errbuf[0] = '\0';
-	curl_easy_setopt(h->curl, CURLOPT_URL, url);
-	curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, x);
-	CURLcode res = curl_easy_perform(h->curl);
+	lc.easy_setopt(h->curl, CURLOPT_URL, url);
+	lc.easy_setopt(h->curl, CURLOPT_HEADERDATA, x);
+	lc.easy_setopt(h->curl, CURLOPT_WRITEDATA, x);
+	lc.easy_setopt(h->curl, CURLOPT_XFERINFODATA, x);
+	CURLcode res = lc.easy_perform(h->curl);
 	if (res != CURLE_OK)
 		snprintf(x->a->transport, sizeof(x->a->transport), "%s",
-		         h->errbuf[0] ? h->errbuf : curl_easy_strerror(res));
+		         h->errbuf[0] ? h->errbuf : lc.easy_strerror(res));
 	return res;
 }
 
