@@ -195,6 +195,9 @@ static void plan_offsets(const struct model *m, struct layout_plan *p)
 		j->bias_off = p->n_bytes;
 		p->n_bytes += arena_size_of(n_out * sizeof(float));
 	}
+	for (int c = 0; c < m->n_checks; c++) /* the tensors a hit spares the NaN/Inf check */
+		if (layout_hash_tensor(&key, m->st, m->checks[c].x) != 0)
+			p->keyed = 0;
 	for (int f = 0; f < m->st->n_files; f++) { /* any file touched since: lay out anew */
 		const struct st_file *sf = &m->st->files[f];
 		uint64_t id[5] = {sf->dev, sf->ino, (uint64_t)sf->n_map, (uint64_t)sf->mtime_s,
@@ -284,17 +287,6 @@ oom:
 	layout_plan_free(p);
 	return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory laying out the weights",
 	                   m->dir);
-}
-
-int layout_covers(const struct layout_plan *p, const struct model *m, const void *x)
-{
-	if (m->layout_cache != LAYOUT_CACHE_READ)
-		return 0;
-	for (int i = 0; i < p->n; i++)
-		for (int k = 0; k < p->jobs[i].n_parts; k++)
-			if (p->jobs[i].parts[k]->w == x || p->jobs[i].parts[k]->b == x)
-				return 1;
-	return 0;
 }
 
 int layout_finish(struct model *m, struct layout_plan *p, struct team *team, char *err,

@@ -9,7 +9,8 @@
  * the checkpoint (its path), key everything the layout depends on (the
  * layout format, the kernel, how this build lays out a small made-up
  * layer, each weights file's device, inode, size and modification time,
- * and where each packed tensor lies in it). A
+ * and where each packed tensor, and each tensor checked for NaN/Inf,
+ * lies in it). A
  * 4096-byte header (magic, format version, key, data size, checksum of
  * the data) precedes the data, so a stale, truncated or damaged file is
  * never used: it is a miss, and laid out anew. Files are written to a

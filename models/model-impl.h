@@ -76,21 +76,27 @@ int head_wire_dense_out(struct model *m, const struct weight_src *w, enum activa
 /* ...ForTokenClassification: "classifier" on every token; else nothing. */
 int head_wire_tokcls(struct model *m, const struct weight_src *w, char *err, size_t n_err);
 
+/* A wired tensor waiting for its NaN/Inf check (model.c's check_weights). */
+struct weight_check {
+	const float *x;
+	int64_t n;
+	char *name; /* owned */
+};
+
 /*
  * The packed backend's layout of m's weights (models/layout.c), in two
  * steps around the NaN/Inf check: layout_begin plans it and, with a cache
  * folder, maps it from the layout cache if a file for these weights is
- * there (m->layout_cache = LAYOUT_CACHE_READ: done); layout_finish lays
- * out what was not read (and writes the cache file). Both on team.
+ * there (m->layout_cache = LAYOUT_CACHE_READ: done, and every tensor in
+ * m->checks was checked when that file was written: its key names them
+ * all); layout_finish lays out what was not read (and, the check passed,
+ * writes the cache file). Both on team.
  */
 struct layout_plan;
 int layout_begin(struct model *m, struct team *team, const char *cache_dir,
                  struct layout_plan **out, char *err, size_t n_err);
 int layout_finish(struct model *m, struct layout_plan *p, struct team *team, char *err,
                   size_t n_err);
-/* 1 if x (a weight or bias) is in a layout read from the cache: it was
- * checked when the file was written. */
-int layout_covers(const struct layout_plan *p, const struct model *m, const void *x);
 void layout_plan_free(struct layout_plan *p);
 
 #endif

@@ -64,13 +64,6 @@ static int64_t first_non_finite(const float *x, int64_t n)
 	return -1;
 }
 
-/* A wired tensor waiting for its NaN/Inf check (check_weights). */
-struct weight_check {
-	const float *x;
-	int64_t n;
-	char *name; /* owned */
-};
-
 /* Every weight the model uses is checked once (check_weights, after the
  * wiring): a NaN or Inf in a weight would turn every answer into NaN, so
  * such a folder does not load. Here it is only noted, once per tensor
@@ -167,14 +160,8 @@ static void check_part(void *arg, int i, int n)
 static int check_weights(struct model *m, struct team *team, const struct layout_plan *lp,
                          char *err, size_t n_err)
 {
-	int kept = 0; /* drop what a cached layout covers */
-	for (int c = 0; c < m->n_checks; c++) {
-		if (lp != NULL && layout_covers(lp, m, m->checks[c].x))
-			free(m->checks[c].name);
-		else
-			m->checks[kept++] = m->checks[c];
-	}
-	m->n_checks = kept;
+	if (lp != NULL && m->layout_cache == LAYOUT_CACHE_READ)
+		return 0; /* checked when the file was written (layout_begin) */
 	struct check_plan p = {m->checks, NULL, m->n_checks, 0, INT64_MAX};
 	if ((p.first_piece = malloc((size_t)(m->n_checks + 1) * sizeof(int64_t))) == NULL)
 		return status_fail(err, n_err, STATUS_ENOMEM, "%s: out of memory", m->dir);
