@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,37 @@ static void file_name(char *out, size_t n, const char *dir, uint64_t group, uint
 	         (unsigned long long)key);
 }
 
+/*
+ * Maps fd's n bytes read-only at an address aligned to 2 MiB and asks for
+ * huge pages, so that the page cache's 2 MiB folios (which the kernel
+ * makes for such a mapping's faults, and for large aligned writes) are
+ * mapped whole: the weights are then read through a few dozen TLB entries
+ * rather than ten thousand, as from the anonymous huge pages they are
+ * laid out in otherwise (4 KiB pages cost one 16-token request 0.1 ms).
+ */
+static void *map_huge(int fd, size_t n)
+{
+	size_t align = (size_t)2 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t whole = (n + page - 1) & ~(page - 1), span_n = whole + align;
+	char *span = mmap(NULL, span_n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (span == MAP_FAILED)
+		return MAP_FAILED;
+	char *base = (char *)(((uintptr_t)span + align - 1) & ~(uintptr_t)(align - 1));
+	void *map = mmap(base, n, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (map == MAP_FAILED) {
+		munmap(span, span_n);
+		return MAP_FAILED;
+	}
+	if (base > span) /* the reservation's ends around the file */
+		munmap(span, (size_t)(base - span));
+	if (span + span_n > base + whole)
+		munmap(base + whole, (size_t)(span + span_n - (base + whole)));
+#ifdef MADV_HUGEPAGE
+	(void)madvise(map, n, MADV_HUGEPAGE);
+#endif
+	return map;
+}
+
 int layout_cache_open(const char *dir, uint64_t group, uint64_t key, size_t n_bytes,
                       struct team *team, struct layout_map *out, char *why, size_t n_why)
 {
@@ -164,7 +196,7 @@ int layout_cache_open(const char *dir, uint64_t group, uint64_t key, size_t n_by
 		close(fd);
 		return -1;
 	}
-	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	void *map = map_huge(fd, (size_t)sb.st_size);
 	close(fd);
 	if (map == MAP_FAILED) {
 		snprintf(why, n_why, "cannot map %s: %s", path, strerror(errno));
@@ -221,6 +253,22 @@ static int write_all(int fd, const void *data, size_t n)
 	return 0;
 }
 
+/* The data after the header, in writes that end on 2 MiB boundaries of
+ * the file, so that the page cache keeps it in 2 MiB folios (map_huge). */
+static int write_aligned(int fd, const char *data, size_t n)
+{
+	size_t chunk = (size_t)2 << 20, off = LAYOUT_HEADER; /* file offset */
+	while (n > 0) {
+		size_t len = chunk - off % chunk < n ? chunk - off % chunk : n;
+		if (write_all(fd, data, len) != 0)
+			return -1;
+		data += len;
+		off += len;
+		n -= len;
+	}
+	return 0;
+}
+
 /* Deletes dir's <group>-*.layout files but keep_name. */
 static void prune_group(const char *dir, uint64_t group, const char *keep_name)
 {
@@ -270,7 +318,7 @@ int layout_cache_write(const char *dir, uint64_t group, uint64_t key, const void
 	}
 	memset(header, 0, sizeof(header));
 	memcpy(header, &h, sizeof(h));
-	int bad = write_all(fd, header, sizeof(header)) != 0 || write_all(fd, data, n_bytes) != 0;
+	int bad = write_all(fd, header, sizeof(header)) != 0 || write_aligned(fd, data, n_bytes) != 0;
 	int saved = errno;
 	if (close(fd) != 0 && !bad)
 		bad = 1, saved = errno;
