@@ -7,8 +7,10 @@
  */
 #include "arena.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "status.h"
 
@@ -70,4 +72,15 @@ void arena_touch(void *p, size_t n_bytes)
 {
 	if (p != NULL)
 		memset(p, 0, n_bytes);
+}
+
+void pages_populate_read(const void *p, size_t n_bytes)
+{
+#ifdef MADV_POPULATE_READ
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)p & ~(page - 1);
+	(void)madvise((void *)lo, (uintptr_t)p + n_bytes - lo, MADV_POPULATE_READ);
+#else
+	(void)p, (void)n_bytes;
+#endif
 }

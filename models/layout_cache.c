@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "team.h"
 
 #define LAYOUT_MAGIC "SMOLLAYT"
@@ -106,12 +107,7 @@ static void sum_part(void *arg, int i, int n)
 			return;
 		size_t off = k * LAYOUT_PIECE;
 		size_t len = p->n_bytes - off < LAYOUT_PIECE ? p->n_bytes - off : LAYOUT_PIECE;
-#ifdef MADV_POPULATE_READ
-		/* one call maps the piece, not a fault per few pages */
-		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-		uintptr_t lo = (uintptr_t)(p->data + off) & ~(page - 1);
-		(void)madvise((void *)lo, (uintptr_t)(p->data + off + len) - lo, MADV_POPULATE_READ);
-#endif
+		pages_populate_read(p->data + off, len);
 		p->sums[k] = piece_sum(p->data + off, len);
 	}
 }

@@ -13,10 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "model-impl.h"
 #include "status.h"
@@ -119,20 +116,6 @@ struct check_plan {
 	atomic_llong bad; /* lowest bad piece, or INT64_MAX */
 };
 
-/* Maps a piece of the weights' file in one call instead of a page fault
- * per few pages (MADV_POPULATE_READ, Linux 5.14; elsewhere the scan's own
- * faults do it). */
-static void populate(const void *p, size_t n)
-{
-#ifdef MADV_POPULATE_READ
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)p & ~(page - 1);
-	(void)madvise((void *)lo, (uintptr_t)p + n - lo, MADV_POPULATE_READ);
-#else
-	(void)p, (void)n;
-#endif
-}
-
 static void check_part(void *arg, int i, int n)
 {
 	struct check_plan *p = arg;
@@ -146,7 +129,7 @@ static void check_part(void *arg, int i, int n)
 			c++;
 		int64_t off = (k - p->first_piece[c]) * CHECK_PIECE;
 		int64_t len = p->checks[c].n - off < CHECK_PIECE ? p->checks[c].n - off : CHECK_PIECE;
-		populate(p->checks[c].x + off, (size_t)len * sizeof(float));
+		pages_populate_read(p->checks[c].x + off, (size_t)len * sizeof(float));
 		if (first_non_finite(p->checks[c].x + off, len) < 0)
 			continue;
 		long long seen = atomic_load(&p->bad);
