@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -265,20 +266,34 @@ static int write_aligned(int fd, const char *data, size_t n)
 	return 0;
 }
 
-/* Deletes dir's <group>-*.layout files but keep_name. */
+/* A temporary file this old was left by a writer that died (writing one
+ * takes well under a second). */
+#define STALE_TMP_S 600
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Deletes dir's <group>-*.layout files but keep_name, and the group's
+ * temporary files that writers which died left behind. */
 static void prune_group(const char *dir, uint64_t group, const char *keep_name)
 {
 	char prefix[24], path[4096];
+	struct stat sb;
 	snprintf(prefix, sizeof(prefix), "%016llx-", (unsigned long long)group);
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return;
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		size_t n = strlen(e->d_name);
-		if (strncmp(e->d_name, prefix, 17) != 0 || n < 7 ||
-		    strcmp(e->d_name + n - 7, ".layout") != 0 || strcmp(e->d_name, keep_name) == 0)
+		if (strncmp(e->d_name, prefix, 17) != 0 || strcmp(e->d_name, keep_name) == 0 ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+		if (ends_with(e->d_name, n, ".layout") ||
+		    (ends_with(e->d_name, n, ".tmp") && stat(path, &sb) == 0 &&
+		     time(NULL) - sb.st_mtime > STALE_TMP_S))
 			unlink(path);
 	}
 	closedir(d);

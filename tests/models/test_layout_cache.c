@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gemm.h"
@@ -131,12 +132,27 @@ START_TEST(test_damaged_truncated_stale_are_replaced)
 	ck_assert_msg(m->layout_cache == LAYOUT_CACHE_WRITTEN, "%s", m->layout_cache_note);
 	model_destroy(m);
 
+	/* a writer that died long ago left its temporary file; one writing now has its own */
+	char stale[4300], fresh[4300];
+	snprintf(stale, sizeof(stale), "%s.123.tmp", file);
+	snprintf(fresh, sizeof(fresh), "%s.456.tmp", file);
+	FILE *f = fopen(stale, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(f = fopen(fresh, "w"));
+	fclose(f);
+	struct timespec old_times[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+	ck_assert_int_eq(utimensat(AT_FDCWD, stale, old_times, 0), 0);
+
 	/* the weights touched since: another key, and the old file goes */
 	char shard[200];
 	snprintf(shard, sizeof(shard), "%s/model-00001-of-00002.safetensors", dir);
 	ck_assert_int_eq(utimensat(AT_FDCWD, shard, NULL, 0), 0);
 	m = load(dir, cache);
 	ck_assert_msg(m->layout_cache == LAYOUT_CACHE_WRITTEN, "%s", m->layout_cache_note);
+	ck_assert_int_ne(access(stale, F_OK), 0);
+	ck_assert_int_eq(access(fresh, F_OK), 0);
+	ck_assert_int_eq(unlink(fresh), 0);
 	the_file(cache, file2, sizeof(file2));
 	ck_assert_str_ne(file, file2);
 	assert_same_outputs("bert", ref, m);
