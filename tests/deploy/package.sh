@@ -202,6 +202,8 @@ boot_check() {
     "nsenter -t $hpid -m sh -c '! touch /usr/x 2>/dev/null && ! touch /etc/x 2>/dev/null &&
        [ -z \"\$(ls -A /home)\" ] && touch /var/cache/smolserve/x && rm /var/cache/smolserve/x' &&
      tr '\\0' '\\n' </proc/$hpid/environ | grep -qx HF_HOME=/var/cache/smolserve"
+  expect "systemd: the server keeps its layout cache in /var/cache/smolserve/layout" bash -c \
+    "nsenter -t $hpid -m sh -c 'ls /var/cache/smolserve/layout/*.layout' >/dev/null"
   # The rule bites in this systemd (a W+X mapping is refused) and smolserve runs under it.
   expect "systemd: MemoryDenyWriteExecute=yes refuses a writable+executable mapping (and the same probe without it maps one)" bash -c \
     "[ \"\$(nsenter -t $NS_INIT -a systemd-run --wait --pipe --quiet -p MemoryDenyWriteExecute=yes /usr/local/bin/mdwe-probe)\" = refused ] &&

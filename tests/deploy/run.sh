@@ -365,6 +365,10 @@ else
         if [ "$(jq -r .final.env.JSON_OUTPUT "$WORK/plan.json")" = true ]; then
           expect "docker run: JSON_OUTPUT=true logs the request as a JSON line" bash -c "grep '^{' '$log' | tail -n 1 | jq -e ."
         fi
+        # No volume at /data and a read-only root: no layout cache, said at info level, no warning.
+        expect "docker run: on a read-only root the layout cache is off (an info line, no warning)" bash -c \
+          "curl -sf 127.0.0.1:$port/info | jq -e '.layout_cache == \"off\"' >/dev/null &&
+           grep -q 'layout cache: off (cannot create /data/layout' '$log' && ! grep -qi 'warn.*layout' '$log'"
         mapfile -t HC < <(jq -r '.final.healthcheck.cmd[]' "$WORK/plan.json")
         expect "HEALTHCHECK ${HC[*]} exits 0 against the running server" \
           env -i PATH="$CHROOT_PATH" PORT="$port" chroot --userspec=10001:10001 "$RT" "${HC[@]}"
