@@ -50,7 +50,7 @@ static void plan_add(struct layout_plan *p, struct dense *out, const struct dens
 	if (p->n == p->cap || a->w == NULL)
 		return; /* cap is counted up front; a missing weight is not packed */
 	struct pack_job *j = &p->jobs[p->n];
-	*j = (struct pack_job){out, {a, b, c}, c != NULL ? 3 : b != NULL ? 2 : 1, -1, 0, 0, NULL,
+	*j = (struct pack_job){out,  {a, b, c}, c != NULL ? 3 : b != NULL ? 2 : 1, -1, 0, 0, NULL,
 	                       NULL, NULL};
 	for (int i = 0; i < p->n; i++)
 		if (p->jobs[i].parts[0]->w == a->w && p->jobs[i].n_parts == j->n_parts)
@@ -198,12 +198,7 @@ static void plan_offsets(const struct model *m, struct layout_plan *p)
 	for (int c = 0; c < m->n_checks; c++) /* the tensors a hit spares the NaN/Inf check */
 		if (layout_hash_tensor(&key, m->st, m->checks[c].x) != 0)
 			p->keyed = 0;
-	for (int f = 0; f < m->st->n_files; f++) { /* any file touched since: lay out anew */
-		const struct st_file *sf = &m->st->files[f];
-		uint64_t id[5] = {sf->dev, sf->ino, (uint64_t)sf->n_map, (uint64_t)sf->mtime_s,
-		                  (uint64_t)sf->mtime_ns};
-		key = layout_hash(key, id, sizeof(id));
-	}
+	key = layout_hash_files(key, m->st); /* any file touched since: lay out anew */
 	p->key = layout_hash(key, &p->n_bytes, sizeof(p->n_bytes));
 	char *real = realpath(m->st->path, NULL);
 	const char *name = real != NULL ? real : m->st->path;
@@ -251,8 +246,7 @@ int layout_begin(struct model *m, struct team *team, const char *cache_dir,
 	if (p == NULL)
 		goto oom;
 	p->t0 = seconds_now();
-	p->cap = 2 + 2 * MODEL_MAX_HEAD_LAYERS +
-	         m->enc.n_layers * (4 + 8 + 2 * MOBILEBERT_MAX_FFN);
+	p->cap = 2 + 2 * MODEL_MAX_HEAD_LAYERS + m->enc.n_layers * (4 + 8 + 2 * MOBILEBERT_MAX_FFN);
 	if ((p->jobs = calloc((size_t)p->cap, sizeof(*p->jobs))) == NULL)
 		goto oom;
 	plan_model(m, p);
@@ -272,8 +266,8 @@ int layout_begin(struct model *m, struct team *team, const char *cache_dir,
 		if (layout_cache_open(cache_dir, p->group, p->key, p->n_bytes, team, &m->layout_map,
 		                      why, sizeof(why)) == 0) {
 			m->layout_cache = LAYOUT_CACHE_READ;
-			snprintf(m->layout_cache_note, sizeof(m->layout_cache_note), "read from %s/",
-			         cache_dir);
+			snprintf(m->layout_cache_note, sizeof(m->layout_cache_note),
+			         "read from %s/", cache_dir);
 			place_jobs(m, p, (char *)(uintptr_t)m->layout_map.data, 1);
 			copy_shared(p);
 			m->pack_seconds = seconds_now() - p->t0;
@@ -311,7 +305,8 @@ int layout_finish(struct model *m, struct layout_plan *p, struct team *team, cha
 			         "written to %.400s for the next start", path);
 		} else if (rc == -2) { /* a read-only container, say: not a fault */
 			m->layout_cache = LAYOUT_CACHE_OFF;
-			snprintf(m->layout_cache_note, sizeof(m->layout_cache_note), "off (%.490s)", why);
+			snprintf(m->layout_cache_note, sizeof(m->layout_cache_note), "off (%.490s)",
+			         why);
 		} else {
 			m->layout_cache = LAYOUT_CACHE_FAILED;
 			snprintf(m->layout_cache_note, sizeof(m->layout_cache_note), "%.500s", why);

@@ -22,10 +22,10 @@
 #include "arena.h"
 #include "team.h"
 
-#define LAYOUT_MAGIC "SMOLLAYT"
-#define LAYOUT_FORMAT 1u       /* bump when the file or the packed layout changes */
-#define LAYOUT_HEADER 4096u    /* bytes before the data: keeps the data page-aligned */
-#define LAYOUT_PIECE (1u << 20) /* checksum piece: one team thread's unit of work */
+#define LAYOUT_MAGIC  "SMOLLAYT"
+#define LAYOUT_FORMAT 1u         /* bump when the file or the packed layout changes */
+#define LAYOUT_HEADER 4096u      /* bytes before the data: keeps the data page-aligned */
+#define LAYOUT_PIECE  (1u << 20) /* checksum piece: one team thread's unit of work */
 
 struct layout_header {
 	char magic[8];
@@ -44,6 +44,17 @@ uint64_t layout_hash(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+uint64_t layout_hash_files(uint64_t h, const struct safetensors *st)
+{
+	for (int i = 0; i < st->n_files; i++) {
+		const struct st_file *f = &st->files[i];
+		uint64_t id[5] = {f->dev, f->ino, (uint64_t)f->n_map, (uint64_t)f->mtime_s,
+		                  (uint64_t)f->mtime_ns};
+		h = layout_hash(h, id, sizeof(id));
+	}
+	return h;
+}
+
 int layout_hash_tensor(uint64_t *h, const struct safetensors *st, const void *p)
 {
 	for (int i = 0; i < st->n_tensors; i++) {
@@ -51,19 +62,16 @@ int layout_hash_tensor(uint64_t *h, const struct safetensors *st, const void *p)
 		const struct st_file *f = &st->files[t->file];
 		const uint8_t *at = f->map + t->offset;
 		uintptr_t q = (uintptr_t)p;
-		int inside = t->widened != NULL ? (const void *)t->widened == p
-		                                : q >= (uintptr_t)at && q < (uintptr_t)(at + t->n_bytes);
+		int inside = t->widened != NULL
+		                 ? (const void *)t->widened == p
+		                 : q >= (uintptr_t)at && q < (uintptr_t)(at + t->n_bytes);
 		if (!inside)
 			continue;
-		/* (file, offset in the file, dtype) and the file's identity */
-		uint64_t v[8] = {(uint64_t)t->file,
+		/* (file, offset in the file, dtype); the files' identities are
+		 * folded in once by the caller (layout_hash_files) */
+		uint64_t v[3] = {(uint64_t)t->file,
 		                 (uint64_t)(t->widened != NULL ? t->offset : q - (uintptr_t)f->map),
-		                 (uint64_t)t->dtype,
-		                 f->dev,
-		                 f->ino,
-		                 (uint64_t)f->n_map,
-		                 (uint64_t)f->mtime_s,
-		                 (uint64_t)f->mtime_ns};
+		                 (uint64_t)t->dtype};
 		*h = layout_hash(*h, v, sizeof(v));
 		return 0;
 	}
@@ -189,7 +197,8 @@ int layout_cache_open(const char *dir, uint64_t group, uint64_t key, size_t n_by
 	    memcmp(h.magic, LAYOUT_MAGIC, 8) != 0 || h.format != LAYOUT_FORMAT ||
 	    h.header_bytes != LAYOUT_HEADER || h.group != group || h.key != key ||
 	    h.n_bytes != n_bytes) {
-		snprintf(why, n_why, "%s is not a layout of these weights (stale or truncated)", path);
+		snprintf(why, n_why, "%s is not a layout of these weights (stale or truncated)",
+		         path);
 		close(fd);
 		return -1;
 	}
@@ -307,11 +316,12 @@ static int not_ours(int err)
 }
 
 int layout_cache_write(const char *dir, uint64_t group, uint64_t key, const void *data,
-                       size_t n_bytes, struct team *team, char *path_out, size_t n_path,
-                       char *why, size_t n_why)
+                       size_t n_bytes, struct team *team, char *path_out, size_t n_path, char *why,
+                       size_t n_why)
 {
 	char path[4096], tmp[4200], header[LAYOUT_HEADER];
-	struct layout_header h = {LAYOUT_MAGIC, LAYOUT_FORMAT, LAYOUT_HEADER, group, key, n_bytes, 0};
+	struct layout_header h = {
+	    LAYOUT_MAGIC, LAYOUT_FORMAT, LAYOUT_HEADER, group, key, n_bytes, 0};
 	file_name(path, sizeof(path), dir, group, key);
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
 	if (make_dirs(dir) != 0) {
@@ -329,7 +339,8 @@ int layout_cache_write(const char *dir, uint64_t group, uint64_t key, const void
 	}
 	memset(header, 0, sizeof(header));
 	memcpy(header, &h, sizeof(h));
-	int bad = write_all(fd, header, sizeof(header)) != 0 || write_aligned(fd, data, n_bytes) != 0;
+	int bad =
+	    write_all(fd, header, sizeof(header)) != 0 || write_aligned(fd, data, n_bytes) != 0;
 	int saved = errno;
 	if (close(fd) != 0 && !bad)
 		bad = 1, saved = errno;

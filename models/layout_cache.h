@@ -32,10 +32,14 @@ struct team;
 /* FNV-1a 64 of p[0, n) continuing from h. */
 uint64_t layout_hash(uint64_t h, const void *p, size_t n);
 
+/* Every file of st's identity (device, inode, size, modification time)
+ * folded into h. */
+uint64_t layout_hash_files(uint64_t h, const struct safetensors *st);
+
 /*
  * Folds where p lies in st (file index, byte offset, dtype; F16/BF16
- * tensors widened at load count as their tensor) and that file's identity
- * into *h. -1 if p is not a tensor of st (then the layout cannot be keyed).
+ * tensors widened at load count as their tensor) into *h. -1 if p is not a
+ * tensor of st (then the layout cannot be keyed).
  */
 int layout_hash_tensor(uint64_t *h, const struct safetensors *st, const void *p);
 
@@ -64,8 +68,8 @@ void layout_map_dispose(struct layout_map *m);
  * any other failure (no space left, say).
  */
 int layout_cache_write(const char *dir, uint64_t group, uint64_t key, const void *data,
-                       size_t n_bytes, struct team *team, char *path_out, size_t n_path,
-                       char *why, size_t n_why);
+                       size_t n_bytes, struct team *team, char *path_out, size_t n_path, char *why,
+                       size_t n_why);
 
 /*
  * The default folder: $XDG_CACHE_HOME/smolserve, else $HOME/.cache/

@@ -128,7 +128,8 @@ static void check_part(void *arg, int i, int n)
 		while (p->first_piece[c + 1] <= k)
 			c++;
 		int64_t off = (k - p->first_piece[c]) * CHECK_PIECE;
-		int64_t len = p->checks[c].n - off < CHECK_PIECE ? p->checks[c].n - off : CHECK_PIECE;
+		int64_t len =
+		    p->checks[c].n - off < CHECK_PIECE ? p->checks[c].n - off : CHECK_PIECE;
 		pages_populate_read(p->checks[c].x + off, (size_t)len * sizeof(float));
 		if (first_non_finite(p->checks[c].x + off, len) < 0)
 			continue;
@@ -140,10 +141,9 @@ static void check_part(void *arg, int i, int n)
 
 /* Checks every noted weight for NaN/Inf on the team (the scan reads the
  * whole file once: split, it takes a fraction of the start-up time). */
-static int check_weights(struct model *m, struct team *team, const struct layout_plan *lp,
-                         char *err, size_t n_err)
+static int check_weights(struct model *m, struct team *team, char *err, size_t n_err)
 {
-	if (lp != NULL && m->layout_cache == LAYOUT_CACHE_READ)
+	if (m->layout_cache == LAYOUT_CACHE_READ)
 		return 0; /* checked when the file was written (layout_begin) */
 	struct check_plan p = {m->checks, NULL, m->n_checks, 0, INT64_MAX};
 	if ((p.first_piece = malloc((size_t)(m->n_checks + 1) * sizeof(int64_t))) == NULL)
@@ -500,7 +500,7 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 	    (rc = layout_begin(m, team, opts != NULL ? opts->layout_cache_dir : NULL, &plan, err,
 	                       n_err)) != 0)
 		goto fail;
-	if ((rc = check_weights(m, team, plan, err, n_err)) != 0)
+	if ((rc = check_weights(m, team, err, n_err)) != 0)
 		goto fail;
 	checks_free(m);
 	if (plan != NULL && (rc = layout_finish(m, plan, team, err, n_err)) != 0)
