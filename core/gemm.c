@@ -177,8 +177,8 @@ static const float *part_row(const struct dense *const *parts, int n_parts, int3
 	return NULL;
 }
 
-void dense_adopt(struct dense *out, const struct dense *const *parts, int n_parts,
-                 const float *mem, struct gemm_packed *packed, const float *bias)
+void dense_adopt(struct dense *out, const struct dense *const *parts, int n_parts, const float *mem,
+                 struct gemm_packed *packed, const float *bias)
 {
 	int32_t n_in = parts[0]->n_in, n_out = parts_rows(parts, n_parts);
 	*packed = (struct gemm_packed){mem, n_in, n_out, (n_out + GEMM_NR - 1) / GEMM_NR};

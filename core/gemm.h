@@ -108,8 +108,8 @@ void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts
 
 /* The descriptors dense_pack fills, for a layout it made earlier (the
  * same parts, kept in a file: models/layout_cache.h); nothing is read. */
-void dense_adopt(struct dense *out, const struct dense *const *parts, int n_parts,
-                 const float *mem, struct gemm_packed *packed, const float *bias);
+void dense_adopt(struct dense *out, const struct dense *const *parts, int n_parts, const float *mem,
+                 struct gemm_packed *packed, const float *bias);
 
 /* Bytes dense_pack needs in `mem` for parts (rounded up to 64). */
 size_t gemm_pack_bytes(const struct dense *const *parts, int n_parts);

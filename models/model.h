@@ -63,7 +63,7 @@ struct model {
 	/* Load-time layouts for the packed GEMM backend (gemm.h), shared by
 	 * every worker: panels, fused biases and their descriptors live in
 	 * pack_arena; the dense layers above point into it. */
-	struct arena pack_arena;   /* owned; empty with the OpenBLAS backend */
+	struct arena pack_arena; /* owned; empty with the OpenBLAS backend */
 	/* Every weight wired, to be checked for NaN/Inf once after wiring, in
 	 * parallel (model_load); freed when the load ends. */
 	struct weight_check *checks; /* (n_checks) owned */

@@ -300,8 +300,7 @@ static json_t *info_json(const struct service *s)
 	                              kc->picked, "in_use", kc->in_use, "reason", kc->reason));
 	json_object_set_new(info, "gemm_backend", json_string(gemm_backend_describe()));
 	static const char *const layout_states[] = {"off", "read", "written", "failed"};
-	json_object_set_new(info, "layout_cache",
-	                    json_string(layout_states[m->layout_cache]));
+	json_object_set_new(info, "layout_cache", json_string(layout_states[m->layout_cache]));
 	json_object_set_new(info, "rss_after_load_mib",
 	                    json_real((double)memory_after_load() / (1 << 20)));
 	json_object_set_new(info, "rss_mib", json_real((double)rss / (1 << 20)));

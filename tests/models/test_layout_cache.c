@@ -191,9 +191,9 @@ START_TEST(test_nan_weights_never_cached)
 	struct model *m = NULL;
 	make_cache_dir(cache, sizeof(cache));
 	struct model_opts opts = {.layout_cache_dir = cache};
-	ck_assert_int_eq(model_load(fixture_path("invalid/model/nan_weight"), &opts, &m, err,
-	                            sizeof(err)),
-	                 STATUS_EFORMAT);
+	ck_assert_int_eq(
+	    model_load(fixture_path("invalid/model/nan_weight"), &opts, &m, err, sizeof(err)),
+	    STATUS_EFORMAT);
 	ck_assert_msg(strstr(err, "non-finite") != NULL, "%s", err);
 	DIR *d = opendir(cache);
 	ck_assert_ptr_nonnull(d);
