@@ -19,6 +19,7 @@
 #include "gemm-impl.h"
 
 #define QUERY_BLOCK_MIN 14 /* query rows per block: at least one AVX-512 tile */
+#define QUERY_BLOCK_MAX 32 /* and at most (QUERY_BLOCK_MIN rounded up to any kernel's mr) */
 /* Below this much work (flops) attention runs on the calling thread. */
 #define ATTENTION_SERIAL_FLOPS 2e6
 
@@ -30,7 +31,8 @@ static size_t round32(size_t n)
 static size_t query_block(void)
 {
 	size_t mr = (size_t)gemm_kernel()->mr;
-	return (QUERY_BLOCK_MIN + mr - 1) / mr * mr;
+	size_t qb = (QUERY_BLOCK_MIN + mr - 1) / mr * mr;
+	return qb <= QUERY_BLOCK_MAX ? qb : QUERY_BLOCK_MAX / mr * mr;
 }
 
 size_t encoder_attention_floats(int32_t max_seq_len, int32_t head_dim)
@@ -62,10 +64,15 @@ static void pack_values(float *dst, const float *v, size_t ld, size_t len, size_
 	for (size_t p = 0; p < n_panels; p++) {
 		size_t c0 = p * GEMM_NR, w = d - c0 < GEMM_NR ? d - c0 : GEMM_NR;
 		float *panel = dst + p * len * GEMM_NR;
+		if (w == GEMM_NR) { /* a constant size: vector moves, not rep movs */
+			for (size_t t = 0; t < len; t++)
+				memcpy(panel + t * GEMM_NR, v + t * ld + c0,
+				       GEMM_NR * sizeof(float));
+			continue;
+		}
 		for (size_t t = 0; t < len; t++) {
 			memcpy(panel + t * GEMM_NR, v + t * ld + c0, w * sizeof(float));
-			if (w < GEMM_NR)
-				memset(panel + t * GEMM_NR + w, 0, (GEMM_NR - w) * sizeof(float));
+			memset(panel + t * GEMM_NR + w, 0, (GEMM_NR - w) * sizeof(float));
 		}
 	}
 }
@@ -105,8 +112,38 @@ static void adjust_scores(const struct attn_job *j, int32_t seq, int32_t head, s
 	}
 }
 
-/* One (sequence, head) pair on workspace ws. */
-static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, float *ws)
+/* Asks for rows [r0, r1) of a (sequence, head) pair's queries (what 0),
+ * keys (1) or values (2) to be brought into L2. A head's rows lie one QKV
+ * row apart (4608 bytes for MiniLM), each on another 4 KiB page, which the
+ * hardware prefetchers do not follow: read cold, every row would be a full
+ * miss. */
+static void prefetch_rows(const struct attn_job *j, int32_t pair, int what, size_t r0, size_t r1)
+{
+	int32_t seq = pair / j->n_heads, head = pair % j->n_heads;
+	size_t t0 = (size_t)j->b->seq_start[seq], off = (size_t)head * (size_t)j->head_dim;
+	size_t bytes = (size_t)j->head_dim * sizeof(float);
+	const float *base = what == 0 ? j->q : what == 1 ? j->k : j->v;
+	size_t ld = what == 2 ? j->ld_v : j->ld_qk;
+	for (size_t r = r0; r < r1; r++) {
+		const char *row = (const char *)(base + (t0 + r) * ld + off);
+		for (size_t b = 0; b < bytes; b += 64)
+			__builtin_prefetch(row + b, 0, 2);
+		__builtin_prefetch(row + bytes - 1, 0, 2);
+	}
+}
+
+static size_t pair_len(const struct attn_job *j, int32_t pair)
+{
+	int32_t seq = pair / j->n_heads;
+	return (size_t)(j->b->seq_start[seq + 1] - j->b->seq_start[seq]);
+}
+
+/* One (sequence, head) pair on workspace ws. The rows of pair next (this
+ * thread's next one, or -1) are prefetched a share per query block, queries
+ * keys and values each before another step: the few line fill buffers
+ * stall the core when a block asks for all of them at once. */
+static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, int32_t next,
+                        float *ws)
 {
 	const struct gemm_kernel *kern = gemm_kernel();
 	size_t t0 = (size_t)j->b->seq_start[seq];
@@ -127,8 +164,12 @@ static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, flo
 	 * block. Copied, MiniLM-L6 and BERT-base run 2-4 % faster. */
 	pack_values(values, j->v + t0 * j->ld_v + off, j->ld_v, len, d);
 	int plain = j->o.bias == NULL && j->o.window <= 0;
+	float inv_sum[QUERY_BLOCK_MAX];
+	size_t next_len = next >= 0 ? pair_len(j, next) : 0, n_blocks = (len + qb - 1) / qb;
 	for (size_t q0 = 0; q0 < len; q0 += qb) {
-		size_t n_q = len - q0 < qb ? len - q0 : qb;
+		size_t n_q = len - q0 < qb ? len - q0 : qb, blk = q0 / qb;
+		size_t pf0 = next_len * blk / n_blocks, pf1 = next_len * (blk + 1) / n_blocks;
+		prefetch_rows(j, next, 0, pf0, pf1); /* none when next_len is 0 */
 		size_t k0 = 0, k1 = len;
 		if (j->o.window > 0) { /* only the key panels the band touches */
 			size_t w = (size_t)j->o.window;
@@ -139,15 +180,20 @@ static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, flo
 		kern->block(scores, lp, j->q + (t0 + q0) * j->ld_qk + off, j->ld_qk,
 		            keys + (size_t)kp0 * d * GEMM_NR, d * GEMM_NR, GEMM_NR, kp1 - kp0,
 		            GEMM_NR, (int)n_q, (int)d, 0, NULL);
+		prefetch_rows(j, next, 1, pf0, pf1);
+		/* The rows stay exp(s - max); ctx's d columns are scaled by
+		 * 1 / sum instead of the scores' len. */
 		if (plain) {
-			softmax_rows_ld(scores, lp, j->o.scale, n_q, k1 - k0);
+			softmax_rows_ld(scores, lp, j->o.scale, n_q, k1 - k0, inv_sum);
 		} else {
 			adjust_scores(j, seq, head, q0, n_q, k0, k1, scores, lp);
-			softmax_rows_ld(scores, lp, 1.0f, n_q, k1 - k0);
+			softmax_rows_ld(scores, lp, 1.0f, n_q, k1 - k0, inv_sum);
 		}
+		prefetch_rows(j, next, 2, pf0, pf1);
+		struct gemm_epi scale = {.act = ACT_NONE, .row_scale = inv_sum};
 		kern->block(j->ctx + (t0 + q0) * j->ld_ctx + off, j->ld_ctx, scores, lp,
 		            values + k0 * GEMM_NR, len * GEMM_NR, GEMM_NR, n_dpanels, dvalid,
-		            (int)n_q, (int)(k1 - k0), 0, NULL);
+		            (int)n_q, (int)(k1 - k0), 0, &scale);
 	}
 }
 
@@ -157,11 +203,13 @@ static void attention_part(void *arg, int i, int n)
 	(void)n;
 	float *ws = j->s->attn + (size_t)i * j->s->attn_floats;
 	int32_t n_pairs = j->b->n_seqs * j->n_heads;
-	for (;;) {
-		int32_t p = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-		if (p >= n_pairs)
-			return;
-		attend_pair(j, p / j->n_heads, p % j->n_heads, ws);
+	/* Each thread holds one pair ahead of the one it computes, so that it
+	 * knows whose rows to prefetch. */
+	int32_t p = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+	while (p < n_pairs) {
+		int32_t next = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		attend_pair(j, p / j->n_heads, p % j->n_heads, next < n_pairs ? next : -1, ws);
+		p = next;
 	}
 }
 

@@ -11,11 +11,13 @@
 #include "gemm.h"
 #include "kernels-impl.h"
 
-/* Applied to a tile in registers after its last k step: C = act(C + bias)
- * (bias: the block's first column's entry, or NULL). */
+/* Applied to a tile in registers after its last k step:
+ * C = act(C * row_scale + bias) (bias: the block's first column's entry,
+ * row_scale: its first row's, either NULL for none). */
 struct gemm_epi {
 	const float *bias;
 	enum activation act;
+	const float *row_scale;
 };
 
 /*

@@ -62,6 +62,15 @@ tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c
 		                              : _mm512_setzero_ps();
 		__m512 b1 = epi->bias != NULL ? _mm512_maskz_loadu_ps(mask_hi, epi->bias + 16)
 		                              : _mm512_setzero_ps();
+		if (epi->row_scale != NULL)
+#pragma GCC unroll 16
+			for (int r = 0; r < TILE_MR; r++) {
+				if (r >= MR_)
+					continue;
+				__m512 s = _mm512_set1_ps(epi->row_scale[r]);
+				c0[r] = _mm512_mul_ps(c0[r], s);
+				c1[r] = _mm512_mul_ps(c1[r], s);
+			}
 #pragma GCC unroll 16
 		for (int r = 0; r < TILE_MR; r++) {
 			if (r >= MR_)
@@ -141,6 +150,13 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 			cv[r][3] = _mm256_fmadd_ps(av, b3, cv[r][3]);
 		}
 	}
+	if (epi != NULL && epi->row_scale != NULL)
+#pragma GCC unroll 4
+		for (int r = 0; r < TILE_MR; r++)
+			for (int j = 0; j < 4; j++)
+				if (r < MR_)
+					cv[r][j] = _mm256_mul_ps(cv[r][j],
+					                         _mm256_set1_ps(epi->row_scale[r]));
 	if (epi != NULL) /* bias and activation while the tile is in registers */
 		for (int j = 0; j < 4; j++) {
 			__m256 bj = epi->bias != NULL ? _mm256_loadu_ps(epi->bias + 8 * j)
@@ -217,6 +233,10 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 				t[r][j] += av * bk[j];
 		}
 	}
+	if (epi != NULL && epi->row_scale != NULL)
+		for (int r = 0; r < mr; r++)
+			for (int j = 0; j < GEMM_NR; j++)
+				t[r][j] *= epi->row_scale[r];
 	for (int r = 0; r < mr; r++)
 		memcpy(c + r * ldc, t[r], (size_t)n_valid * sizeof(float));
 	if (epi != NULL)
@@ -358,11 +378,14 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 				const float *bp =
 				    panels + (size_t)p * panel_stride + (size_t)k0 * ldb;
 				int n_valid = p == n_panels - 1 ? n_valid_last : GEMM_NR;
-				for (int g = 0; g < n_tiles; g++)
+				for (int g = 0; g < n_tiles; g++) {
+					if (epi != NULL && last_k && epi->row_scale != NULL)
+						pe.row_scale = epi->row_scale + row0[g];
 					tile_any(row0[g + 1] - row0[g], kb, apack[g], bp, ldb,
 					         c + (size_t)row0[g] * ldc + (size_t)p * GEMM_NR,
 					         ldc, accumulate || k0 > 0, n_valid,
 					         epi != NULL && last_k ? &pe : NULL);
+				}
 			}
 		}
 	}

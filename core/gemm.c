@@ -303,7 +303,8 @@ static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, 
 			int q1 = p1 - q0 < NP ? p1 : q0 + NP;
 			size_t c0 = (size_t)q0 * GEMM_NR;
 			size_t c1 = (size_t)q1 * GEMM_NR < n_out ? (size_t)q1 * GEMM_NR : n_out;
-			struct gemm_epi epi = {j->d->b != NULL ? j->d->b + c0 : NULL, j->ep.act};
+			struct gemm_epi epi = {j->d->b != NULL ? j->d->b + c0 : NULL, j->ep.act,
+			                       NULL};
 			for (size_t k0 = 0; k0 < n_in; k0 += KC) {
 				size_t kb = n_in - k0 < KC ? n_in - k0 : KC;
 				int last = k0 + kb == n_in;

@@ -150,7 +150,8 @@ void KERNEL(bias_act_rows)(float *x, size_t ld, const float *bias, size_t n_rows
 #if defined(__AVX512F__)
 /* torch.softmax(scores * scale, dim=-1) over rows of stride ld: max, exp
  * and sum, scale; 16 lanes, the tail masked. */
-void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n,
+                             float *inv_sum)
 {
 	__mmask16 tail = (__mmask16)((1u << (n % 16)) - 1u);
 	size_t full = n - n % 16;
@@ -167,19 +168,24 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 		__m512 cut = _mm512_set1_ps(SOFTMAX_CUTOFF);
 		for (size_t i = 0; i < full; i += 16) {
 			__m512 a = _mm512_fmsub_ps(_mm512_loadu_ps(row + i), vs, m);
-			__m512 e =
-			    _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, cut, _CMP_GE_OQ), exp16(a));
+			__m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, cut, _CMP_GE_OQ),
+			                               exp16_nonpos(a));
 			_mm512_storeu_ps(row + i, e);
 			sum = _mm512_add_ps(sum, e);
 		}
 		if (tail) {
 			__m512 a = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(tail, row + full), vs, m);
-			__m512 e =
-			    _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, cut, _CMP_GE_OQ), exp16(a));
+			__m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, cut, _CMP_GE_OQ),
+			                               exp16_nonpos(a));
 			_mm512_mask_storeu_ps(row + full, tail, e);
 			sum = _mm512_mask_add_ps(sum, tail, sum, e);
 		}
-		__m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+		float inv_total = 1.0f / _mm512_reduce_add_ps(sum);
+		if (inv_sum != NULL) {
+			inv_sum[r] = inv_total;
+			continue;
+		}
+		__m512 inv = _mm512_set1_ps(inv_total);
 		for (size_t i = 0; i < full; i += 16)
 			_mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), inv));
 		if (tail)
@@ -207,7 +213,8 @@ static inline float hsum8(__m256 v)
 
 /* torch.softmax(scores * scale, dim=-1) over rows of stride ld; 8 lanes,
  * the tail in scalar code. */
-void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n,
+                             float *inv_sum)
 {
 	size_t full = n - n % 8;
 	for (size_t r = 0; r < n_rows; r++) {
@@ -234,13 +241,18 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 			total += (row[i] = a >= SOFTMAX_CUTOFF ? fast_exp(a) : 0.0f);
 		}
 		float inv = 1.0f / total;
+		if (inv_sum != NULL) {
+			inv_sum[r] = inv;
+			continue;
+		}
 		for (size_t i = 0; i < n; i++)
 			row[i] *= inv;
 	}
 }
 #else
 /* torch.softmax(scores * scale, dim=-1) over rows of stride ld. */
-void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, size_t n,
+                             float *inv_sum)
 {
 	for (size_t r = 0; r < n_rows; r++) {
 		float *row = x + r * ld;
@@ -262,6 +274,10 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 			row[j] = a >= SOFTMAX_CUTOFF ? fast_exp(a) : 0.0f;
 		}
 		float inv = 1.0f / sum8(row, n);
+		if (inv_sum != NULL) {
+			inv_sum[r] = inv;
+			continue;
+		}
 		for (size_t j = 0; j < n; j++)
 			row[j] *= inv;
 	}
@@ -270,5 +286,5 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 
 void KERNEL(softmax_rows)(float *x, float scale, size_t n_rows, size_t n)
 {
-	KERNEL(softmax_rows_ld)(x, n, scale, n_rows, n);
+	KERNEL(softmax_rows_ld)(x, n, scale, n_rows, n, NULL);
 }

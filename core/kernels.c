@@ -22,7 +22,7 @@ struct kernel_table {
 	void (*bias_act_rows)(float *, size_t, const float *, size_t, size_t, enum activation);
 	void (*bias_norm_rows)(float *, size_t, const float *, const struct layer_norm *, size_t,
 	                       size_t);
-	void (*softmax_rows_ld)(float *, size_t, float, size_t, size_t);
+	void (*softmax_rows_ld)(float *, size_t, float, size_t, size_t, float *);
 	const char *name;
 };
 
@@ -110,9 +110,9 @@ void bias_norm_rows(float *x, size_t ld, const float *bias, const struct layer_n
 	kernels()->bias_norm_rows(x, ld, bias, ln, n_rows, n);
 }
 
-void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n)
+void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum)
 {
-	kernels()->softmax_rows_ld(x, ld, scale, n_rows, n);
+	kernels()->softmax_rows_ld(x, ld, scale, n_rows, n, inv_sum);
 }
 
 void l2_normalize(float *out, const float *x, size_t n)

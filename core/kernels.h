@@ -49,9 +49,12 @@ void bias_norm_rows(float *x, size_t ld, const float *bias, const struct layer_n
 /*
  * x[r, :n] = softmax(x[r, :n] * scale) for n_rows rows of stride ld, in
  * place. Columns set to -INFINITY get probability 0 (a row must keep at
- * least one finite entry).
+ * least one finite entry). With inv_sum non-NULL the rows are left as
+ * exp(x * scale - max) and inv_sum[r] gets 1 / their sum: a caller that
+ * multiplies the rows by something narrower (attention's values) scales
+ * that product instead.
  */
-void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n);
+void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum);
 
 /* x = act(x) over n elements, in place. */
 void activation_apply(float *x, size_t n, enum activation act);

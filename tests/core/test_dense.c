@@ -254,11 +254,14 @@ static double ref_bias(int32_t seq, int32_t head, int32_t qi, int32_t kj)
 
 static void check_attention(int32_t head_dim, int threads, const struct attention_opts *o)
 {
-	const int32_t lens[] = {1, 5, 33, 70, 64}, n_seqs = 5, n_heads = 3;
-	int32_t starts[6] = {0};
+	/* 390 keys: longer than the kernel's inner slice (KC_TILE 384), so the
+	 * values product ends in two slices and its 1 / sum scale must apply
+	 * to both. */
+	const int32_t lens[] = {1, 5, 33, 70, 64, 390}, n_seqs = 6, n_heads = 3;
+	int32_t starts[7] = {0};
 	for (int i = 0; i < n_seqs; i++)
 		starts[i + 1] = starts[i] + lens[i];
-	int32_t n = starts[n_seqs], width = n_heads * head_dim, max_len = 70;
+	int32_t n = starts[n_seqs], width = n_heads * head_dim, max_len = 390;
 	size_t ld = (size_t)(3 * width + 5), ldc = (size_t)(width + 3);
 	float *qkv = rand_floats((size_t)n * ld, 7), *ctx = calloc((size_t)n * ldc, sizeof(float));
 	struct packed_batch b = {n_seqs, n, NULL, NULL, starts};
