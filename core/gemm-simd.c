@@ -7,7 +7,9 @@
  * tile of MR rows x 32 columns lives in registers for the whole k loop;
  * each k step loads one row of the panel and broadcasts one element of each
  * A row. The MR rows of A are first copied side by side into a small stack
- * buffer (in L1), read through one pointer for every panel of the row.
+ * buffer (in L1), read through one pointer for every panel of the row. The
+ * first tile of a group of rows prefetches the next panel into L2 as it
+ * goes.
  *
  * This file is compiled three times (core/meson.build), each with its own
  * suffix on the names (KERNEL()): AVX-512F (MR 14: 28 zmm accumulators),
@@ -30,7 +32,7 @@
  * the 32 (all but a last panel's). */
 static inline __attribute__((always_inline)) void
 tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
-     int acc, __mmask16 mask_lo, __mmask16 mask_hi, const struct gemm_epi *epi)
+     int acc, __mmask16 mask_lo, __mmask16 mask_hi, const struct gemm_epi *epi, const float *pf)
 {
 	__m512 c0[TILE_MR], c1[TILE_MR];
 #pragma GCC unroll 16
@@ -46,6 +48,10 @@ tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c
 		}
 	}
 	for (int k = 0; k < kc; k++) {
+		if (pf != NULL) { /* the next panel's row k, into L2 */
+			_mm_prefetch((const char *)(pf + (size_t)k * ldb), _MM_HINT_T1);
+			_mm_prefetch((const char *)(pf + (size_t)k * ldb + 16), _MM_HINT_T1);
+		}
 		__m512 b0 = _mm512_loadu_ps(b + (size_t)k * ldb);
 		__m512 b1 = _mm512_loadu_ps(b + (size_t)k * ldb + 16);
 #pragma GCC unroll 16
@@ -89,7 +95,7 @@ tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c
 }
 
 static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi)
+                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi, const float *pf)
 {
 	__mmask16 lo = n_valid >= 16 ? 0xffff : (__mmask16)((1u << n_valid) - 1u);
 	__mmask16 hi =
@@ -97,7 +103,7 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 	switch (mr) {
 #define TILE_CASE(x)                                                                               \
 	case x:                                                                                    \
-		tile(x, kc, a, b, ldb, c, ldc, acc, lo, hi, epi);                                  \
+		tile(x, kc, a, b, ldb, c, ldc, acc, lo, hi, epi, pf);                              \
 		break;
 		TILE_CASE(1)
 		TILE_CASE(2)
@@ -126,7 +132,7 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
                                                        const float *b, size_t ldb, float *c,
                                                        size_t ldc, int acc,
-                                                       const struct gemm_epi *epi)
+                                                       const struct gemm_epi *epi, const float *pf)
 {
 	__m256 cv[TILE_MR][4];
 #pragma GCC unroll 4
@@ -137,6 +143,10 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 				               : _mm256_setzero_ps();
 	for (int k = 0; k < kc; k++) {
 		const float *bk = b + (size_t)k * ldb;
+		if (pf != NULL) { /* the next panel's row k, into L2 */
+			_mm_prefetch((const char *)(pf + (size_t)k * ldb), _MM_HINT_T1);
+			_mm_prefetch((const char *)(pf + (size_t)k * ldb + 16), _MM_HINT_T1);
+		}
 		__m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
 		__m256 b2 = _mm256_loadu_ps(bk + 16), b3 = _mm256_loadu_ps(bk + 24);
 #pragma GCC unroll 4
@@ -176,7 +186,7 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 /* Full tiles straight to C; a last panel's tile through a local copy (its
  * bias read through a padded copy too). */
 static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi)
+                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi, const float *pf)
 {
 	float tmp[TILE_MR * GEMM_NR], bias[GEMM_NR];
 	struct gemm_epi e;
@@ -198,13 +208,13 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 	}
 	switch (mr) {
 	case 1:
-		tile(1, kc, a, b, ldb, dst, ldd, acc, epi);
+		tile(1, kc, a, b, ldb, dst, ldd, acc, epi, pf);
 		break;
 	case 2:
-		tile(2, kc, a, b, ldb, dst, ldd, acc, epi);
+		tile(2, kc, a, b, ldb, dst, ldd, acc, epi, pf);
 		break;
 	default:
-		tile(3, kc, a, b, ldb, dst, ldd, acc, epi);
+		tile(3, kc, a, b, ldb, dst, ldd, acc, epi, pf);
 		break;
 	}
 	if (dst == tmp)
@@ -219,9 +229,10 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
  * with SSE. Correct everywhere, fast nowhere; gemm.c prefers OpenBLAS for
  * dense layers on such CPUs and uses this for attention only. */
 static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi)
+                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi, const float *pf)
 {
 	float t[TILE_MR][GEMM_NR];
+	(void)pf;
 	for (int r = 0; r < mr; r++)
 		for (int j = 0; j < GEMM_NR; j++)
 			t[r][j] = acc && j < n_valid ? c[r * ldc + j] : 0.0f;
@@ -377,6 +388,13 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 				}
 				const float *bp =
 				    panels + (size_t)p * panel_stride + (size_t)k0 * ldb;
+				/* The first tile of the group prefetches the next
+				 * panel's slice into L2 as it goes, a row per k
+				 * step: the hardware prefetchers stop at every 4 KiB
+				 * page, and a short product (one request against a
+				 * weight matrix from memory) waits on its weights:
+				 * BERT-base 1x16 26.5 -> 20 ms, 1x128 97 -> 85. */
+				const float *pf = p + 1 < n_panels ? bp + panel_stride : NULL;
 				int n_valid = p == n_panels - 1 ? n_valid_last : GEMM_NR;
 				for (int g = 0; g < n_tiles; g++) {
 					if (epi != NULL && last_k && epi->row_scale != NULL)
@@ -384,7 +402,8 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 					tile_any(row0[g + 1] - row0[g], kb, apack[g], bp, ldb,
 					         c + (size_t)row0[g] * ldc + (size_t)p * GEMM_NR,
 					         ldc, accumulate || k0 > 0, n_valid,
-					         epi != NULL && last_k ? &pe : NULL);
+					         epi != NULL && last_k ? &pe : NULL,
+					         g == 0 ? pf : NULL);
 				}
 			}
 		}
