@@ -73,8 +73,8 @@ START_TEST(test_activations_sweep)
 	const enum activation acts[3] = {ACT_GELU, ACT_GELU_TANH, ACT_TANH};
 	for (int a = 0; a < 3; a++) {
 		for (int i = 0; i < N; i++)
-			y[i] = x[i] =
-			    -100.0f + 200.0f * (float)i / (N - 1) * (i % 2 ? 1.0f : 0.06f);
+			y[i] = x[i] = /* odd i: -100..100; even i: -6..6, where the curves bend */
+			    (-100.0f + 200.0f * (float)i / (N - 1)) * (i % 2 ? 1.0f : 0.06f);
 		activation_apply(y, N, acts[a]);
 		for (int i = 0; i < N; i++) {
 			double v = x[i], ref;
