@@ -23,6 +23,16 @@
 #include "gemm-impl.h"
 #include "simd-math.h"
 
+/* Row k (32 floats, two lines) of the next panel pf into L2, if there is one. */
+static inline __attribute__((always_inline)) void prefetch_panel_row(const float *pf, int k,
+                                                                     size_t ldb)
+{
+	if (pf == NULL)
+		return;
+	__builtin_prefetch(pf + (size_t)k * ldb, 0, 2);
+	__builtin_prefetch(pf + (size_t)k * ldb + 16, 0, 2);
+}
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define TILE_MR 14
@@ -48,10 +58,7 @@ tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c
 		}
 	}
 	for (int k = 0; k < kc; k++) {
-		if (pf != NULL) { /* the next panel's row k, into L2 */
-			_mm_prefetch((const char *)(pf + (size_t)k * ldb), _MM_HINT_T1);
-			_mm_prefetch((const char *)(pf + (size_t)k * ldb + 16), _MM_HINT_T1);
-		}
+		prefetch_panel_row(pf, k, ldb);
 		__m512 b0 = _mm512_loadu_ps(b + (size_t)k * ldb);
 		__m512 b1 = _mm512_loadu_ps(b + (size_t)k * ldb + 16);
 #pragma GCC unroll 16
@@ -143,10 +150,7 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 				               : _mm256_setzero_ps();
 	for (int k = 0; k < kc; k++) {
 		const float *bk = b + (size_t)k * ldb;
-		if (pf != NULL) { /* the next panel's row k, into L2 */
-			_mm_prefetch((const char *)(pf + (size_t)k * ldb), _MM_HINT_T1);
-			_mm_prefetch((const char *)(pf + (size_t)k * ldb + 16), _MM_HINT_T1);
-		}
+		prefetch_panel_row(pf, k, ldb);
 		__m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
 		__m256 b2 = _mm256_loadu_ps(bk + 16), b3 = _mm256_loadu_ps(bk + 24);
 #pragma GCC unroll 4
