@@ -27,7 +27,9 @@ struct gemm_epi {
  * values of one head); C's columns beyond n_valid_last in the last panel
  * are neither read nor written (B's are read: they must exist).
  * accumulate: add to C instead of overwriting it. epi (NULL: none) is
- * applied to the result.
+ * applied to the result. gemm_block_at takes A as its transpose, in place:
+ * A(r, k) = a[k * lda + r] (attention's probabilities, stored keys x
+ * queries: no copy of them before the product).
  */
 #define GEMM_BLOCK_DECLARE(suffix)                                                                 \
 	extern const int gemm_mr_##suffix;                                                         \
@@ -35,7 +37,11 @@ struct gemm_epi {
 	void gemm_block_##suffix(float *c, size_t ldc, const float *a, size_t lda,                 \
 	                         const float *panels, size_t panel_stride, size_t ldb,             \
 	                         int n_panels, int n_valid_last, int m, int kc, int accumulate,    \
-	                         const struct gemm_epi *epi);
+	                         const struct gemm_epi *epi);                                      \
+	void gemm_block_at_##suffix(float *c, size_t ldc, const float *a, size_t lda,              \
+	                            const float *panels, size_t panel_stride, size_t ldb,          \
+	                            int n_panels, int n_valid_last, int m, int kc, int accumulate, \
+	                            const struct gemm_epi *epi);
 
 GEMM_BLOCK_DECLARE(generic)
 GEMM_BLOCK_DECLARE(avx2)
@@ -52,6 +58,9 @@ struct gemm_kernel {
 	void (*block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
 	              size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
 	              int kc, int accumulate, const struct gemm_epi *epi);
+	void (*block_at)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
+	                 size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
+	                 int kc, int accumulate, const struct gemm_epi *epi);
 	void (*pack_panel)(float *dst, const float *const rows[GEMM_NR], int k_dim);
 	int mr;           /* rows of one register tile */
 	const char *name; /* "avx512", "avx2+fma", "generic" */

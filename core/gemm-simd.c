@@ -40,9 +40,11 @@ static inline __attribute__((always_inline)) void prefetch_panel_row(const float
 /* One tile: MR_ rows (a compile-time constant after inlining) of packed A
  * (a[k * TILE_MR + r]). mask_lo and mask_hi select the valid columns of
  * the 32 (all but a last panel's). */
-static inline __attribute__((always_inline)) void
-tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
-     int acc, __mmask16 mask_lo, __mmask16 mask_hi, const struct gemm_epi *epi, const float *pf)
+static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
+                                                       size_t as, const float *b, size_t ldb,
+                                                       float *c, size_t ldc, int acc,
+                                                       __mmask16 mask_lo, __mmask16 mask_hi,
+                                                       const struct gemm_epi *epi, const float *pf)
 {
 	__m512 c0[TILE_MR], c1[TILE_MR];
 #pragma GCC unroll 16
@@ -65,7 +67,7 @@ tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c
 		for (int r = 0; r < TILE_MR; r++) {
 			if (r >= MR_)
 				continue;
-			__m512 av = _mm512_set1_ps(a[(size_t)k * TILE_MR + (size_t)r]);
+			__m512 av = _mm512_set1_ps(a[(size_t)k * as + (size_t)r]);
 			c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
 			c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
 		}
@@ -101,8 +103,9 @@ tile(const int MR_, int kc, const float *a, const float *b, size_t ldb, float *c
 	}
 }
 
-static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi, const float *pf)
+static void tile_any(int mr, int kc, const float *a, size_t as, const float *b, size_t ldb,
+                     float *c, size_t ldc, int acc, int n_valid, const struct gemm_epi *epi,
+                     const float *pf)
 {
 	__mmask16 lo = n_valid >= 16 ? 0xffff : (__mmask16)((1u << n_valid) - 1u);
 	__mmask16 hi =
@@ -110,7 +113,7 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 	switch (mr) {
 #define TILE_CASE(x)                                                                               \
 	case x:                                                                                    \
-		tile(x, kc, a, b, ldb, c, ldc, acc, lo, hi, epi, pf);                              \
+		tile(x, kc, a, as, b, ldb, c, ldc, acc, lo, hi, epi, pf);                          \
 		break;
 		TILE_CASE(1)
 		TILE_CASE(2)
@@ -137,8 +140,8 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 #define TILE_MR 3
 
 static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
-                                                       const float *b, size_t ldb, float *c,
-                                                       size_t ldc, int acc,
+                                                       size_t as, const float *b, size_t ldb,
+                                                       float *c, size_t ldc, int acc,
                                                        const struct gemm_epi *epi, const float *pf)
 {
 	__m256 cv[TILE_MR][4];
@@ -157,7 +160,7 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 		for (int r = 0; r < TILE_MR; r++) {
 			if (r >= MR_)
 				continue;
-			__m256 av = _mm256_broadcast_ss(a + (size_t)k * TILE_MR + (size_t)r);
+			__m256 av = _mm256_broadcast_ss(a + (size_t)k * as + (size_t)r);
 			cv[r][0] = _mm256_fmadd_ps(av, b0, cv[r][0]);
 			cv[r][1] = _mm256_fmadd_ps(av, b1, cv[r][1]);
 			cv[r][2] = _mm256_fmadd_ps(av, b2, cv[r][2]);
@@ -189,8 +192,9 @@ static inline __attribute__((always_inline)) void tile(const int MR_, int kc, co
 
 /* Full tiles straight to C; a last panel's tile through a local copy (its
  * bias read through a padded copy too). */
-static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi, const float *pf)
+static void tile_any(int mr, int kc, const float *a, size_t as, const float *b, size_t ldb,
+                     float *c, size_t ldc, int acc, int n_valid, const struct gemm_epi *epi,
+                     const float *pf)
 {
 	float tmp[TILE_MR * GEMM_NR], bias[GEMM_NR];
 	struct gemm_epi e;
@@ -212,13 +216,13 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 	}
 	switch (mr) {
 	case 1:
-		tile(1, kc, a, b, ldb, dst, ldd, acc, epi, pf);
+		tile(1, kc, a, as, b, ldb, dst, ldd, acc, epi, pf);
 		break;
 	case 2:
-		tile(2, kc, a, b, ldb, dst, ldd, acc, epi, pf);
+		tile(2, kc, a, as, b, ldb, dst, ldd, acc, epi, pf);
 		break;
 	default:
-		tile(3, kc, a, b, ldb, dst, ldd, acc, epi, pf);
+		tile(3, kc, a, as, b, ldb, dst, ldd, acc, epi, pf);
 		break;
 	}
 	if (dst == tmp)
@@ -232,8 +236,9 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 /* Baseline x86-64: plain loops over a 4 x 32 block the compiler vectorises
  * with SSE. Correct everywhere, fast nowhere; gemm.c prefers OpenBLAS for
  * dense layers on such CPUs and uses this for attention only. */
-static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb, float *c,
-                     size_t ldc, int acc, int n_valid, const struct gemm_epi *epi, const float *pf)
+static void tile_any(int mr, int kc, const float *a, size_t as, const float *b, size_t ldb,
+                     float *c, size_t ldc, int acc, int n_valid, const struct gemm_epi *epi,
+                     const float *pf)
 {
 	float t[TILE_MR][GEMM_NR];
 	(void)pf;
@@ -243,7 +248,7 @@ static void tile_any(int mr, int kc, const float *a, const float *b, size_t ldb,
 	for (int k = 0; k < kc; k++) {
 		const float *bk = b + (size_t)k * ldb;
 		for (int r = 0; r < mr; r++) {
-			float av = a[(size_t)k * TILE_MR + (size_t)r];
+			float av = a[(size_t)k * as + (size_t)r];
 			for (int j = 0; j < GEMM_NR; j++)
 				t[r][j] += av * bk[j];
 		}
@@ -362,9 +367,13 @@ static void pack_a(float *dst, const float *a, size_t lda, int mr, int kc)
 }
 #endif
 
-void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
-                        size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
-                        int kc, int accumulate, const struct gemm_epi *epi)
+/* gemm_block and gemm_block_at: A read through pack_a (a_t 0, A (m, kc)
+ * row-major, rows lda apart), or in place (a_t 1: A(r, k) = a[k * lda + r],
+ * which is the packed layout with lda for TILE_MR). */
+static inline __attribute__((always_inline)) void
+block(float *c, size_t ldc, const float *a, size_t lda, int a_t, const float *panels,
+      size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m, int kc,
+      int accumulate, const struct gemm_epi *epi)
 {
 	float apack[GROUP_TILES][TILE_MR * KC_TILE] __attribute__((aligned(64)));
 	int row0[GROUP_TILES + 1];
@@ -378,7 +387,7 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 			row0[g] = i0 + (int)((long)rows * g / n_tiles);
 		for (int k0 = 0; k0 < kc; k0 += KC_TILE) {
 			int kb = kc - k0 < KC_TILE ? kc - k0 : KC_TILE;
-			for (int g = 0; g < n_tiles; g++)
+			for (int g = 0; g < n_tiles && !a_t; g++)
 				pack_a(apack[g], a + (size_t)row0[g] * lda + (size_t)k0, lda,
 				       row0[g + 1] - row0[g], kb);
 			int last_k = k0 + kb == kc;
@@ -403,13 +412,31 @@ void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const 
 				for (int g = 0; g < n_tiles; g++) {
 					if (epi != NULL && last_k && epi->row_scale != NULL)
 						pe.row_scale = epi->row_scale + row0[g];
-					tile_any(row0[g + 1] - row0[g], kb, apack[g], bp, ldb,
-					         c + (size_t)row0[g] * ldc + (size_t)p * GEMM_NR,
-					         ldc, accumulate || k0 > 0, n_valid,
-					         epi != NULL && last_k ? &pe : NULL,
-					         g == 0 ? pf : NULL);
+					const float *ag =
+					    a_t ? a + (size_t)k0 * lda + (size_t)row0[g] : apack[g];
+					tile_any(
+					    row0[g + 1] - row0[g], kb, ag, a_t ? lda : TILE_MR, bp,
+					    ldb, c + (size_t)row0[g] * ldc + (size_t)p * GEMM_NR,
+					    ldc, accumulate || k0 > 0, n_valid,
+					    epi != NULL && last_k ? &pe : NULL, g == 0 ? pf : NULL);
 				}
 			}
 		}
 	}
+}
+
+void KERNEL(gemm_block)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
+                        size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
+                        int kc, int accumulate, const struct gemm_epi *epi)
+{
+	block(c, ldc, a, lda, 0, panels, panel_stride, ldb, n_panels, n_valid_last, m, kc,
+	      accumulate, epi);
+}
+
+void KERNEL(gemm_block_at)(float *c, size_t ldc, const float *a, size_t lda, const float *panels,
+                           size_t panel_stride, size_t ldb, int n_panels, int n_valid_last, int m,
+                           int kc, int accumulate, const struct gemm_epi *epi)
+{
+	block(c, ldc, a, lda, 1, panels, panel_stride, ldb, n_panels, n_valid_last, m, kc,
+	      accumulate, epi);
 }

@@ -39,13 +39,15 @@ static enum gemm_backend backend = GEMM_BACKEND_AUTO;
 
 /* --- the kernel this CPU runs ------------------------------------------ */
 
-static const struct gemm_kernel GENERIC = {gemm_block_generic, gemm_pack_panel_generic, 0,
-                                           "generic"};
+static const struct gemm_kernel GENERIC = {gemm_block_generic, gemm_block_at_generic,
+                                           gemm_pack_panel_generic, 0, "generic"};
 #ifdef SMOLSERVE_HAVE_AVX2
-static const struct gemm_kernel AVX2 = {gemm_block_avx2, gemm_pack_panel_avx2, 0, "avx2+fma"};
+static const struct gemm_kernel AVX2 = {gemm_block_avx2, gemm_block_at_avx2, gemm_pack_panel_avx2,
+                                        0, "avx2+fma"};
 #endif
 #ifdef SMOLSERVE_HAVE_AVX512
-static const struct gemm_kernel AVX512 = {gemm_block_avx512, gemm_pack_panel_avx512, 0, "avx512"};
+static const struct gemm_kernel AVX512 = {gemm_block_avx512, gemm_block_at_avx512,
+                                          gemm_pack_panel_avx512, 0, "avx512"};
 #endif
 
 const struct gemm_kernel *gemm_kernel(void)

@@ -29,7 +29,9 @@
 	void bias_norm_rows_##suffix(float *x, size_t ld, const float *bias,                       \
 	                             const struct layer_norm *ln, size_t n_rows, size_t n);        \
 	void softmax_rows_ld_##suffix(float *x, size_t ld, float scale, size_t n_rows, size_t n,   \
-	                              float *inv_sum);
+	                              float *inv_sum);                                             \
+	void softmax_cols_##suffix(float *x, size_t ld, float scale, size_t n_rows, size_t n,      \
+	                           float *inv_sum);
 
 KERNEL_DECLARE(generic)
 KERNEL_DECLARE(avx2)

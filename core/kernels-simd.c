@@ -284,6 +284,78 @@ void KERNEL(softmax_rows_ld)(float *x, size_t ld, float scale, size_t n_rows, si
 }
 #endif
 
+/* softmax_cols: down the columns of x (n_rows x n, stride ld), 64 columns
+ * at a time, their maxima and sums in registers, lane by lane: no
+ * horizontal reductions. */
+#if defined(__AVX512F__)
+void KERNEL(softmax_cols)(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum)
+{
+	__m512 vs = _mm512_set1_ps(scale), cut = _mm512_set1_ps(SOFTMAX_CUTOFF);
+	for (size_t c0 = 0; c0 < n; c0 += 64) {
+		__mmask16 lanes[4];
+		__m512 mx[4], sum[4];
+		for (int v = 0; v < 4; v++) {
+			size_t c = c0 + 16 * (size_t)v;
+			lanes[v] = c >= n        ? 0
+			           : n - c >= 16 ? 0xffff
+			                         : (__mmask16)((1u << (n - c)) - 1u);
+			mx[v] = _mm512_set1_ps(-INFINITY);
+			sum[v] = _mm512_setzero_ps();
+		}
+		for (size_t r = 0; r < n_rows; r++)
+			for (int v = 0; v < 4; v++)
+				mx[v] = _mm512_mask_max_ps(
+				    mx[v], lanes[v], mx[v],
+				    _mm512_maskz_loadu_ps(lanes[v], x + r * ld + c0 + 16 * v));
+		for (int v = 0; v < 4; v++) /* scale > 0: the max of the scaled column */
+			mx[v] = _mm512_mul_ps(mx[v], vs);
+		for (size_t r = 0; r < n_rows; r++)
+			for (int v = 0; v < 4; v++) {
+				float *p = x + r * ld + c0 + 16 * v;
+				__m512 a =
+				    _mm512_fmsub_ps(_mm512_maskz_loadu_ps(lanes[v], p), vs, mx[v]);
+				__m512 e = _mm512_maskz_mov_ps(
+				    _mm512_mask_cmp_ps_mask(lanes[v], a, cut, _CMP_GE_OQ),
+				    exp16_nonpos(a));
+				_mm512_mask_storeu_ps(p, lanes[v], e);
+				sum[v] = _mm512_add_ps(sum[v], e);
+			}
+		for (int v = 0; v < 4; v++)
+			_mm512_mask_storeu_ps(inv_sum + c0 + 16 * v, lanes[v],
+			                      _mm512_div_ps(_mm512_set1_ps(1.0f), sum[v]));
+	}
+}
+#else
+void KERNEL(softmax_cols)(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum)
+{
+	for (size_t c0 = 0; c0 < n; c0 += 64) {
+		size_t w = n - c0 < 64 ? n - c0 : 64;
+		float mx[64], sum[64];
+		for (size_t c = 0; c < 64; c++) {
+			mx[c] = -INFINITY;
+			sum[c] = 0.0f;
+		}
+		for (size_t r = 0; r < n_rows; r++) {
+			const float *row = x + r * ld + c0;
+			for (size_t c = 0; c < w; c++)
+				mx[c] = row[c] > mx[c] ? row[c] : mx[c];
+		}
+		for (size_t c = 0; c < w; c++)
+			mx[c] *= scale;
+		for (size_t r = 0; r < n_rows; r++) {
+			float *row = x + r * ld + c0;
+			for (size_t c = 0; c < w; c++) {
+				float a = row[c] * scale - mx[c];
+				row[c] = a >= SOFTMAX_CUTOFF ? fast_exp(a) : 0.0f;
+				sum[c] += row[c];
+			}
+		}
+		for (size_t c = 0; c < w; c++)
+			inv_sum[c0 + c] = 1.0f / sum[c];
+	}
+}
+#endif
+
 void KERNEL(softmax_rows)(float *x, float scale, size_t n_rows, size_t n)
 {
 	KERNEL(softmax_rows_ld)(x, n, scale, n_rows, n, NULL);

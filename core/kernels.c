@@ -23,6 +23,7 @@ struct kernel_table {
 	void (*bias_norm_rows)(float *, size_t, const float *, const struct layer_norm *, size_t,
 	                       size_t);
 	void (*softmax_rows_ld)(float *, size_t, float, size_t, size_t, float *);
+	void (*softmax_cols)(float *, size_t, float, size_t, size_t, float *);
 	const char *name;
 };
 
@@ -30,7 +31,7 @@ struct kernel_table {
 	{                                                                                          \
 		add_bias_rows_##suffix, layer_norm_rows_##suffix, activation_apply_##suffix,       \
 		    softmax_rows_##suffix, bias_act_rows_##suffix, bias_norm_rows_##suffix,        \
-		    softmax_rows_ld_##suffix, label                                                \
+		    softmax_rows_ld_##suffix, softmax_cols_##suffix, label                         \
 	}
 
 static const struct kernel_table GENERIC = KERNEL_TABLE(generic, "generic");
@@ -113,6 +114,11 @@ void bias_norm_rows(float *x, size_t ld, const float *bias, const struct layer_n
 void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum)
 {
 	kernels()->softmax_rows_ld(x, ld, scale, n_rows, n, inv_sum);
+}
+
+void softmax_cols(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum)
+{
+	kernels()->softmax_cols(x, ld, scale, n_rows, n, inv_sum);
 }
 
 void l2_normalize(float *out, const float *x, size_t n)

@@ -56,6 +56,14 @@ void bias_norm_rows(float *x, size_t ld, const float *bias, const struct layer_n
  */
 void softmax_rows_ld(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum);
 
+/*
+ * The same down the columns: x[:n_rows, c] = exp(x[:, c] * scale - max_c)
+ * for c < n (rows of stride ld, in place), inv_sum[c] = 1 / their sum
+ * (attention's scores stored keys x queries). Every column must hold at
+ * least one finite entry.
+ */
+void softmax_cols(float *x, size_t ld, float scale, size_t n_rows, size_t n, float *inv_sum);
+
 /* x = act(x) over n elements, in place. */
 void activation_apply(float *x, size_t n, enum activation act);
 

@@ -133,6 +133,48 @@ START_TEST(test_softmax_masked_terms_are_zero)
 }
 END_TEST
 
+/* softmax_cols: each column of a strided block on its own, left as
+ * exp(x * scale - max) with 1 / sum beside; masked and far-off terms
+ * exactly 0. 70 columns: a whole block of 64 and a tail of 6 (one partial
+ * vector for the 16- and the 8-lane kernel). */
+START_TEST(test_softmax_cols)
+{
+	enum { ROWS = 7, N = 70, LD = 75 };
+	float x[ROWS * LD], inv[N + 1];
+	for (int r = 0; r < ROWS; r++)
+		for (int c = 0; c < LD; c++)
+			x[r * LD + c] = (r + c) % 5 == 0 && r != c % ROWS ? -INFINITY
+			                : (r * 3 + c) % 7 == 0 && r != c % ROWS
+			                    ? -200.0f
+			                    : 0.37f * (float)((r * c) % 11) - 1.1f;
+	float orig[ROWS * LD];
+	memcpy(orig, x, sizeof(x));
+	inv[N] = 42.0f;
+	softmax_cols(x, LD, 0.8f, ROWS, N, inv);
+	ck_assert_float_eq(inv[N], 42.0f); /* nothing past n */
+	for (int c = 0; c < N; c++) {
+		double mx = -INFINITY, sum = 0.0;
+		for (int r = 0; r < ROWS; r++)
+			mx = fmax(mx, 0.8 * orig[r * LD + c]);
+		for (int r = 0; r < ROWS; r++)
+			sum += exp(0.8 * orig[r * LD + c] - mx);
+		ck_assert_double_eq_tol(inv[c], 1.0 / sum, 1e-6 / sum);
+		for (int r = 0; r < ROWS; r++) {
+			float v = x[r * LD + c];
+			double want = exp(0.8 * orig[r * LD + c] - mx);
+			ck_assert_msg(fpclassify(v) != FP_SUBNORMAL, "(%d, %d) is denormal", r, c);
+			if (want < 1e-30)
+				ck_assert_msg(v == 0.0f, "(%d, %d): %g, want 0", r, c, (double)v);
+			else
+				ck_assert_double_eq_tol(v, want, 1e-6);
+		}
+	}
+	for (int r = 0; r < ROWS; r++) /* columns past n untouched */
+		for (int c = N; c < LD; c++)
+			ck_assert_float_eq(x[r * LD + c], orig[r * LD + c]);
+}
+END_TEST
+
 START_TEST(test_l2_normalize_and_sigmoid)
 {
 	float x[2] = {3, 4}, y[2], zero[2] = {0, 0};
@@ -179,6 +221,7 @@ int main(void)
 	tcase_add_test(tc, test_activations_sweep);
 	tcase_add_test(tc, test_softmax_is_stable_and_scaled);
 	tcase_add_test(tc, test_softmax_masked_terms_are_zero);
+	tcase_add_test(tc, test_softmax_cols);
 	tcase_add_test(tc, test_l2_normalize_and_sigmoid);
 	tcase_add_test(tc, test_status_text);
 	suite_add_tcase(s, tc);
@@ -191,6 +234,7 @@ int main(void)
 		tcase_add_checked_fixture(t, isa[i], NULL);
 		tcase_add_test(t, test_softmax_is_stable_and_scaled);
 		tcase_add_test(t, test_softmax_masked_terms_are_zero);
+		tcase_add_test(t, test_softmax_cols);
 		tcase_add_test(t, test_activations_sweep);
 		suite_add_tcase(s, t);
 	}
