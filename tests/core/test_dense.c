@@ -256,12 +256,15 @@ static void check_attention(int32_t head_dim, int threads, const struct attentio
 {
 	/* 390 keys: longer than the kernel's inner slice (KC_TILE 384), so the
 	 * values product ends in two slices and its 1 / sum scale must apply
-	 * to both. */
-	const int32_t lens[] = {1, 5, 33, 70, 64, 390}, n_seqs = 6, n_heads = 3;
-	int32_t starts[7] = {0};
+	 * to both; and several blocks of 128 queries for plain attention, which
+	 * stores their scores transposed up to 512 keys and runs 530 keys the
+	 * way biased and banded attention runs every length. */
+	int plain = o->bias == NULL && o->window <= 0;
+	const int32_t lens[] = {1, 5, 33, 70, 64, 390, 530}, n_seqs = plain ? 7 : 6, n_heads = 3;
+	int32_t starts[8] = {0};
 	for (int i = 0; i < n_seqs; i++)
 		starts[i + 1] = starts[i] + lens[i];
-	int32_t n = starts[n_seqs], width = n_heads * head_dim, max_len = 390;
+	int32_t n = starts[n_seqs], width = n_heads * head_dim, max_len = lens[n_seqs - 1];
 	size_t ld = (size_t)(3 * width + 5), ldc = (size_t)(width + 3);
 	float *qkv = rand_floats((size_t)n * ld, 7), *ctx = calloc((size_t)n * ldc, sizeof(float));
 	struct packed_batch b = {n_seqs, n, NULL, NULL, starts};
