@@ -14,9 +14,10 @@
  * makes them with the keys as its rows (K q^T), the softmax runs down the
  * columns (no horizontal sums), and the values product reads them in place
  * as its A (gemm_block_at), where scores stored the usual way had to be
- * copied into the kernel's layout first. MiniLM-L6's attention: ~15 %
- * faster. Otherwise the block is a register tile's worth of queries x every
- * key. Either block stays in L2; no (len x len) matrix is ever written.
+ * copied into the kernel's layout first (MiniLM-L6, 32 x 128 tokens: 13-18 %
+ * less time alone, ~8 % in the model). Otherwise the block is a register
+ * tile's worth of queries x every key. Either block stays in L2; no
+ * (len x len) matrix is ever written.
  */
 #include <math.h>
 #include <stdatomic.h>
