@@ -7,9 +7,10 @@
  * tile of MR rows x 32 columns lives in registers for the whole k loop;
  * each k step loads one row of the panel and broadcasts one element of each
  * A row. The MR rows of A are first copied side by side into a small stack
- * buffer (in L1), read through one pointer for every panel of the row. The
- * first tile of a group of rows prefetches the next panel into L2 as it
- * goes.
+ * buffer (in L1), read through one pointer for every panel of the row; an
+ * A already stored that way (its transpose, gemm_block_at) is read in
+ * place. The first tile of a group of rows prefetches the next panel into
+ * L2 as it goes.
  *
  * This file is compiled three times (core/meson.build), each with its own
  * suffix on the names (KERNEL()): AVX-512F (MR 14: 28 zmm accumulators),
@@ -37,8 +38,9 @@ static inline __attribute__((always_inline)) void prefetch_panel_row(const float
 #include <immintrin.h>
 #define TILE_MR 14
 
-/* One tile: MR_ rows (a compile-time constant after inlining) of packed A
- * (a[k * TILE_MR + r]). mask_lo and mask_hi select the valid columns of
+/* One tile: MR_ rows (a compile-time constant after inlining) of A laid
+ * out k-major, a[k * as + r] (as is TILE_MR when pack_a laid it out, wider
+ * when A is read in place). mask_lo and mask_hi select the valid columns of
  * the 32 (all but a last panel's). */
 static inline __attribute__((always_inline)) void tile(const int MR_, int kc, const float *a,
                                                        size_t as, const float *b, size_t ldb,
