@@ -39,7 +39,7 @@ int tokenizer_json_build_parsed(const json_t *root, const struct tokenizer_json_
                                 struct tokenizer **out, char *err, size_t n_err);
 
 /* vocab.json's object token -> id (ids exactly 0..n-1) into v in id order,
- * shared with tokenizer_load.c; file names it in errors. On failure v is
+ * shared with tokenizer_files.c; file names it in errors. On failure v is
  * disposed. 0, STATUS_EFORMAT, STATUS_ENOMEM. */
 int vocab_from_object(const json_t *obj, struct vocab *v, const char *file, char *err,
                       size_t n_err);
