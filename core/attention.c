@@ -159,10 +159,20 @@ static void prefetch_rows(const struct attn_job *j, int32_t pair, int what, size
 	}
 }
 
-static size_t pair_len(const struct attn_job *j, int32_t pair)
+static size_t seq_len(const struct attn_job *j, int32_t seq)
 {
-	int32_t seq = pair / j->n_heads;
 	return (size_t)(j->b->seq_start[seq + 1] - j->b->seq_start[seq]);
+}
+
+/* Prefetches block blk's share (of n_blocks) of pair next's queries (what
+ * 0), keys (1) or values (2); nothing when next is -1. */
+static void prefetch_share(const struct attn_job *j, int32_t next, int what, size_t blk,
+                           size_t n_blocks)
+{
+	if (next < 0)
+		return;
+	size_t n = seq_len(j, next / j->n_heads);
+	prefetch_rows(j, next, what, n * blk / n_blocks, n * (blk + 1) / n_blocks);
 }
 
 /* One (sequence, head) pair of plain attention, scores transposed, on
@@ -171,9 +181,8 @@ static void attend_t(const struct attn_job *j, int32_t seq, int32_t head, int32_
 {
 	const struct gemm_kernel *kern = gemm_kernel();
 	size_t t0 = (size_t)j->b->seq_start[seq];
-	size_t len = (size_t)(j->b->seq_start[seq + 1] - j->b->seq_start[seq]);
-	size_t d = (size_t)j->head_dim, lp = round32(len), off = (size_t)head * d;
-	size_t w = t_queries(lp), ls = t_stride(lp);
+	size_t len = seq_len(j, seq), d = (size_t)j->head_dim, lp = round32(len);
+	size_t off = (size_t)head * d, w = t_queries(lp), ls = t_stride(lp);
 	float *scores = ws, *queries = ws + ((lp * ls + 15) & ~(size_t)15);
 	float *values = queries + ((w * d + 15) & ~(size_t)15);
 	int n_dpanels = (int)(round32(d) / GEMM_NR);
@@ -181,12 +190,11 @@ static void attend_t(const struct attn_job *j, int32_t seq, int32_t head, int32_
 	float inv_sum[SCORES_T_QUERIES];
 
 	pack_values(values, j->v + t0 * j->ld_v + off, j->ld_v, len, d);
-	size_t next_len = next >= 0 ? pair_len(j, next) : 0, n_blocks = (len + w - 1) / w;
+	size_t n_blocks = (len + w - 1) / w;
 	for (size_t q0 = 0; q0 < len; q0 += w) {
 		size_t n_q = len - q0 < w ? len - q0 : w, blk = q0 / w;
 		size_t n_qp = (n_q + GEMM_NR - 1) / GEMM_NR;
-		size_t pf0 = next_len * blk / n_blocks, pf1 = next_len * (blk + 1) / n_blocks;
-		prefetch_rows(j, next, 0, pf0, pf1);
+		prefetch_share(j, next, 0, blk, n_blocks);
 		for (size_t p = 0; p < n_qp; p++) { /* the block's queries as panels */
 			const float *rows[GEMM_NR];
 			for (size_t c = 0; c < GEMM_NR; c++) {
@@ -198,9 +206,9 @@ static void attend_t(const struct attn_job *j, int32_t seq, int32_t head, int32_
 		kern->block(scores, ls, j->k + t0 * j->ld_qk + off, j->ld_qk, queries, d * GEMM_NR,
 		            GEMM_NR, (int)n_qp, (int)(n_q - (n_qp - 1) * GEMM_NR), (int)len, (int)d,
 		            0, NULL);
-		prefetch_rows(j, next, 1, pf0, pf1);
+		prefetch_share(j, next, 1, blk, n_blocks);
 		softmax_cols(scores, ls, j->o.scale, len, n_q, inv_sum);
-		prefetch_rows(j, next, 2, pf0, pf1);
+		prefetch_share(j, next, 2, blk, n_blocks);
 		struct gemm_epi scale = {.act = ACT_NONE, .row_scale = inv_sum};
 		kern->block_at(j->ctx + (t0 + q0) * j->ld_ctx + off, j->ld_ctx, scores, ls, values,
 		               len * GEMM_NR, GEMM_NR, n_dpanels, dvalid, (int)n_q, (int)len, 0,
@@ -218,7 +226,7 @@ static void attend_rows(const struct attn_job *j, int32_t seq, int32_t head, int
 {
 	const struct gemm_kernel *kern = gemm_kernel();
 	size_t t0 = (size_t)j->b->seq_start[seq];
-	size_t len = (size_t)(j->b->seq_start[seq + 1] - j->b->seq_start[seq]);
+	size_t len = seq_len(j, seq);
 	size_t d = (size_t)j->head_dim, lp = round32(len), qb = query_block();
 	size_t off = (size_t)head * d;
 	size_t s_floats = (qb * round32((size_t)j->s->max_seq_len) + 15) & ~(size_t)15;
@@ -236,11 +244,10 @@ static void attend_rows(const struct attn_job *j, int32_t seq, int32_t head, int
 	pack_values(values, j->v + t0 * j->ld_v + off, j->ld_v, len, d);
 	int plain = j->o.bias == NULL && j->o.window <= 0;
 	float inv_sum[QUERY_BLOCK_MAX];
-	size_t next_len = next >= 0 ? pair_len(j, next) : 0, n_blocks = (len + qb - 1) / qb;
+	size_t n_blocks = (len + qb - 1) / qb;
 	for (size_t q0 = 0; q0 < len; q0 += qb) {
 		size_t n_q = len - q0 < qb ? len - q0 : qb, blk = q0 / qb;
-		size_t pf0 = next_len * blk / n_blocks, pf1 = next_len * (blk + 1) / n_blocks;
-		prefetch_rows(j, next, 0, pf0, pf1); /* none when next_len is 0 */
+		prefetch_share(j, next, 0, blk, n_blocks);
 		size_t k0 = 0, k1 = len;
 		if (j->o.window > 0) { /* only the key panels the band touches */
 			size_t w = (size_t)j->o.window;
@@ -251,7 +258,7 @@ static void attend_rows(const struct attn_job *j, int32_t seq, int32_t head, int
 		kern->block(scores, lp, j->q + (t0 + q0) * j->ld_qk + off, j->ld_qk,
 		            keys + (size_t)kp0 * d * GEMM_NR, d * GEMM_NR, GEMM_NR, kp1 - kp0,
 		            GEMM_NR, (int)n_q, (int)d, 0, NULL);
-		prefetch_rows(j, next, 1, pf0, pf1);
+		prefetch_share(j, next, 1, blk, n_blocks);
 		/* The rows stay exp(s - max); ctx's d columns are scaled by
 		 * 1 / sum instead of the scores' len. */
 		if (plain) {
@@ -260,7 +267,7 @@ static void attend_rows(const struct attn_job *j, int32_t seq, int32_t head, int
 			adjust_scores(j, seq, head, q0, n_q, k0, k1, scores, lp);
 			softmax_rows_ld(scores, lp, 1.0f, n_q, k1 - k0, inv_sum);
 		}
-		prefetch_rows(j, next, 2, pf0, pf1);
+		prefetch_share(j, next, 2, blk, n_blocks);
 		struct gemm_epi scale = {.act = ACT_NONE, .row_scale = inv_sum};
 		kern->block(j->ctx + (t0 + q0) * j->ld_ctx + off, j->ld_ctx, scores, lp,
 		            values + k0 * GEMM_NR, len * GEMM_NR, GEMM_NR, n_dpanels, dvalid,
@@ -271,7 +278,7 @@ static void attend_rows(const struct attn_job *j, int32_t seq, int32_t head, int
 static void attend_pair(const struct attn_job *j, int32_t seq, int32_t head, int32_t next,
                         float *ws)
 {
-	size_t len = (size_t)(j->b->seq_start[seq + 1] - j->b->seq_start[seq]);
+	size_t len = seq_len(j, seq);
 	if (j->o.bias == NULL && j->o.window <= 0 && len <= SCORES_T_MAX_LEN)
 		attend_t(j, seq, head, next, ws);
 	else
