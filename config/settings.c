@@ -128,8 +128,9 @@ static const struct option_row ROWS[] = {
      "if OpenBLAS picked older kernels than the CPU runs, restart with OPENBLAS_CORETYPE set "
      "(a set OPENBLAS_CORETYPE is always kept)"},
     {"--gemm-backend", NULL, "GEMM_BACKEND", KIND_STRING, STR(gemm_backend), 0, 0, "auto",
-     "dense products: auto, packed (own AVX2/AVX-512 kernel, weights laid out at load) or "
-     "openblas"},
+     "dense products: auto, packed (own AVX2/AVX-512 kernel, weights laid out at load), "
+     "openblas, or amx (packed, with batches' products on Intel AMX tiles at fp32 accuracy); "
+     "auto: amx where the CPU has it, else packed where it has AVX2"},
     {"--layout-cache", NULL, "LAYOUT_CACHE", KIND_STRING, STR(layout_cache), 0, 0, "",
      "folder keeping the packed kernel's layout of the weights for the next start (which then "
      "maps it instead of laying them out); default $XDG_CACHE_HOME/smolserve, else "

@@ -7,6 +7,7 @@
 #define SMOLSERVE_CORE_GEMM_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gemm.h"
 #include "kernels-impl.h"
@@ -52,6 +53,20 @@ GEMM_BLOCK_DECLARE(avx512)
  * floats: dst[k * 32 + c] = rows[c][k], rows[c] == NULL giving zeros (the
  * rows of a weight matrix, or the keys of one head: B = rows^T).
  */
+
+/*
+ * gemm-amx.c, built where the compiler knows AMX (SMOLSERVE_HAVE_AMX):
+ * gemm_amx_usable says whether this CPU and OS run it (and asks Linux for
+ * the tile state, once). gemm_amx_rows: y (m, 32 n_panels) [+]= x (m,
+ * k_dim) . panels (the packed layout: panel p at panels + p * panel_stride,
+ * (k_dim, GEMM_NR) row-major; the last panel's columns past n_valid_last
+ * neither read nor written), then act(. + bias) if bias or act is set
+ * (bias: the first panel's first column's entry).
+ */
+int gemm_amx_usable(void);
+void gemm_amx_rows(float *y, size_t ldy, const float *x, size_t ldx, int m, int k_dim,
+                   const float *panels, size_t panel_stride, int n_panels, int n_valid_last,
+                   const float *bias, enum activation act, int accumulate);
 
 /* The kernels this CPU runs (chosen once from CPUID). */
 struct gemm_kernel {

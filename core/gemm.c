@@ -25,9 +25,15 @@
 #include "gemm-impl.h"
 #include "status.h"
 
-#define MC 96  /* rows per block: the block's A and C stay in L2 */
-#define KC 384 /* inner dimension per block */
-#define NP 24  /* panels per column chunk: a KC x 768 slice of B (1.2 MB) stays in L2 */
+#define MC     96  /* rows per block: the block's A and C stay in L2 */
+#define KC     384 /* inner dimension per block */
+#define NP     24  /* panels per column chunk: a KC x 768 slice of B (1.2 MB) stays in L2 */
+#define AMX_MR 32  /* amx: rows per block of tiles (gemm-amx.c) */
+#define AMX_MC 256 /* amx: rows per unit of a row-split product (gemm-amx.c AMX_MB) */
+/* amx: fewer rows per thread than this run on the packed kernel: the
+ * weights' trip from memory is their time, and splitting them into bf16
+ * (gemm-amx.c) would only add to it. */
+#define AMX_MIN_ROWS 64
 
 /* Products smaller than this (flops) run on the calling thread alone: a
  * few microseconds of work, which waking the team would cost as much as
@@ -82,6 +88,15 @@ const char *gemm_kernel_name(void)
 	return gemm_kernel()->name;
 }
 
+int gemm_amx_available(void)
+{
+#ifdef SMOLSERVE_HAVE_AMX
+	return kernels_isa_cap() >= 2 && gemm_amx_usable();
+#else
+	return 0;
+#endif
+}
+
 /* --- settings ---------------------------------------------------------- */
 
 void gemm_set_threads(int n_threads)
@@ -106,14 +121,20 @@ int gemm_backend_set(enum gemm_backend b, char *err, size_t n_err)
 		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
 		                   "the packed GEMM backend needs AVX2 + FMA or AVX-512; this CPU "
 		                   "has neither (use openblas or auto)");
+	if (b == GEMM_BACKEND_AMX && !gemm_amx_available())
+		return status_fail(err, n_err, STATUS_EUNSUPPORTED,
+		                   "the amx GEMM backend needs Intel AMX (AMX-TILE, AMX-BF16 and "
+		                   "AVX512-BF16) and a Linux kernel that grants the tile state "
+		                   "(5.16 or later); this machine or build lacks one of them (use "
+		                   "packed, openblas or auto)");
 	backend = b;
 	return 0;
 }
 
 int gemm_backend_parse(const char *name)
 {
-	static const char *const NAMES[] = {"auto", "packed", "openblas"};
-	for (int i = 0; i < 3; i++)
+	static const char *const NAMES[] = {"auto", "packed", "openblas", "amx"};
+	for (int i = 0; i < 4; i++)
 		if (strcmp(name, NAMES[i]) == 0)
 			return i;
 	return -1;
@@ -124,6 +145,8 @@ enum gemm_backend gemm_backend_for(size_t m, size_t n_out, size_t n_in)
 	(void)m, (void)n_out, (void)n_in; /* one class today: see bench/README.md */
 	if (backend != GEMM_BACKEND_AUTO)
 		return backend;
+	if (gemm_amx_available())
+		return GEMM_BACKEND_AMX;
 	return packed_fast() ? GEMM_BACKEND_PACKED : GEMM_BACKEND_OPENBLAS;
 }
 
@@ -131,9 +154,14 @@ const char *gemm_backend_describe(void)
 {
 	static char text[96];
 	const struct gemm_kernel *k = gemm_kernel();
-	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_OPENBLAS)
+	enum gemm_backend b = gemm_backend_for(1, 1, 1);
+	if (b == GEMM_BACKEND_OPENBLAS)
 		snprintf(text, sizeof(text),
 		         "openblas (%s kernels, single-threaded per team thread)", gemm_corename());
+	else if (b == GEMM_BACKEND_AMX)
+		snprintf(text, sizeof(text),
+		         "amx (bf16x3 on AMX tiles, fp32 sums; attention on the %s kernel)",
+		         k->name);
 	else
 		snprintf(text, sizeof(text), "packed (%s kernel, %dx%d tiles)", k->name, k->mr,
 		         GEMM_NR);
@@ -192,6 +220,7 @@ void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts
 {
 	int32_t n_in = parts[0]->n_in, n_out = parts_rows(parts, n_parts);
 	int32_t n_panels = (n_out + GEMM_NR - 1) / GEMM_NR;
+	size_t stride = (size_t)n_in * GEMM_NR;
 	for (int32_t p = 0; p < n_panels; p++) {
 		const float *src[GEMM_NR];
 		float b;
@@ -200,7 +229,7 @@ void dense_pack(struct dense *out, const struct dense *const *parts, int n_parts
 			if (bias != NULL && p * GEMM_NR + j < n_out)
 				bias[p * GEMM_NR + j] = b;
 		}
-		gemm_kernel()->pack_panel(mem + (size_t)p * (size_t)n_in * GEMM_NR, src, n_in);
+		gemm_kernel()->pack_panel(mem + (size_t)p * stride, src, n_in);
 	}
 	dense_adopt(out, parts, n_parts, mem, packed, bias);
 }
@@ -275,14 +304,13 @@ static size_t row_block(void)
 
 /*
  * How a row-split product of m rows is cut for n threads: *n_units blocks of
- * *unit rows (whole register tiles, at most about MC), their count a
+ * *unit rows (whole register tiles of mr rows, at most about mc), their count a
  * multiple of n so that every thread gets the same share. Blocks of plain
  * MC rows would give one 128-row request a 98-row and a 30-row block on two
  * threads: one thread idle for half the product.
  */
-static void row_units(size_t m, int n, long *unit, long *n_units)
+static void row_units(size_t m, int n, size_t mr, size_t mc, long *unit, long *n_units)
 {
-	size_t mr = (size_t)gemm_kernel()->mr, mc = row_block();
 	size_t rounds = (m + (size_t)n * mc - 1) / ((size_t)n * mc);
 	size_t count = rounds * (size_t)n;
 	size_t u = (m + count - 1) / count;
@@ -324,6 +352,53 @@ static void run_packed(const struct dense_job *j, size_t r0, size_t r1, int p0, 
 	}
 }
 
+#ifdef SMOLSERVE_HAVE_AMX
+/* The amx backend's share: rows [r0, r1), panels [p0, p1), gemm-amx.c's
+ * blocks; then the epilogue the tiles did not apply, on rows still in L2. */
+static void run_amx(const struct dense_job *j, size_t r0, size_t r1, int p0, int p1)
+{
+	const struct gemm_packed *P = j->d->packed;
+	size_t stride = (size_t)P->n_in * GEMM_NR, n_out = (size_t)P->n_out;
+	size_t c0 = (size_t)p0 * GEMM_NR;
+	size_t c1 = (size_t)p1 * GEMM_NR < n_out ? (size_t)p1 * GEMM_NR : n_out;
+	int tiled = epilogue_in_tiles(j);
+	gemm_amx_rows(j->y + r0 * j->ldy + c0, j->ldy, j->x + r0 * j->ldx, j->ldx, (int)(r1 - r0),
+	              P->n_in, P->panels + (size_t)p0 * stride, stride, p1 - p0,
+	              (int)(c1 - (size_t)(p1 - 1) * GEMM_NR),
+	              tiled && j->d->b != NULL ? j->d->b + c0 : NULL, tiled ? j->ep.act : ACT_NONE,
+	              in_place(j));
+	if (!tiled)
+		epilogue(j, r0, r1, c0, c1, 0);
+}
+#endif
+
+/* Rows [r0, r1) x panels [p0, p1) on the job's kernel: amx or packed. */
+static void run_laid_out(const struct dense_job *j, size_t r0, size_t r1, int p0, int p1)
+{
+#ifdef SMOLSERVE_HAVE_AMX
+	if (j->be == GEMM_BACKEND_AMX) {
+		run_amx(j, r0, r1, p0, p1);
+		return;
+	}
+#endif
+	run_packed(j, r0, r1, p0, p1);
+}
+
+/* The kernel a laid-out product of m rows runs on over n threads (the
+ * backend be asked for: amx only for enough rows), its rows per register
+ * tile and per row unit. */
+static enum gemm_backend laid_out(enum gemm_backend be, size_t m, int n, size_t *mr, size_t *mc)
+{
+	if (be == GEMM_BACKEND_AMX && m >= (size_t)n * AMX_MIN_ROWS) {
+		*mr = AMX_MR;
+		*mc = AMX_MC;
+		return GEMM_BACKEND_AMX;
+	}
+	*mr = (size_t)gemm_kernel()->mr;
+	*mc = row_block();
+	return GEMM_BACKEND_PACKED;
+}
+
 static void run_openblas(const struct dense_job *j, size_t r0, size_t r1, size_t c0, size_t c1)
 {
 	static _Atomic int single;
@@ -345,7 +420,7 @@ static void dense_part(void *arg, int i, int n)
 	struct dense_job *j = arg;
 	size_t n_out = (size_t)j->d->n_out;
 	long n_panels = (long)((n_out + GEMM_NR - 1) / GEMM_NR), r0, r1, p0, p1;
-	if (j->be == GEMM_BACKEND_PACKED) {
+	if (j->be != GEMM_BACKEND_OPENBLAS) { /* laid out: packed or amx */
 		for (;;) {
 			long u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
 			if (u >= j->n_units)
@@ -353,12 +428,12 @@ static void dense_part(void *arg, int i, int n)
 			long lo = u * j->unit, total = j->by_rows ? (long)j->m : n_panels;
 			long hi = lo + j->unit < total ? lo + j->unit : total;
 			if (j->by_rows) {
-				run_packed(j, (size_t)lo, (size_t)hi, 0, (int)n_panels);
+				run_laid_out(j, (size_t)lo, (size_t)hi, 0, (int)n_panels);
 				if (j->then != NULL) /* its input rows are still in L2 */
-					run_packed(j->then, (size_t)lo, (size_t)hi, 0,
-					           (j->then->d->n_out + GEMM_NR - 1) / GEMM_NR);
+					run_laid_out(j->then, (size_t)lo, (size_t)hi, 0,
+					             (j->then->d->n_out + GEMM_NR - 1) / GEMM_NR);
 			} else
-				run_packed(j, 0, j->m, (int)lo, (int)hi);
+				run_laid_out(j, 0, j->m, (int)lo, (int)hi);
 		}
 	}
 	if (j->by_rows) { /* OpenBLAS: one call per thread, it repacks per call */
@@ -406,16 +481,19 @@ void dense_forward(struct team *t, const struct dense *d, float *y, size_t ldy, 
 		j.ep = *ep;
 	assert(!(in_place(&j) && j.ep.act != ACT_NONE)); /* act(x w^T + b) + y: unsupported */
 	j.be = gemm_backend_for(m, (size_t)d->n_out, (size_t)d->n_in);
-	if (j.be == GEMM_BACKEND_PACKED && d->packed == NULL)
+	if (j.be != GEMM_BACKEND_OPENBLAS && d->packed == NULL)
 		j.be = GEMM_BACKEND_OPENBLAS;
 	if (j.be == GEMM_BACKEND_OPENBLAS && d->w == NULL) /* a fused layout only */
 		j.be = GEMM_BACKEND_PACKED;
 	t = team_for(t, 2.0 * (double)m * d->n_out * d->n_in, SERIAL_FLOPS);
-	int n = team_size(t), mr = gemm_kernel()->mr;
+	int n = team_size(t);
+	size_t mr = (size_t)gemm_kernel()->mr, mc = row_block();
+	if (j.be != GEMM_BACKEND_OPENBLAS)
+		j.be = laid_out(j.be, m, n, &mr, &mc);
 	long n_panels = (d->n_out + GEMM_NR - 1) / GEMM_NR;
-	j.by_rows = n == 1 || m >= (size_t)(2 * n * mr);
+	j.by_rows = n == 1 || m >= 2 * (size_t)n * mr;
 	if (j.by_rows) {
-		row_units(m, n, &j.unit, &j.n_units);
+		row_units(m, n, mr, mc, &j.unit, &j.n_units);
 	} else {
 		j.unit = (n_panels + 4 * n - 1) / (4 * n);
 		j.n_units = (n_panels + j.unit - 1) / j.unit;
@@ -435,9 +513,11 @@ void dense_ffn_forward(struct team *t, const struct dense *in, enum activation a
 		return;
 	t = team_for(t, 2.0 * (double)m * in->n_out * in->n_in, SERIAL_FLOPS);
 	int n = team_size(t);
-	if (gemm_backend_for(m, (size_t)in->n_out, (size_t)in->n_in) != GEMM_BACKEND_PACKED ||
-	    in->packed == NULL || out->packed == NULL ||
-	    (n > 1 && m < (size_t)(2 * n * gemm_kernel()->mr))) {
+	size_t mr, mc;
+	enum gemm_backend be = gemm_backend_for(m, (size_t)in->n_out, (size_t)in->n_in);
+	enum gemm_backend kernel = laid_out(be, m, n, &mr, &mc);
+	if (be == GEMM_BACKEND_OPENBLAS || in->packed == NULL || out->packed == NULL ||
+	    (n > 1 && m < 2 * (size_t)n * mr)) {
 		dense_forward(t, in, tmp, ldt, x, ldx, m, &ep_in);
 		dense_forward(t, out, x, ldx, tmp, ldt, m, &ep_out);
 		return;
@@ -449,9 +529,9 @@ void dense_ffn_forward(struct team *t, const struct dense *in, enum activation a
 	                           .ldx = ldt,
 	                           .m = m,
 	                           .ep = ep_out,
-	                           .be = GEMM_BACKEND_PACKED,
+	                           .be = kernel,
 	                           .by_rows = 1};
-	row_units(m, n, &second.unit, &second.n_units);
+	row_units(m, n, mr, mc, &second.unit, &second.n_units);
 	struct dense_job first = second;
 	first.d = in;
 	first.y = tmp;

@@ -9,7 +9,12 @@
  *    weights, with the bias, activation, residual and LayerNorm applied to
  *    each block of rows while it is still in cache;
  *  - "openblas": OpenBLAS's cblas_sgemm on the weights as the checkpoint
- *    stores them (gemm.c is the only file that includes cblas.h).
+ *    stores them (gemm.c is the only file that includes cblas.h);
+ *  - "amx": on CPUs with Intel AMX (Sapphire Rapids and later), the packed
+ *    backend with the products of enough rows on AMX tiles (gemm-amx.c:
+ *    each fp32 value split in three bf16 parts, six bf16 products per
+ *    fp32 one, fp32 sums: fp32's accuracy), the same weights' layout.
+ *    Small products and attention's stay on the packed kernel.
  *
  * Both split a product over the caller's compute team (team.h) and run
  * OpenBLAS single-threaded inside it: one pool of threads, never two.
@@ -66,9 +71,10 @@ struct dense_epilogue {
 };
 
 enum gemm_backend {
-	GEMM_BACKEND_AUTO = 0, /* packed on AVX2 / AVX-512 CPUs, else OpenBLAS */
+	GEMM_BACKEND_AUTO = 0, /* amx where usable, packed on AVX2 / AVX-512 CPUs, else OpenBLAS */
 	GEMM_BACKEND_PACKED,
 	GEMM_BACKEND_OPENBLAS,
+	GEMM_BACKEND_AMX,
 };
 
 /*
@@ -148,15 +154,19 @@ void gemm_set_threads(int n_threads);
 int gemm_get_threads(void);
 
 /* Which backend dense layers use: set before models load (packing happens
- * at load only for the packed backend). 0, or STATUS_EUNSUPPORTED if the
- * packed backend is asked for on a CPU without AVX2 + FMA. */
+ * at load only for the packed and amx backends, which share the layout).
+ * 0, or STATUS_EUNSUPPORTED if the packed backend is asked for on a CPU
+ * without AVX2 + FMA, or amx where the CPU, the OS or the build lacks it. */
 int gemm_backend_set(enum gemm_backend b, char *err, size_t n_err);
 
 /* The backend (never AUTO: resolved) a dense layer of this shape runs on. */
 enum gemm_backend gemm_backend_for(size_t m, size_t n_out, size_t n_in);
 
-/* Parses "auto", "packed", "openblas"; -1 if none. */
+/* Parses "auto", "packed", "openblas", "amx"; -1 if none. */
 int gemm_backend_parse(const char *name);
+
+/* 1 if the amx backend can run here (CPU, OS and build). Any thread. */
+int gemm_amx_available(void);
 
 /* One line for logs and /info, e.g. "packed (avx512 kernel, 14x32 tiles)". */
 const char *gemm_backend_describe(void);

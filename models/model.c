@@ -496,7 +496,7 @@ int model_load(const char *dir, const struct model_opts *opts, struct model **ou
 		status_fail(err, n_err, rc, "%s: cannot start the loading threads", dir);
 		goto fail;
 	}
-	if (gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED &&
+	if (gemm_backend_for(1, 1, 1) != GEMM_BACKEND_OPENBLAS &&
 	    (rc = layout_begin(m, team, opts != NULL ? opts->layout_cache_dir : NULL, &plan, err,
 	                       n_err)) != 0)
 		goto fail;

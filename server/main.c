@@ -34,7 +34,7 @@ static int set_up(const struct settings *s, char **argv)
 	int b = gemm_backend_parse(s->gemm_backend);
 	if (b < 0) {
 		fprintf(stderr,
-		        "smolserve: --gemm-backend: \"%s\" is not auto, packed or openblas\n",
+		        "smolserve: --gemm-backend: \"%s\" is not auto, packed, openblas or amx\n",
 		        s->gemm_backend);
 		return 2;
 	}

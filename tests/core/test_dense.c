@@ -82,8 +82,11 @@ END_TEST
 
 /* --- dense_forward ---------------------------------------------------------- */
 
-static const size_t SHAPES[][3] = {{1, 1, 1},       {3, 5, 7},    {17, 33, 65}, {40, 64, 384},
-                                   {130, 100, 500}, {5, 300, 64}, {97, 96, 33}, {2, 40, 800}};
+/* m, n, k. The last: three of amx's row blocks (128, 128, 44), a partial
+ * third panel, and inputs in three slices of 768, 768 and 64. */
+static const size_t SHAPES[][3] = {{1, 1, 1},     {3, 5, 7},       {17, 33, 65},
+                                   {40, 64, 384}, {130, 100, 500}, {5, 300, 64},
+                                   {97, 96, 33},  {2, 40, 800},    {300, 70, 1600}};
 #define N_SHAPES (int)(sizeof(SHAPES) / sizeof(SHAPES[0]))
 
 enum ep_kind { EP_NONE, EP_GELU, EP_RESIDUAL_LN, EP_OTHER_RESIDUAL_NONORM, EP_TANH, N_EP };
@@ -221,12 +224,18 @@ START_TEST(test_fused_pack_equals_parts)
 	ck_assert_ptr_null(qkv.w);
 	float *y = malloc(m * 3 * h * sizeof(float)), *one = malloc(m * h * sizeof(float));
 	dense_forward(NULL, &qkv, y, 3 * h, x, k, m, NULL);
-	for (int i = 0; i < 3; i++) {
-		dense_forward(NULL, &d[i], one, h, x, k, m, NULL);
+	for (int i = 0; i < 3; i++) { /* each part laid out alone: the same sums */
+		const struct dense *part[1] = {&d[i]};
+		float *mem1 = aligned_alloc(64, gemm_pack_bytes(part, 1)), bias1[40];
+		struct gemm_packed packed1;
+		struct dense d1;
+		dense_pack(&d1, part, 1, mem1, &packed1, bias1);
+		dense_forward(NULL, &d1, one, h, x, k, m, NULL);
 		for (size_t r = 0; r < m; r++)
 			for (size_t c = 0; c < h; c++)
 				ck_assert_double_eq_tol(y[r * 3 * h + (size_t)i * h + c],
 				                        one[r * h + c], 1e-5);
+		free(mem1);
 	}
 	for (int i = 0; i < 3; i++)
 		free(w[i]), free(bias[i]);
@@ -382,6 +391,71 @@ static void use_openblas(void)
 	ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_OPENBLAS, NULL, 0), 0);
 }
 
+/* smolserve's own fp32 kernel, also where auto would pick amx. */
+static void use_packed(void)
+{
+	ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_PACKED, NULL, 0), 0);
+}
+
+static void use_amx(void)
+{
+	ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_AMX, NULL, 0), 0);
+}
+
+/* amx keeps fp32's accuracy: each error at most 1e-6 of the sum of the
+ * terms' magnitudes (the fp32 kernels' here: 2-3e-7; bf16 split in two
+ * parts, three terms, fails it), on a product with a short row unit, a
+ * partial panel and inputs in five slices (one partial). */
+START_TEST(test_amx_accuracy)
+{
+	size_t m = 600, n = 70, k = 1600;
+	float *x = rand_floats(m * k, 31), *w = rand_floats(n * k, 32);
+	struct dense d = {w, NULL, (int32_t)k, (int32_t)n, NULL}, dp;
+	const struct dense *parts[1] = {&d};
+	struct gemm_packed packed;
+	float *mem = aligned_alloc(64, gemm_pack_bytes(parts, 1)),
+	      *y = malloc(m * n * sizeof(float));
+	struct team *t;
+	ck_assert_int_eq(team_create(&t, 2), 0);
+	dense_pack(&dp, parts, 1, mem, &packed, NULL);
+	dense_forward(t, &dp, y, n, x, k, m, NULL);
+	for (size_t r = 0; r < m; r++)
+		for (size_t c = 0; c < n; c++) {
+			double sum = 0, mag = 0;
+			for (size_t q = 0; q < k; q++) {
+				double v = (double)x[r * k + q] * w[c * k + q];
+				sum += v;
+				mag += fabs(v);
+			}
+			ck_assert_msg(fabs(y[r * n + c] - sum) <= 1e-6 * mag,
+			              "y[%zu][%zu] = %.9g, not %.9g (terms' magnitude %g)", r, c,
+			              (double)y[r * n + c], sum, mag);
+		}
+	team_destroy(t);
+	free(x), free(w), free(mem), free(y);
+}
+END_TEST
+
+/* amx is refused, with a reason, where it cannot run; auto picks it where
+ * it can. */
+START_TEST(test_amx_choice)
+{
+	char err[256] = "";
+	int rc = gemm_backend_set(GEMM_BACKEND_AMX, err, sizeof(err));
+	if (gemm_amx_available()) {
+		ck_assert_int_eq(rc, 0);
+		ck_assert_int_eq(gemm_backend_set(GEMM_BACKEND_AUTO, NULL, 0), 0);
+		ck_assert_int_eq(gemm_backend_for(1, 1, 1), GEMM_BACKEND_AMX);
+		ck_assert_ptr_nonnull(strstr(gemm_backend_describe(), "amx"));
+	} else {
+		ck_assert_int_ne(rc, 0);
+		ck_assert_ptr_nonnull(strstr(err, "AMX"));
+		ck_assert_int_ne(gemm_backend_for(1, 1, 1), GEMM_BACKEND_AMX);
+	}
+	ck_assert_int_eq(gemm_backend_parse("amx"), GEMM_BACKEND_AMX);
+}
+END_TEST
+
 /* The narrower kernels, on whatever machine runs the tests (the CPU's own
  * features still apply: on a CPU without AVX2 both run the baseline). */
 static void use_avx2(void)
@@ -398,7 +472,7 @@ int main(void)
 {
 	setenv("SMOLSERVE_TEAM_ALWAYS", "1", 1); /* small shapes run on the team too */
 	Suite *s = suite_create("dense");
-	TCase *tc = tcase_create("packed");
+	TCase *tc = tcase_create("auto"); /* packed, or amx where the CPU has it */
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_team_runs_every_part_once);
 	tcase_add_test(tc, test_team_split_covers_range);
@@ -407,7 +481,22 @@ int main(void)
 	tcase_add_loop_test(tc, test_attention_matches_naive, 0, 4);
 	tcase_add_test(tc, test_core_choice);
 	tcase_add_test(tc, test_core_choice_here);
+	tcase_add_test(tc, test_amx_choice);
 	suite_add_tcase(s, tc);
+	if (gemm_amx_available()) { /* "auto" above already ran amx: the fp32 kernel here */
+		TCase *pk = tcase_create("packed-fp32");
+		tcase_set_timeout(pk, 120);
+		tcase_add_checked_fixture(pk, use_packed, NULL);
+		tcase_add_loop_test(pk, test_dense_forward_matches_naive, 0, N_SHAPES);
+		tcase_add_test(pk, test_fused_pack_equals_parts);
+		suite_add_tcase(s, pk);
+		TCase *amx = tcase_create("amx");
+		tcase_set_timeout(amx, 120);
+		tcase_add_checked_fixture(amx, use_amx, NULL);
+		tcase_add_loop_test(amx, test_dense_forward_matches_naive, 0, N_SHAPES);
+		tcase_add_test(amx, test_amx_accuracy);
+		suite_add_tcase(s, amx);
+	}
 	TCase *ob = tcase_create("openblas");
 	tcase_set_timeout(ob, 120);
 	tcase_add_checked_fixture(ob, use_openblas, NULL);
