@@ -295,8 +295,23 @@ static const int32_t WORKLOAD_SHAPES[N_WORKLOADS][3] = {
 /* The scratch a server worker gets by default: --max-batch-tokens. */
 #define SERVER_BATCH_TOKENS 16384
 
-#define N_BACKENDS 2
-static const char *const BACKEND_NAMES[N_BACKENDS] = {"packed", "openblas"};
+#define N_BACKENDS 3
+static const char *const BACKEND_NAMES[N_BACKENDS] = {"packed", "openblas", "amx"};
+static const enum gemm_backend BACKENDS[N_BACKENDS] = {GEMM_BACKEND_PACKED, GEMM_BACKEND_OPENBLAS,
+                                                       GEMM_BACKEND_AMX};
+
+/* The backend smolserve's --gemm-backend auto runs here. */
+static const char *default_backend_name(void)
+{
+	enum gemm_backend was = gemm_backend_for(1, 1, 1);
+	gemm_backend_set(GEMM_BACKEND_AUTO, NULL, 0);
+	enum gemm_backend b = gemm_backend_for(1, 1, 1);
+	gemm_backend_set(was, NULL, 0);
+	for (int i = 0; i < N_BACKENDS; i++)
+		if (BACKENDS[i] == b)
+			return BACKEND_NAMES[i];
+	return "packed";
+}
 
 struct shape_out {
 	int ran;
@@ -409,14 +424,15 @@ static void usage(FILE *f)
 	fprintf(f, "usage: bench_core [--seconds S] [--min-iters N] [--threads N] [--dir DIR]\n"
 	           "                  [--shapes minilm-l6,distilbert-base,bert-base,albert-base,\n"
 	           "                            mobilebert,mpnet-base,deberta-v3-base,\n"
-	           "                            modernbert-base] [--backends packed,openblas]\n"
+	           "                            modernbert-base] [--backends packed,openblas,amx]\n"
 	           "                  [--json] [--no-breakdown] [--prepare] [--no-kernel-choice]\n"
 	           "  --seconds S     time each workload for at least S seconds (default 2)\n"
 	           "  --min-iters N   and at least N timed runs (default 3)\n"
 	           "  --threads N     compute threads (default: CPUs this process may use)\n"
 	           "  --dir DIR       model folders (default $BENCH_DIR, else bench/out)\n"
 	           "  --backends L    GEMM backends to time, each on its own load of the model\n"
-	           "                  (default: the one --gemm-backend auto picks here)\n"
+	           "                  (default: the one --gemm-backend auto picks here; amx is\n"
+	           "                  skipped, with a note, where the CPU lacks it)\n"
 	           "  --json          end with one line of JSON holding every number\n"
 	           "  --no-breakdown  skip the per-stage time split\n"
 	           "  --prepare       write the folders and workloads/<shape>.json, time nothing\n"
@@ -475,7 +491,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 /* Every number as one line of JSON; frac_sgemm is against the better of
  * the two sgemm measurements. */
 static void print_json(const struct opts *o, int n_cpus, const double sgemm[2], double packed_rate,
-                       const double load[2], struct shape_out outs[][N_BACKENDS])
+                       double amx_rate, const double load[2], struct shape_out outs[][N_BACKENDS])
 {
 	const char *env = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
 	double best = sgemm[0] > sgemm[1] ? sgemm[0] : sgemm[1];
@@ -497,9 +513,10 @@ static void print_json(const struct opts *o, int n_cpus, const double sgemm[2], 
 	printf(",\"threads\":%d,\"cpus_allowed\":%d,\"seconds\":%g,\"min_iters\":%d,"
 	       "\"loadavg_start\":%.2f,\"loadavg_end\":%.2f,"
 	       "\"sgemm\":{\"m\":4096,\"n\":3072,\"k\":768,\"gflops\":%.2f,\"gflops_before\":%.2f,"
-	       "\"gflops_after\":%.2f,\"packed_gflops\":%.2f},\"shapes\":[",
+	       "\"gflops_after\":%.2f,\"packed_gflops\":%.2f,\"amx_gflops\":%.2f},"
+	       "\"default_backend\":\"%s\",\"shapes\":[",
 	       gemm_get_threads(), n_cpus, o->seconds, o->min_iters, load[0], load[1], best,
-	       sgemm[0], sgemm[1], packed_rate);
+	       sgemm[0], sgemm[1], packed_rate, amx_rate, default_backend_name());
 	int first = 1;
 	for (size_t s = 0; s < N_SHAPES; s++)
 		for (int b = 0; b < N_BACKENDS; b++) {
@@ -616,18 +633,24 @@ int main(int argc, char **argv)
 		if (in_list(o.shapes, SHAPES[s].name))
 			break;
 	}
-	int default_backend = gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED ? 0 : 1;
-	int want[N_BACKENDS];
+	int default_backend = 0, want[N_BACKENDS];
+	for (int b = 0; b < N_BACKENDS; b++)
+		if (gemm_backend_for(1, 1, 1) == BACKENDS[b])
+			default_backend = b;
 	for (int b = 0; b < N_BACKENDS; b++) {
 		want[b] = o.backends != NULL ? in_list(o.backends, BACKEND_NAMES[b])
 		                             : b == default_backend;
-		if (want[b] &&
-		    gemm_backend_set(b == 0 ? GEMM_BACKEND_PACKED : GEMM_BACKEND_OPENBLAS, err,
-		                     sizeof(err)) != 0) {
+		if (want[b] && gemm_backend_set(BACKENDS[b], err, sizeof(err)) != 0) {
+			if (BACKENDS[b] == GEMM_BACKEND_AMX) { /* asked for where it cannot run */
+				fprintf(stderr, "bench_core: skipping amx: %s\n", err);
+				want[b] = 0;
+				continue;
+			}
 			fprintf(stderr, "bench_core: %s\n", err);
 			return 2;
 		}
 	}
+	gemm_backend_set(GEMM_BACKEND_AUTO, NULL, 0);
 	int n_cpus = cpus_allowed();
 	gemm_set_threads(o.n_threads > 0 ? o.n_threads : n_cpus);
 	if (mkdir_p(o.dir) != 0) {
@@ -653,8 +676,7 @@ int main(int argc, char **argv)
 		for (int b = 0; b < N_BACKENDS; b++) {
 			if (!want[b])
 				continue;
-			gemm_backend_set(b == 0 ? GEMM_BACKEND_PACKED : GEMM_BACKEND_OPENBLAS, NULL,
-			                 0);
+			gemm_backend_set(BACKENDS[b], NULL, 0);
 			if (bench_shape(&SHAPES[s], 1000 + s, &o, &outs[s][b], err, sizeof(err)) !=
 			    0) {
 				fprintf(stderr, "bench_core: %s: %s\n", SHAPES[s].name, err);
@@ -675,17 +697,19 @@ int main(int argc, char **argv)
 	double packed_rate = gemm_backend_for(1, 1, 1) == GEMM_BACKEND_PACKED || want[0]
 	                         ? sgemm_gflops(4096, 3072, 768, 5, 1)
 	                         : 0.0;
+	double amx_rate = want[2] ? sgemm_gflops(4096, 3072, 768, 5, 2) : 0.0;
 	getloadavg(&load[1], 1);
 	double best = sgemm[0] > sgemm[1] ? sgemm[0] : sgemm[1];
 	printf("sgemm gemm_nt 4096x3072x768 (OpenBLAS, one call on %d threads): %.1f GFLOP/s "
-	       "before, %.1f after (best of 5 each); the packed kernel on the same shape: %.1f\n",
-	       gemm_get_threads(), sgemm[0], sgemm[1], packed_rate);
+	       "before, %.1f after (best of 5 each); the packed kernel on the same shape: %.1f; "
+	       "amx: %.1f\n",
+	       gemm_get_threads(), sgemm[0], sgemm[1], packed_rate, amx_rate);
 	printf("load average %.2f before, %.2f after%s\n\n", load[0], load[1],
 	       fabs(sgemm[1] - sgemm[0]) > 0.1 * best || load[1] > n_cpus + 1.0
 	           ? " -- the machine was busy: these numbers are noisy"
 	           : "");
 	print_report(&o, outs, best);
 	if (o.json)
-		print_json(&o, n_cpus, sgemm, packed_rate, load, outs);
+		print_json(&o, n_cpus, sgemm, packed_rate, amx_rate, load, outs);
 	return 0;
 }

@@ -32,6 +32,7 @@ int cmp_double(const void *a, const void *b)
  * dense_forward split over a team of as many threads. */
 double sgemm_gflops(size_t m, size_t n, size_t k, int reps, int packed)
 {
+	int backend = packed == 2 ? GEMM_BACKEND_AMX : GEMM_BACKEND_PACKED;
 	float *a = malloc(m * k * sizeof(float)), *b = malloc(n * k * sizeof(float));
 	float *c = malloc(m * n * sizeof(float));
 	const struct dense *parts[1];
@@ -49,7 +50,7 @@ double sgemm_gflops(size_t m, size_t n, size_t k, int reps, int packed)
 		b[i] = rng_uniform(&rng, -1.0f, 1.0f);
 	parts[0] = &d;
 	if (packed) {
-		gemm_backend_set(GEMM_BACKEND_PACKED, NULL, 0); /* back to auto below */
+		gemm_backend_set((enum gemm_backend)backend, NULL, 0); /* back to auto below */
 		if (team_create(&t, gemm_get_threads()) != 0 ||
 		    (mem = aligned_alloc(64, gemm_pack_bytes(parts, 1))) == NULL)
 			goto out;

@@ -18,8 +18,9 @@ int cmp_double(const void *a, const void *b);
 
 /* Best GFLOP/s of C (m, n) = A (m, k) . B^T over reps runs after one
  * warm-up: as one OpenBLAS call on all compute threads (packed = 0, the
- * yardstick), or through smolserve's packed kernel split over a team of as
- * many threads (packed = 1). 0 if memory is missing. */
+ * yardstick), or through smolserve's packed kernel (packed = 1) or the amx
+ * backend (packed = 2) split over a team of as many threads. 0 if memory is
+ * missing. */
 double sgemm_gflops(size_t m, size_t n, size_t k, int reps, int packed);
 
 /* Resident set now and its peak (VmRSS, VmHWM), MiB; 0 where unknown. */

@@ -77,6 +77,12 @@ def main():
         return 1
     rounds = sorted({r for s in settings for r in core[s]})
     first = core[settings[0]][rounds[0]]
+    # smolserve's number: the backend --gemm-backend auto runs (amx where the CPU has it),
+    # if it was timed; the packed fp32 kernel beside it when that is another one.
+    main_be = first.get("default_backend", "packed")
+    if not any(r.get("backend") == main_be for r in first["results"]):
+        main_be = "packed"
+    fp32_col = main_be != "packed"
     shapes = []
     for r in first["results"]:
         if r["shape"] not in shapes:
@@ -91,14 +97,16 @@ def main():
         kc = c.get("kernel_choice", {})
         sg = spread(x["sgemm"]["gflops"] for x in docs)
         pk = spread(x["sgemm"].get("packed_gflops") for x in docs)
+        ax = spread(x["sgemm"].get("amx_gflops") for x in docs)
         loads = [x[k] for x in docs for k in ("loadavg_start", "loadavg_end")]
         print(f"  {s:5}: OPENBLAS_CORETYPE={c['openblas_coretype_env'] or 'unset'}, "
               f"OPENBLAS_L2_SIZE={c.get('openblas_l2_size_env') or 'unset'}; OpenBLAS "
               f"kernels {c['corename']} ({kc.get('action', '?')}, OpenBLAS picked "
               f"{kc.get('picked') or '?'}); packed kernel {c.get('kernel', '?')}; "
               f"{c['threads']} threads;\n         sgemm {fmt(sg, '.0f')} GFLOP/s, packed "
-              f"kernel same shape {fmt(pk, '.0f')}; load {min(loads):.1f}..{max(loads):.1f}; "
-              f"{len(docs)} rounds")
+              f"kernel same shape {fmt(pk, '.0f')}"
+              + (f", amx {fmt(ax, '.0f')}" if ax and ax[0] else "") +
+              f"; load {min(loads):.1f}..{max(loads):.1f}; {len(docs)} rounds")
     ort = runs.get("ort", {})
     o0 = next((ort[s][r] for s in ort for r in ort[s]), None)
     if o0:
@@ -118,19 +126,22 @@ def main():
         per_round = []
         for r in rounds:
             c = core.get(s, {}).get(r)
-            p = result(c, shape, wl, "packed")
+            p = result(c, shape, wl, main_be)
             b = result(c, shape, wl, "openblas")
             o = result(ort.get(s, {}).get(r), shape, wl)
             t = result(torch.get(s, {}).get(r), shape, wl)
-            per_round.append((p, b, o, t))
+            f = result(c, shape, wl, "packed") if fp32_col else None
+            per_round.append((p, b, o, t, f))
         get = lambda i, k: [x[i][k] if x[i] else None for x in per_round]  # noqa: E731
         ratio = [p["tokens_per_s"] / o["tokens_per_s"] if p and o else None
-                 for p, _, o, _ in per_round]
+                 for p, _, o, _, _ in per_round]
         tratio = [p["tokens_per_s"] / t["tokens_per_s"] if p and t else None
-                  for p, _, _, t in per_round]
-        row = {"setting": s, "shape": shape, "workload": wl,
-               "packed_tokens_per_s": spread(get(0, "tokens_per_s")),
-               "packed_ms": spread(get(0, "median_ms")),
+                  for p, _, _, t, _ in per_round]
+        row = {"setting": s, "shape": shape, "workload": wl, "backend": main_be,
+               "main_tokens_per_s": spread(get(0, "tokens_per_s")),
+               "main_ms": spread(get(0, "median_ms")),
+               "fp32_tokens_per_s": spread(get(4, "tokens_per_s")),
+               "fp32_ms": spread(get(4, "median_ms")),
                "openblas_tokens_per_s": spread(get(1, "tokens_per_s")),
                "openblas_ms": spread(get(1, "median_ms")),
                "ort_tokens_per_s": spread(get(2, "tokens_per_s")),
@@ -144,8 +155,9 @@ def main():
         return row
 
     print("\nThroughput, tokens/s (real tokens; median [range] over rounds); ratio = smolserve "
-          "(packed) / onnxruntime, per round")
-    head = (f"{'shape':15} {'workload':15} {'set':5} {'smolserve':>24} {'%sgemm':>7} "
+          f"({main_be} backend) / onnxruntime, per round")
+    extra = f" {'packed fp32':>24}" if fp32_col else ""
+    head = (f"{'shape':15} {'workload':15} {'set':5} {'smolserve':>24} {'%sgemm':>7}{extra} "
             f"{'openblas backend':>24} {'onnxruntime':>24} {'ratio':>18} {'vs torch':>8}")
     print(head)
     print("-" * len(head))
@@ -153,15 +165,17 @@ def main():
         for wl in THROUGHPUT:
             for s in settings:
                 r = row_for(s, shape, wl)
-                print(f"{shape:15} {wl:15} {s:5} {fmt(r['packed_tokens_per_s'], '.0f'):>24} "
-                      f"{fmt(r['frac_sgemm'], '.0f', 100):>6}% "
+                extra = f"{fmt(r['fp32_tokens_per_s'], '.0f'):>24} " if fp32_col else ""
+                print(f"{shape:15} {wl:15} {s:5} {fmt(r['main_tokens_per_s'], '.0f'):>24} "
+                      f"{fmt(r['frac_sgemm'], '.0f', 100):>6}% {extra}"
                       f"{fmt(r['openblas_tokens_per_s'], '.0f'):>24} "
                       f"{fmt(r['ort_tokens_per_s'], '.0f'):>24} "
                       f"{fmt(r['ratio_ort'], '.2f'):>18} "
                       f"{fmt(r['ratio_torch'] and (r['ratio_torch'][0],) * 3, '.2f'):>8}")
     print("\nLatency of one request, ms (median batch time; median [range] over rounds); "
           "ratio = onnxruntime ms / smolserve ms")
-    head = (f"{'shape':15} {'workload':15} {'set':5} {'smolserve':>22} "
+    extra = f" {'packed fp32':>22}" if fp32_col else ""
+    head = (f"{'shape':15} {'workload':15} {'set':5} {'smolserve':>22}{extra} "
             f"{'openblas backend':>22} {'onnxruntime':>22} {'ratio':>18}")
     print(head)
     print("-" * len(head))
@@ -169,7 +183,8 @@ def main():
         for wl in LATENCY:
             for s in settings:
                 r = row_for(s, shape, wl)
-                print(f"{shape:15} {wl:15} {s:5} {fmt(r['packed_ms'], '.2f'):>22} "
+                extra = f" {fmt(r['fp32_ms'], '.2f'):>22}" if fp32_col else ""
+                print(f"{shape:15} {wl:15} {s:5} {fmt(r['main_ms'], '.2f'):>22}{extra} "
                       f"{fmt(r['openblas_ms'], '.2f'):>22} {fmt(r['ort_ms'], '.2f'):>22} "
                       f"{fmt(r['ratio_ort'], '.2f'):>18}")
 
@@ -181,7 +196,7 @@ def main():
         for shape in shapes:
             sh = {b: [x for d in docs for x in d.get("shapes", [])
                       if x["shape"] == shape and x["backend"] == b]
-                  for b in ("packed", "openblas")}
+                  for b in ("packed", "openblas", "amx")}
             o = [ort[s][r]["memory"].get(shape) for r in sorted(ort.get(s, {}))]
             o = [x for x in o if x]
             line = f"  {s:5} {shape:15}"
@@ -209,7 +224,7 @@ def main():
     bd = [r for r in rows if r["parts_ms"] and r["setting"] == settings[0]]
     if bd:
         names = list(bd[0]["parts_ms"])
-        print("\nWhere the time goes (ms, packed backend, one profiled pass of round 1, "
+        print(f"\nWhere the time goes (ms, {main_be} backend, one profiled pass of round 1, "
               f"setting {settings[0]}):")
         print(f"  {'shape':15} {'workload':15}" + "".join(f" {n:>10}" for n in names))
         for r in bd:
@@ -238,7 +253,7 @@ def main():
             r = get("minilm-l6", wl)
             if r and r["ratio_ort"]:
                 target(f"minilm-l6 {wl} latency <= onnxruntime's", s,
-                       f"{r['packed_ms'][0]:.2f} ms vs {r['ort_ms'][0]:.2f} ms",
+                       f"{r['main_ms'][0]:.2f} ms vs {r['ort_ms'][0]:.2f} ms",
                        r["ratio_ort"][0] >= 1.0)
         r = get("minilm-l6", "fixed-32x128")
         if r and r["frac_sgemm"]:

@@ -5,7 +5,8 @@
 # them to ONNX (bench/ort_export.py, Debian's python3-torch), installs onnxruntime-node into
 # bench/node_modules if missing, then runs, round after round and interleaved so that a
 # busy machine hits every tool alike:
-#   - bench_core with both GEMM backends (packed, openblas) on every shape,
+#   - bench_core with every GEMM backend (packed, openblas, and amx where the CPU has it) on
+#     every shape,
 #   - the onnxruntime peer (bench/ort_peer.mjs, 2 intra-op threads),
 #   - the PyTorch peer (bench/torch_peer.py, OMP_WAIT_POLICY=passive; first round only),
 #   - the first /embed after a fresh start and the server's RSS (bench/first_embed.py),
@@ -22,7 +23,8 @@
 # same number of intra-op threads), BENCH_SHAPES (default
 # minilm-l6,distilbert-base,bert-base,albert-base,mobilebert,mpnet-base,deberta-v3-base,
 # modernbert-base), BENCH_ROUNDS (default 3), BENCH_PEERS (default "ort torch"),
-# BENCH_SETTINGS (default "env unset"), BENCH_LONG (default 8192: bench_long's one
+# BENCH_SETTINGS (default "env unset"), BENCH_BACKENDS (default packed,openblas,amx; the
+# ratios use the one smolserve's --gemm-backend auto runs), BENCH_LONG (default 8192: bench_long's one
 # ModernBERT-base input, time and peak RSS, once; 0 skips it).
 # About 25 minutes on a quiet 2-core machine with the defaults; BENCH_SHAPES=minilm-l6
 # BENCH_PEERS=ort takes about 3.
@@ -70,7 +72,7 @@ if has_peer ort; then
 fi
 
 core_args=(--seconds "$SECS" --min-iters "$ITERS" --threads "$THREADS" --shapes "$SHAPES"
-	--backends packed,openblas --json)
+	--backends "${BENCH_BACKENDS:-packed,openblas,amx}" --json)
 peer_args=(--seconds "$SECS" --min-iters "$ITERS" --threads "$THREADS" --shapes "$SHAPES" --json)
 
 # run NAME SETTING -- command...: runs the command with the OpenBLAS environment of SETTING,
