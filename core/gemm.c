@@ -31,9 +31,11 @@
 #define AMX_MR 32  /* amx: rows per block of tiles (gemm-amx.c) */
 #define AMX_MC 256 /* amx: rows per unit of a row-split product (gemm-amx.c AMX_MB) */
 /* amx: fewer rows per thread than this run on the packed kernel: the
- * weights' trip from memory is their time, and splitting them into bf16
- * (gemm-amx.c) would only add to it. */
-#define AMX_MIN_ROWS 64
+ * weights' trip from memory is most of their time, splitting them into
+ * bf16 (gemm-amx.c) adds to it, and AMX starts slowly after an idle spell
+ * (one 128 x 384 x 1536 product 20 ms after the last: 1.5-2.3 ms on AMX
+ * with 64 rows per thread, 1.0 ms on the packed kernel). */
+#define AMX_MIN_ROWS 128
 
 /* Products smaller than this (flops) run on the calling thread alone: a
  * few microseconds of work, which waking the team would cost as much as
