@@ -18,10 +18,10 @@
  * buffer, for every 32 inputs six 16 x 32 tiles: hi, mid and lo of
  * columns 0-15 and 16-31, each row holding two inputs side by side per
  * column (the "VNNI" pairs TDPBF16PS reads); the rows are split the same
- * way. The split costs about a tenth of the block's products at 256 rows,
- * which is why small products (gemm.c: under AMX_MIN_ROWS rows per
- * thread) stay on the fp32 kernel: there the weights' trip from memory is
- * the time, and the split would add to it.
+ * way. At 256 rows per block this ran as fast as panels split once at
+ * load (which would hold 1.5 times the weights' bytes); for a few rows the
+ * split is not paid back, which is one reason small products (gemm.c:
+ * under AMX_MIN_ROWS rows per thread) stay on the fp32 kernel.
  *
  * Compiled with -mamx-tile -mamx-bf16 -mavx512bf16 (core/meson.build); run
  * only where gemm_amx_usable() says the CPU and the kernel allow it.
@@ -68,8 +68,9 @@ static unsigned long long xcr0(void)
 static int usable;
 static pthread_once_t usable_once = PTHREAD_ONCE_INIT;
 
-/* AMX-TILE, AMX-BF16 and AVX512-BF16 in CPUID, the tile state enabled in
- * XCR0, and Linux's permission to use it (asked once, for the process). */
+/* AMX-TILE, AMX-BF16, AVX-512 F/BW/DQ/VL and BF16 in CPUID (this file is
+ * compiled for all of them), the AVX-512 and tile states enabled in XCR0,
+ * and Linux's permission to use the tiles (asked once, for the process). */
 static void probe(void)
 {
 	unsigned a, b, c, d, max;
@@ -79,7 +80,8 @@ static void probe(void)
 	if (!((c >> 27) & 1)) /* OSXSAVE */
 		return;
 	__cpuid_count(7, 0, a, b, c, d);
-	int tile = (d >> 24) & 1, bf16 = (d >> 22) & 1, avx512f = (b >> 16) & 1;
+	int tile = (d >> 24) & 1, bf16 = (d >> 22) & 1;
+	int avx512 = (b >> 16) & (b >> 17) & (b >> 30) & (b >> 31) & 1; /* F, DQ, BW, VL */
 	unsigned sub = a;
 	int avx512_bf16 = 0;
 	if (sub >= 1) {
@@ -87,7 +89,7 @@ static void probe(void)
 		avx512_bf16 = (a >> 5) & 1;
 	}
 	unsigned long long x = xcr0();
-	if (!tile || !bf16 || !avx512f || !avx512_bf16 || (x & 0x600e6) != 0x600e6)
+	if (!tile || !bf16 || !avx512 || !avx512_bf16 || (x & 0x600e6) != 0x600e6)
 		return;
 	usable = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 }

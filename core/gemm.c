@@ -154,7 +154,7 @@ enum gemm_backend gemm_backend_for(size_t m, size_t n_out, size_t n_in)
 
 const char *gemm_backend_describe(void)
 {
-	static char text[96];
+	static char text[128];
 	const struct gemm_kernel *k = gemm_kernel();
 	enum gemm_backend b = gemm_backend_for(1, 1, 1);
 	if (b == GEMM_BACKEND_OPENBLAS)
@@ -162,7 +162,8 @@ const char *gemm_backend_describe(void)
 		         "openblas (%s kernels, single-threaded per team thread)", gemm_corename());
 	else if (b == GEMM_BACKEND_AMX)
 		snprintf(text, sizeof(text),
-		         "amx (bf16x3 on AMX tiles, fp32 sums; attention on the %s kernel)",
+		         "amx (batches on AMX tiles, bf16x3 at fp32 accuracy; the rest on the "
+		         "%s kernel)",
 		         k->name);
 	else
 		snprintf(text, sizeof(text), "packed (%s kernel, %dx%d tiles)", k->name, k->mr,
