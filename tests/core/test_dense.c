@@ -468,6 +468,17 @@ static void use_generic(void)
 	setenv("SMOLSERVE_ISA", "generic", 1);
 }
 
+/* A case running every shape on the backend `use` sets; more tests may join it. */
+static TCase *backend_case(Suite *s, const char *name, void (*use)(void))
+{
+	TCase *t = tcase_create(name);
+	tcase_set_timeout(t, 120);
+	tcase_add_checked_fixture(t, use, NULL);
+	tcase_add_loop_test(t, test_dense_forward_matches_naive, 0, N_SHAPES);
+	suite_add_tcase(s, t);
+	return t;
+}
+
 int main(void)
 {
 	setenv("SMOLSERVE_TEAM_ALWAYS", "1", 1); /* small shapes run on the team too */
@@ -484,24 +495,11 @@ int main(void)
 	tcase_add_test(tc, test_amx_choice);
 	suite_add_tcase(s, tc);
 	if (gemm_amx_available()) { /* "auto" above already ran amx: the fp32 kernel here */
-		TCase *pk = tcase_create("packed-fp32");
-		tcase_set_timeout(pk, 120);
-		tcase_add_checked_fixture(pk, use_packed, NULL);
-		tcase_add_loop_test(pk, test_dense_forward_matches_naive, 0, N_SHAPES);
-		tcase_add_test(pk, test_fused_pack_equals_parts);
-		suite_add_tcase(s, pk);
-		TCase *amx = tcase_create("amx");
-		tcase_set_timeout(amx, 120);
-		tcase_add_checked_fixture(amx, use_amx, NULL);
-		tcase_add_loop_test(amx, test_dense_forward_matches_naive, 0, N_SHAPES);
-		tcase_add_test(amx, test_amx_accuracy);
-		suite_add_tcase(s, amx);
+		tcase_add_test(backend_case(s, "packed-fp32", use_packed),
+		               test_fused_pack_equals_parts);
+		tcase_add_test(backend_case(s, "amx", use_amx), test_amx_accuracy);
 	}
-	TCase *ob = tcase_create("openblas");
-	tcase_set_timeout(ob, 120);
-	tcase_add_checked_fixture(ob, use_openblas, NULL);
-	tcase_add_loop_test(ob, test_dense_forward_matches_naive, 0, N_SHAPES);
-	suite_add_tcase(s, ob);
+	backend_case(s, "openblas", use_openblas);
 	void (*isa[2])(void) = {use_avx2, use_generic};
 	const char *isa_names[2] = {"avx2", "generic"};
 	for (int i = 0; i < 2; i++) {
