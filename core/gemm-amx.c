@@ -36,7 +36,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include "simd-math.h"
@@ -59,40 +58,18 @@
 #define TILE_ELEMS  512
 #define KBLOCK_ELEM (6 * TILE_ELEMS)
 
-static unsigned long long xcr0(void)
-{
-	unsigned lo, hi;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return ((unsigned long long)hi << 32) | lo;
-}
-
 static int usable;
 static pthread_once_t usable_once = PTHREAD_ONCE_INIT;
 
-/* AMX-TILE, AMX-BF16, AVX-512 F/BW/DQ/VL and BF16 in CPUID (this file is
- * compiled for all of them), the AVX-512 and tile states enabled in XCR0,
- * and Linux's permission to use the tiles (asked once, for the process). */
+/* AMX-TILE, AMX-BF16, AVX-512 F/BW/DQ/VL and BF16 (this file is compiled
+ * for all of them) with their states enabled (cpu_isa_detect), and Linux's
+ * permission to use the tiles (asked once, for the process). */
 static void probe(void)
 {
-	unsigned a, b, c, d, max;
-	if (__get_cpuid(0, &max, &b, &c, &d) == 0 || max < 7)
-		return;
-	__get_cpuid(1, &a, &b, &c, &d);
-	if (!((c >> 27) & 1)) /* OSXSAVE */
-		return;
-	__cpuid_count(7, 0, a, b, c, d);
-	int tile = (d >> 24) & 1, bf16 = (d >> 22) & 1;
-	int avx512 = (b >> 16) & (b >> 17) & (b >> 30) & (b >> 31) & 1; /* F, DQ, BW, VL */
-	unsigned sub = a;
-	int avx512_bf16 = 0;
-	if (sub >= 1) {
-		__cpuid_count(7, 1, a, b, c, d);
-		avx512_bf16 = (a >> 5) & 1;
-	}
-	unsigned long long x = xcr0();
-	if (!tile || !bf16 || !avx512 || !avx512_bf16 || (x & 0x600e6) != 0x600e6)
-		return;
-	usable = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+	struct cpu_isa cpu;
+	cpu_isa_detect(&cpu);
+	if (cpu.avx512 && cpu.avx512_bf16 && cpu.amx_bf16)
+		usable = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 }
 
 int gemm_amx_usable(void)

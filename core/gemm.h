@@ -188,6 +188,8 @@ struct cpu_isa {
 	int avx512;      /* AVX-512 F, BW, DQ and VL, ZMM state enabled */
 	int avx512_bf16; /* AVX512_BF16 as well */
 	int family, model;
+	int amx_bf16; /* AMX-TILE and AMX-BF16, tile state enabled in XCR0 (Linux must still
+	                 grant it: gemm-amx.c) */
 };
 
 /* Fills *out from this CPU. Any thread. */

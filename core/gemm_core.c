@@ -51,6 +51,7 @@ void cpu_isa_detect(struct cpu_isa *out)
 	unsigned b7 = 0, c7 = 0, d7 = 0, a7 = 0;
 	__cpuid_count(7, 0, a7, b7, c7, d7);
 	int avx2 = (b7 >> 5) & 1;
+	out->amx_bf16 = ((d7 >> 24) & 1) && ((d7 >> 22) & 1) && (xcr0 & 0x60000) == 0x60000;
 	int f = (b7 >> 16) & 1, dq = (b7 >> 17) & 1, bw = (b7 >> 30) & 1, vl = (b7 >> 31) & 1;
 	out->avx2_fma = ymm && avx2 && fma;
 	out->avx512 = out->avx2_fma && zmm && f && dq && bw && vl;

@@ -346,12 +346,12 @@ END_TEST
 START_TEST(test_core_choice)
 {
 	char why[256];
-	struct cpu_isa skx = {CPU_VENDOR_INTEL, 1, 1, 0, 6, 207};
-	struct cpu_isa bf16 = {CPU_VENDOR_INTEL, 1, 1, 1, 6, 207};
-	struct cpu_isa hsw = {CPU_VENDOR_INTEL, 1, 0, 0, 6, 151};
-	struct cpu_isa zen = {CPU_VENDOR_AMD, 1, 0, 0, 25, 33};
-	struct cpu_isa zen4 = {CPU_VENDOR_AMD, 1, 1, 1, 25, 97};
-	struct cpu_isa old = {CPU_VENDOR_INTEL, 0, 0, 0, 6, 42};
+	struct cpu_isa skx = {CPU_VENDOR_INTEL, 1, 1, 0, 6, 207, 0};
+	struct cpu_isa bf16 = {CPU_VENDOR_INTEL, 1, 1, 1, 6, 207, 0};
+	struct cpu_isa hsw = {CPU_VENDOR_INTEL, 1, 0, 0, 6, 151, 0};
+	struct cpu_isa zen = {CPU_VENDOR_AMD, 1, 0, 0, 25, 33, 0};
+	struct cpu_isa zen4 = {CPU_VENDOR_AMD, 1, 1, 1, 25, 97, 0};
+	struct cpu_isa old = {CPU_VENDOR_INTEL, 0, 0, 0, 6, 42, 0};
 	ck_assert_str_eq(gemm_core_choose(&skx, "Prescott", why, sizeof(why)), "SkylakeX");
 	ck_assert_ptr_nonnull(strstr(why, "Prescott"));
 	ck_assert_str_eq(gemm_core_choose(&bf16, "Prescott", why, sizeof(why)), "SkylakeX");
