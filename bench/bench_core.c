@@ -300,19 +300,6 @@ static const char *const BACKEND_NAMES[N_BACKENDS] = {"packed", "openblas", "amx
 static const enum gemm_backend BACKENDS[N_BACKENDS] = {GEMM_BACKEND_PACKED, GEMM_BACKEND_OPENBLAS,
                                                        GEMM_BACKEND_AMX};
 
-/* The backend smolserve's --gemm-backend auto runs here. */
-static const char *default_backend_name(void)
-{
-	enum gemm_backend was = gemm_backend_for(1, 1, 1);
-	gemm_backend_set(GEMM_BACKEND_AUTO, NULL, 0);
-	enum gemm_backend b = gemm_backend_for(1, 1, 1);
-	gemm_backend_set(was, NULL, 0);
-	for (int i = 0; i < N_BACKENDS; i++)
-		if (BACKENDS[i] == b)
-			return BACKEND_NAMES[i];
-	return "packed";
-}
-
 struct shape_out {
 	int ran;
 	double load_ms, pack_ms, packed_mib;
@@ -491,7 +478,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 /* Every number as one line of JSON; frac_sgemm is against the better of
  * the two sgemm measurements. */
 static void print_json(const struct opts *o, int n_cpus, const double sgemm[2], double packed_rate,
-                       double amx_rate, const double load[2], struct shape_out outs[][N_BACKENDS])
+                       double amx_rate, const char *default_backend, const double load[2],
+                       struct shape_out outs[][N_BACKENDS])
 {
 	const char *env = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
 	double best = sgemm[0] > sgemm[1] ? sgemm[0] : sgemm[1];
@@ -516,7 +504,7 @@ static void print_json(const struct opts *o, int n_cpus, const double sgemm[2], 
 	       "\"gflops_after\":%.2f,\"packed_gflops\":%.2f,\"amx_gflops\":%.2f},"
 	       "\"default_backend\":\"%s\",\"shapes\":[",
 	       gemm_get_threads(), n_cpus, o->seconds, o->min_iters, load[0], load[1], best,
-	       sgemm[0], sgemm[1], packed_rate, amx_rate, default_backend_name());
+	       sgemm[0], sgemm[1], packed_rate, amx_rate, default_backend);
 	int first = 1;
 	for (size_t s = 0; s < N_SHAPES; s++)
 		for (int b = 0; b < N_BACKENDS; b++) {
@@ -710,6 +698,7 @@ int main(int argc, char **argv)
 	           : "");
 	print_report(&o, outs, best);
 	if (o.json)
-		print_json(&o, n_cpus, sgemm, packed_rate, amx_rate, load, outs);
+		print_json(&o, n_cpus, sgemm, packed_rate, amx_rate, BACKEND_NAMES[default_backend],
+		           load, outs);
 	return 0;
 }
