@@ -74,6 +74,22 @@ void arena_touch(void *p, size_t n_bytes)
 		memset(p, 0, n_bytes);
 }
 
+size_t arena_resident(const struct arena *a)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), in_core = 0;
+	unsigned char vec[1024];
+	for (size_t off = 0; a->base != NULL && off < a->n_bytes; off += sizeof(vec) * page) {
+		size_t len = a->n_bytes - off;
+		if (len > sizeof(vec) * page)
+			len = sizeof(vec) * page;
+		if (mincore(a->base + off, len, vec) != 0)
+			return 0;
+		for (size_t i = 0; i < (len + page - 1) / page; i++)
+			in_core += vec[i] & 1;
+	}
+	return in_core * page;
+}
+
 void pages_populate_read(const void *p, size_t n_bytes)
 {
 #ifdef MADV_POPULATE_READ

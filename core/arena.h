@@ -35,6 +35,10 @@ size_t arena_size_of(size_t n_bytes);
  * zeros, so that later use takes no page faults. */
 void arena_touch(void *p, size_t n_bytes);
 
+/* Bytes of the arena's mapping in memory now (mincore; 0 where that
+ * fails). Any thread: reads no contents. */
+size_t arena_resident(const struct arena *a);
+
 /* Maps the pages of [p, p + n_bytes) of a file mapping in one call
  * instead of a page fault per few pages (MADV_POPULATE_READ, Linux 5.14;
  * elsewhere nothing: the first reads fault them in). Any thread. */

@@ -91,12 +91,19 @@ struct split_buf {
 
 static pthread_key_t split_key;
 static pthread_once_t split_once = PTHREAD_ONCE_INIT;
+static _Atomic size_t split_bytes; /* held by all threads: gemm_amx_buffer_bytes */
 
 static void split_free(void *p)
 {
 	struct split_buf *b = p;
+	split_bytes -= b->cap * sizeof(uint16_t);
 	free(b->data);
 	free(b);
+}
+
+size_t gemm_amx_buffer_bytes(void)
+{
+	return split_bytes;
 }
 
 static void split_key_make(void)
@@ -122,6 +129,7 @@ static uint16_t *split_buffer(size_t need)
 		if (d == NULL)
 			return NULL;
 		free(b->data);
+		split_bytes += bytes - b->cap * sizeof(uint16_t);
 		b->data = d;
 		b->cap = bytes / sizeof(uint16_t);
 	}

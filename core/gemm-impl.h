@@ -61,9 +61,11 @@ GEMM_BLOCK_DECLARE(avx512)
  * k_dim) . panels (the packed layout: panel p at panels + p * panel_stride,
  * (k_dim, GEMM_NR) row-major; the last panel's columns past n_valid_last
  * neither read nor written), then act(. + bias) if bias or act is set
- * (bias: the first panel's first column's entry).
+ * (bias: the first panel's first column's entry). gemm_amx_buffer_bytes:
+ * the bytes of the threads' split buffers (gemm-amx.c), any thread.
  */
 int gemm_amx_usable(void);
+size_t gemm_amx_buffer_bytes(void);
 void gemm_amx_rows(float *y, size_t ldy, const float *x, size_t ldx, int m, int k_dim,
                    const float *panels, size_t panel_stride, int n_panels, int n_valid_last,
                    const float *bias, enum activation act, int accumulate);

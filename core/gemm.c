@@ -85,6 +85,15 @@ const struct gemm_kernel *gemm_kernel(void)
 	return &chosen;
 }
 
+size_t gemm_thread_buffer_bytes(void)
+{
+#ifdef SMOLSERVE_HAVE_AMX
+	return gemm_amx_buffer_bytes();
+#else
+	return 0;
+#endif
+}
+
 const char *gemm_kernel_name(void)
 {
 	return gemm_kernel()->name;

@@ -171,6 +171,11 @@ int gemm_amx_available(void);
 /* One line for logs and /info, e.g. "packed (avx512 kernel, 14x32 tiles)". */
 const char *gemm_backend_describe(void);
 
+/* Bytes the product's threads hold for themselves (the amx backend's split
+ * buffers, grown on a thread's first large product, kept until it exits).
+ * Any thread. */
+size_t gemm_thread_buffer_bytes(void);
+
 /* The packed kernel's ISA: "avx512", "avx2+fma" or "generic". */
 const char *gemm_kernel_name(void);
 

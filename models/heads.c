@@ -40,6 +40,11 @@ int model_ctx_init(struct model_ctx *c, const struct model *m, int32_t max_token
 	return 0;
 }
 
+size_t model_ctx_resident(const struct model_ctx *c)
+{
+	return arena_resident(&c->enc.arena) + arena_resident(&c->arena);
+}
+
 void model_ctx_dispose(struct model_ctx *c)
 {
 	encoder_scratch_dispose(&c->enc);

@@ -148,6 +148,10 @@ struct model_ctx {
 int model_ctx_init(struct model_ctx *c, const struct model *m, int32_t max_tokens);
 void model_ctx_dispose(struct model_ctx *c);
 
+/* Bytes of c's scratch in memory now: as far as batches so far reached
+ * (arena_resident). Any thread. */
+size_t model_ctx_resident(const struct model_ctx *c);
+
 /* Encoder over b; last hidden state in c->enc.x (n_tokens, hidden). */
 int model_forward(const struct model *m, struct model_ctx *c, const struct packed_batch *b,
                   char *err, size_t n_err);

@@ -34,6 +34,11 @@ int engine_ctx_init(struct engine_ctx *c, const struct model *m, int32_t max_tok
 	return 0;
 }
 
+size_t engine_ctx_resident(const struct engine_ctx *c)
+{
+	return model_ctx_resident(&c->mc) + arena_resident(&c->arena);
+}
+
 void engine_ctx_dispose(struct engine_ctx *c)
 {
 	model_ctx_dispose(&c->mc);

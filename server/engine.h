@@ -29,6 +29,9 @@ struct engine_ctx {
 int engine_ctx_init(struct engine_ctx *c, const struct model *m, int32_t max_tokens);
 void engine_ctx_dispose(struct engine_ctx *c);
 
+/* Bytes of c's scratch in memory now (model_ctx_resident). Any thread. */
+size_t engine_ctx_resident(const struct engine_ctx *c);
+
 /*
  * Runs reqs[0..n_reqs) as one packed batch (their tokens must total at most
  * c->max_tokens) and fills each request's out. Tokenize requests need no

@@ -305,6 +305,10 @@ static json_t *info_json(const struct service *s)
 	                    json_real((double)memory_after_load() / (1 << 20)));
 	json_object_set_new(info, "rss_mib", json_real((double)rss / (1 << 20)));
 	json_object_set_new(info, "rss_peak_mib", json_real((double)peak / (1 << 20)));
+	/* of rss_mib: the scratch the largest batches so far touched, kept for
+	 * the next ones (workers_scratch_resident) */
+	size_t scratch = s->workers != NULL ? workers_scratch_resident(s->workers) : 0;
+	json_object_set_new(info, "scratch_resident_mib", json_real((double)scratch / (1 << 20)));
 	json_t *limits = json_pack(
 	    "{s:i, s:I, s:I, s:I, s:I, s:I}", "tokenization_workers", s->tokenization_workers,
 	    "max_response_floats", (json_int_t)c->max_response_floats, "header_timeout_s",

@@ -182,6 +182,14 @@ int workers_count(const struct workers *w)
 	return w->n;
 }
 
+size_t workers_scratch_resident(const struct workers *w)
+{
+	size_t bytes = gemm_thread_buffer_bytes();
+	for (int i = 0; i < w->n; i++)
+		bytes += engine_ctx_resident(&w->threads[i].ctx);
+	return bytes;
+}
+
 static void on_closed(uv_handle_t *h)
 {
 	struct workers *w = h->data;

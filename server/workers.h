@@ -42,6 +42,11 @@ void workers_submit(struct workers *w, struct batch *b);
 int workers_idle(const struct workers *w);
 int workers_count(const struct workers *w);
 
+/* Bytes of the workers' scratch in memory now, with the product threads'
+ * own buffers (gemm_thread_buffer_bytes): lazy, so as much as the largest
+ * batches so far touched, and kept for the next ones. Loop thread. */
+size_t workers_scratch_resident(const struct workers *w);
+
 /* Joins the threads (after their batches finish), closes the async
  * handle; the pool is freed in its close callback. Loop thread only. */
 void workers_stop(struct workers *w);

@@ -112,6 +112,8 @@ START_TEST(test_info_reports_the_choice)
 	ck_assert(number_at(json_object_get(rp.json, "rss_after_load_mib")) > 1.0);
 	ck_assert(number_at(json_object_get(rp.json, "rss_peak_mib")) >=
 	          number_at(json_object_get(rp.json, "rss_after_load_mib")));
+	double scratch = number_at(json_object_get(rp.json, "scratch_resident_mib"));
+	ck_assert(scratch > 0.0 && scratch < number_at(json_object_get(rp.json, "rss_mib")));
 	reply_dispose(&rp);
 	server_stop_ok(&s);
 }
