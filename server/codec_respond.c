@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "ner.h"
+#include "realfmt.h"
 
 static json_t *float_array(const float *x, size_t n)
 {
@@ -319,34 +320,15 @@ json_t *codec_respond(const struct model *m, const struct request *r)
 	return out;
 }
 
-/*
- * One real as jansson writes it with JSON_REAL_PRECISION(9): "%.9g", ".0"
- * appended when there is neither '.' nor 'e', and the exponent without '+'
- * or leading zeros (1e-07 -> 1e-7), so both paths answer byte for byte alike.
- */
-static void append_real(struct strbuf *b, double v)
+/* One float as jansson writes it with JSON_REAL_PRECISION(9) (realfmt.h),
+ * so both paths answer byte for byte alike; NaN or infinity fails b. */
+static void append_real(struct strbuf *b, float v)
 {
-	char buf[48];
-	int n = snprintf(buf, sizeof(buf) - 2, "%.9g", v);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 2) {
+	char buf[REALFMT_MAX];
+	int n = realfmt_float(buf, v);
+	if (n < 0) {
 		b->failed = 1;
 		return;
-	}
-	char *e = strchr(buf, 'e');
-	if (e == NULL && strchr(buf, '.') == NULL) {
-		memcpy(buf + n, ".0", 3);
-		n += 2;
-	} else if (e != NULL) {
-		char *digits = e + 1, *src = e + 1;
-		if (*src == '-')
-			digits = ++src;
-		else if (*src == '+')
-			src++;
-		while (*src == '0' && src[1] != '\0')
-			src++;
-		size_t rest = strlen(src);
-		memmove(digits, src, rest + 1);
-		n = (int)(digits - buf) + (int)rest;
 	}
 	strbuf_append(b, buf, (size_t)n);
 }
@@ -357,14 +339,40 @@ static void append_floats(struct strbuf *b, const float *x, size_t n)
 	for (size_t i = 0; i < n && !b->failed; i++) {
 		if (i > 0)
 			strbuf_append(b, ",", 1);
-		append_real(b, (double)x[i]);
+		append_real(b, x[i]);
 	}
 	strbuf_append(b, "]", 1);
+}
+
+/* /embed's answer, as embedding() builds it, written directly: a response's
+ * hundreds of floats without a jansson value and a printf each. */
+static int embed_text(const struct request *r, size_t h, struct strbuf *out)
+{
+	size_t dims = r->dimensions > 0 ? (size_t)r->dimensions : h;
+	float *v = NULL;
+	if (dims != h && r->normalize && (v = malloc(dims * sizeof(float))) == NULL)
+		return -1;
+	strbuf_append(out, "[", 1);
+	for (int32_t i = 0; i < r->n_inputs && !out->failed; i++) {
+		const float *x = r->out + (size_t)i * h;
+		if (v != NULL) {
+			l2_normalize(v, x, dims); /* the engine's full-length norm rescales away */
+			x = v;
+		}
+		if (i > 0)
+			strbuf_append(out, ",", 1);
+		append_floats(out, x, dims);
+	}
+	strbuf_append(out, "]", 1);
+	free(v);
+	return out->failed ? -1 : 0;
 }
 
 int codec_respond_text(const struct model *m, const struct request *r, struct strbuf *out)
 {
 	size_t h = (size_t)m->enc.hidden, off = 0;
+	if (r->route == ROUTE_EMBED)
+		return embed_text(r, h, out);
 	if (r->route == ROUTE_EMBED_ALL) { /* the answer that grows with the input */
 		strbuf_append(out, "[", 1);
 		for (int32_t i = 0; i < r->n_inputs && !out->failed; i++) {

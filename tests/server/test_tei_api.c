@@ -304,6 +304,40 @@ START_TEST(test_dimensions_and_normalize)
 }
 END_TEST
 
+/* /embed writes its floats itself (realfmt.h): the same text jansson writes
+ * for the same numbers, and the same numbers /v1/embeddings (jansson) gives. */
+START_TEST(test_embed_text_is_janssons)
+{
+	struct test_server s;
+	server_start(&s, "bert", NULL);
+	static const char *const bodies[] = {
+	    "{\"inputs\": [\"hello world\", \"a b c\"], \"normalize\": false}",
+	    "{\"inputs\": \"hello world\", \"dimensions\": 8}", "{\"inputs\": \"hello world\"}"};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct reply rp = call(s.port, "POST", "/embed", NULL, bodies[i]);
+		ck_assert_int_eq(rp.status, 200);
+		ck_assert_ptr_nonnull(rp.json);
+		char *again = json_dumps(rp.json, JSON_COMPACT | JSON_REAL_PRECISION(9));
+		ck_assert_str_eq(rp.r.body, again);
+		free(again);
+		reply_dispose(&rp);
+	}
+	json_t *mine = post_ok(s.port, "/embed", NULL, "{\"inputs\": \"hello world\"}");
+	json_t *openai = post_ok(s.port, "/v1/embeddings", NULL, "{\"input\": \"hello world\"}");
+	const json_t *a = json_array_get(mine, 0);
+	const json_t *b =
+	    json_object_get(json_array_get(json_object_get(openai, "data"), 0), "embedding");
+	ck_assert_int_eq((int)json_array_size(a), (int)json_array_size(b));
+	ck_assert_int_gt((int)json_array_size(a), 0);
+	for (size_t k = 0; k < json_array_size(a); k++)
+		ck_assert(json_number_value(json_array_get(a, k)) ==
+		          json_number_value(json_array_get(b, k)));
+	json_decref(mine);
+	json_decref(openai);
+	server_stop_ok(&s);
+}
+END_TEST
+
 START_TEST(test_token_id_inputs)
 {
 	struct test_server s;
@@ -599,6 +633,7 @@ int main(void)
 	tcase_add_test(tc, test_default_prompt);
 	tcase_add_test(tc, test_include_prompt);
 	tcase_add_test(tc, test_dimensions_and_normalize);
+	tcase_add_test(tc, test_embed_text_is_janssons);
 	tcase_add_test(tc, test_token_id_inputs);
 	tcase_add_test(tc, test_empty_inputs);
 	tcase_add_test(tc, test_truncate_over_auto_truncate);
