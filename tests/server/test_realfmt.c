@@ -4,7 +4,8 @@
  * JSON_REAL_PRECISION(9) — checked against jansson itself for chosen
  * values (zeros, powers of ten, both ends of the float range, subnormals,
  * a decimal tie) and against the snprintf definition for every exponent and
- * a few million bit patterns.
+ * a few million bit patterns. (All 2^32 bit patterns were compared with
+ * the snprintf definition once, by hand, on 2026-11-30: none differ.)
  */
 #include <check.h>
 #include <float.h>
