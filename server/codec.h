@@ -79,8 +79,9 @@ int codec_check_finite(const struct request *r, struct api_error *e);
 /*
  * The response text of a finished request, appended to out: the same JSON
  * as json_dumps(codec_respond(), JSON_COMPACT | JSON_REAL_PRECISION(9)),
- * written straight from the floats for /embed_all (no jansson tree of
- * millions of reals). 0, or -1 when out of memory.
+ * written straight from the floats for /embed and /embed_all (realfmt.h:
+ * no jansson tree of reals, no printf per float). 0, or -1 when out of
+ * memory or a value is NaN or infinite.
  */
 int codec_respond_text(const struct model *m, const struct request *r, struct strbuf *out);
 

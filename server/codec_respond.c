@@ -135,20 +135,38 @@ static json_t *openai(const struct model *m, const struct request *r)
 	                 (int)r->n_tokens, "total_tokens", (int)r->n_tokens);
 }
 
-/* /embed's vector i: the first `dimensions` values (Matryoshka), then
+/* /embed's vectors: the first `dimensions` values (Matryoshka), then
  * normalised if the request asked (TEI: truncate, then normalize). */
-static json_t *embedding(const struct request *r, int32_t i, size_t h)
+static size_t embed_dims(const struct request *r, size_t h)
+{
+	return r->dimensions > 0 ? (size_t)r->dimensions : h;
+}
+
+/* 1 if a shortened vector must be normalised again (into a buffer of
+ * embed_dims floats: embed_vector's tmp). */
+static int embed_renormalises(const struct request *r, size_t h)
+{
+	return embed_dims(r, h) != h && r->normalize;
+}
+
+/* Vector i (embed_dims floats): the engine's row, or tmp holding it
+ * shortened and normalised again (tmp unused unless embed_renormalises). */
+static const float *embed_vector(const struct request *r, int32_t i, size_t h, float *tmp)
 {
 	const float *x = r->out + (size_t)i * h;
-	size_t dims = r->dimensions > 0 ? (size_t)r->dimensions : h;
-	if (dims == h || !r->normalize)
-		return float_array(x, dims);
-	float *v = malloc(dims * sizeof(float));
-	if (v == NULL)
+	if (!embed_renormalises(r, h))
+		return x;
+	l2_normalize(tmp, x, embed_dims(r, h)); /* the engine's full-length norm rescales away */
+	return tmp;
+}
+
+static json_t *embedding(const struct request *r, int32_t i, size_t h)
+{
+	float *tmp = NULL;
+	if (embed_renormalises(r, h) && (tmp = malloc(embed_dims(r, h) * sizeof(float))) == NULL)
 		return NULL;
-	l2_normalize(v, x, dims); /* the engine's full-length norm rescales away */
-	json_t *a = float_array(v, dims);
-	free(v);
+	json_t *a = float_array(embed_vector(r, i, h, tmp), embed_dims(r, h));
+	free(tmp);
 	return a;
 }
 
@@ -344,27 +362,21 @@ static void append_floats(struct strbuf *b, const float *x, size_t n)
 	strbuf_append(b, "]", 1);
 }
 
-/* /embed's answer, as embedding() builds it, written directly: a response's
- * hundreds of floats without a jansson value and a printf each. */
+/* /embed's answer (embedding() for each input) written directly: a
+ * response's hundreds of floats without a jansson value and a printf each. */
 static int embed_text(const struct request *r, size_t h, struct strbuf *out)
 {
-	size_t dims = r->dimensions > 0 ? (size_t)r->dimensions : h;
-	float *v = NULL;
-	if (dims != h && r->normalize && (v = malloc(dims * sizeof(float))) == NULL)
+	float *tmp = NULL;
+	if (embed_renormalises(r, h) && (tmp = malloc(embed_dims(r, h) * sizeof(float))) == NULL)
 		return -1;
 	strbuf_append(out, "[", 1);
 	for (int32_t i = 0; i < r->n_inputs && !out->failed; i++) {
-		const float *x = r->out + (size_t)i * h;
-		if (v != NULL) {
-			l2_normalize(v, x, dims); /* the engine's full-length norm rescales away */
-			x = v;
-		}
 		if (i > 0)
 			strbuf_append(out, ",", 1);
-		append_floats(out, x, dims);
+		append_floats(out, embed_vector(r, i, h, tmp), embed_dims(r, h));
 	}
 	strbuf_append(out, "]", 1);
-	free(v);
+	free(tmp);
 	return out->failed ? -1 : 0;
 }
 
